@@ -1,0 +1,54 @@
+/**
+ * The Syscalls seam: one typed method per export of the native addon (native/addon/addon.cc).
+ * `linux.ts` is the only implementation that touches the kernel and the only importer of the
+ * addon; `fake.ts` records calls for unit tests. Effects receive a `Syscalls` explicitly.
+ *
+ * Every method throws, on failure, an Error shaped like Node's fs errors:
+ * `{ code: 'EPERM', errno: 1, syscall: 'pidfd_send_signal', path?: string }`.
+ * Every fd returned is O_CLOEXEC.
+ */
+export interface SpawnArgs {
+  /** fd of an executable (a sealed memfd copy of berth-init); run with execveat(fd, "", AT_EMPTY_PATH). */
+  exe: number;
+  argv: string[];
+  env: string[];
+  /** CLONE_NEW* flags for clone3 (CLONE_PIDFD is always added by the addon). */
+  flags: number;
+  /** fds[i] becomes fd i in the child (CLOEXEC cleared); every other fd is closed on exec. */
+  fds: number[];
+  /** A cgroup directory fd for CLONE_INTO_CGROUP, or -1 for none. */
+  cgroupFd: number;
+}
+
+export interface Spawned {
+  pid: number;
+  pidfd: number;
+}
+
+/** What waitid(2) reported for an exited child; `null` from waitid means it has not exited yet. */
+export interface WaitStatus {
+  pid: number;
+  /** Exit code when it exited normally, else null. */
+  code: number | null;
+  /** Signal number when killed by a signal, else null. */
+  signal: number | null;
+}
+
+export interface Syscalls {
+  /** clone3(CLONE_PIDFD | flags, exit_signal SIGCHLD); the child resets signals, places fds, execveat(exe). */
+  spawn(a: SpawnArgs): Spawned;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  /** waitid(P_PIDFD, pidfd, WEXITED | WNOHANG): null while the process runs; ECHILD if it is not our child. */
+  waitid(pidfd: number): WaitStatus | null;
+  /** Poll `fd` for readability on the libuv loop; `onReady` runs once. Returns a function that stops the watch. */
+  watchFd(fd: number, onReady: () => void): () => void;
+  /** pipe2(O_CLOEXEC): [read end, write end]. */
+  pipe(): [number, number];
+  mkfifo(path: string, mode: number): void;
+  /** memfd_create(name, MFD_CLOEXEC). */
+  memfdCreate(name: string): number;
+  /** A sealed (write/grow/shrink/seal) MFD_CLOEXEC memfd copy of the file at `path`. */
+  sealedCopy(path: string): number;
+  close(fd: number): void;
+}
