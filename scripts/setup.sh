@@ -20,3 +20,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npm run --silent build
+
+# `berth` on PATH for the README's commands (a dev checkout's build, not an npm install).
+chmod +x dist/cli.js
+ln -sf "$PWD/dist/cli.js" /usr/local/bin/berth

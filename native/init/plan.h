@@ -15,6 +15,9 @@
  *   4        status pipe (write end): the helper writes exactly one line,
  *              "READY\n"                           setup done, now waiting on the exec fifo
  *              "ERR <op> <errno> <detail>\n"       the step that failed (errno 0 if none)
+ *            <op> is the operation's name, PLAN for a malformed plan (errno 22), or INIT for the
+ *            helper's own setup (opening the host procfs); <detail> is "<step> <object>", e.g.
+ *            "ERR MOUNT 19 mount /proc", "ERR EXEC 2 resolve nosuch", "ERR PLAN 22 bad magic"
  *   5        exec fifo, opened O_PATH by the parent; reopened O_WRONLY through a procfs
  *            handle taken before pivot_root, so the wait works with or without /proc mounted
  *
@@ -40,13 +43,17 @@
  *                                            back to bind-mounting the same-named host /dev node
  *   SYMLINK <target> <dest>                  symlink inside the rootfs (EEXIST is success)
  *   PIVOT_ROOT                               pivot_root into the rootfs, detach the old root
- *   MASK <path>                              after pivot: bind the verified /dev/null (char 1:3)
- *                                            over a file, a read-only empty tmpfs over a dir;
- *                                            ENOENT is success
+ *   SYSCTL <key> <value>                     write /proc/sys/<key with '.' as '/'> through the
+ *                                            container's own /proc (verified procfs); must come
+ *                                            before READONLY /proc/sys (runc writes sysctls
+ *                                            before readonly and masked paths too)
+ *   MASK <path>                              after pivot: bind the container's /dev/null (opened
+ *                                            without following symlinks, verified char 1:3; the
+ *                                            host's is unmounted by then) over a file, a
+ *                                            read-only empty tmpfs over a dir; ENOENT is success
  *   READONLY <path>                          after pivot: bind onto itself, remount read-only;
  *                                            ENOENT is success
  *   ROOT_READONLY                            remount "/" MS_BIND|MS_REMOUNT|MS_RDONLY
- *   SYSCTL <key> <value>                     write /proc/sys/<key with '.' as '/'>
  *   HOSTNAME <name>                          sethostname
  *   DOMAINNAME <name>                        setdomainname
  *   RLIMIT <resource> <soft> <hard>          setrlimit; resource is the RLIMIT_* number;

@@ -1,0 +1,32 @@
+// The addon's single export table (classic-level NAPI_INIT style). Each export is one thin
+// syscall wrapper; src/effects/linux.ts declares their exact types and is the only importer.
+#include <napi.h>
+
+namespace berth {
+Napi::Value Spawn(const Napi::CallbackInfo& info);            // process.cc
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info);        // process.cc
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info);  // process.cc
+Napi::Value Waitid(const Napi::CallbackInfo& info);           // process.cc
+Napi::Value WatchFd(const Napi::CallbackInfo& info);          // watch.cc
+Napi::Value Pipe(const Napi::CallbackInfo& info);             // fds.cc
+Napi::Value Mkfifo(const Napi::CallbackInfo& info);           // fds.cc
+Napi::Value MemfdCreate(const Napi::CallbackInfo& info);      // fds.cc
+Napi::Value SealedCopy(const Napi::CallbackInfo& info);       // fds.cc
+Napi::Value Close(const Napi::CallbackInfo& info);            // fds.cc
+}  // namespace berth
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, berth::Spawn, "spawn"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, berth::PidfdOpen, "pidfdOpen"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, berth::PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set("waitid", Napi::Function::New(env, berth::Waitid, "waitid"));
+  exports.Set("watchFd", Napi::Function::New(env, berth::WatchFd, "watchFd"));
+  exports.Set("pipe", Napi::Function::New(env, berth::Pipe, "pipe"));
+  exports.Set("mkfifo", Napi::Function::New(env, berth::Mkfifo, "mkfifo"));
+  exports.Set("memfdCreate", Napi::Function::New(env, berth::MemfdCreate, "memfdCreate"));
+  exports.Set("sealedCopy", Napi::Function::New(env, berth::SealedCopy, "sealedCopy"));
+  exports.Set("close", Napi::Function::New(env, berth::Close, "close"));
+  return exports;
+}
+
+NODE_API_MODULE(berth, Init)

@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      # The addon: thin syscall wrappers, node-addon-api without C++ exceptions.
+      "target_name": "berth",
+      "sources": ["addon/addon.cc", "addon/process.cc", "addon/watch.cc", "addon/fds.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
+      # Resolve every symbol at load: the clone3 child must never enter the lazy PLT resolver.
+      "ldflags": ["-Wl,-z,now"]
+    },
+    {
+      # The init helper: plain C, single-threaded, linked statically so it needs nothing from
+      # the host filesystem once it runs (it is executed from a sealed memfd copy).
+      "target_name": "berth-init",
+      "type": "executable",
+      "sources": [
+        "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
+        "init/mounts.c", "init/creds.c", "init/exec.c"
+      ],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
+    }
+  ]
+}

@@ -1,0 +1,230 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import { defaultConfig } from '../machines/spec.js';
+import type { Runtime } from '../runtime.js';
+import { parseSignal, signalName } from '../signals.js';
+import type { StoredEvent } from '../store/eventLog.js';
+import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
+import { table } from './format.js';
+
+/** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
+export interface CommandContext {
+  args: Parsed;
+  /** Opens the runtime (late: only commands that need the log open it). */
+  runtime(opts?: { serve?: boolean }): Promise<Runtime>;
+  out(text: string): void;
+  cwd: string;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: FlagSpec[];
+  /** Returns the process exit status. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+const bundleFlag: FlagSpec = { name: 'bundle', short: 'b', help: 'path to the bundle directory (default: current directory)' };
+const pidFileFlag: FlagSpec = { name: 'pid-file', help: 'write the container init\'s host pid to this file' };
+const consoleSocketFlag: FlagSpec = { name: 'console-socket', help: 'unix socket that receives the pty master (for process.terminal)' };
+const formatFlag: FlagSpec = { name: 'format', short: 'f', help: 'table or json' };
+const compatFlags: FlagSpec[] = [
+  { name: 'no-pivot', boolean: true, ignored: true, help: 'accepted for compatibility; berth always uses pivot_root' },
+  { name: 'no-new-keyring', boolean: true, ignored: true, help: 'accepted for compatibility' },
+];
+
+const bundleOf = (ctx: CommandContext): string => resolve(ctx.cwd, str(ctx.args, 'bundle') ?? '.');
+
+function preserveFds(ctx: CommandContext): void {
+  const n = str(ctx.args, 'preserve-fds');
+  if (n !== undefined && n !== '0') throw new RuntimeError('INVALID_ARGUMENT', `--preserve-fds ${n}: passing extra fds is not supported yet`);
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, null, 2);
+}
+
+const ociState = (s: Awaited<ReturnType<Runtime['state']>>) => ({
+  ociVersion: s.ociVersion, id: s.id, pid: s.pid, status: s.status, bundle: s.bundle,
+  rootfs: s.rootfs, created: s.created, owner: s.owner, annotations: s.annotations,
+});
+
+export const commands: Command[] = [
+  {
+    name: 'spec',
+    summary: 'write a default config.json into the bundle directory',
+    usage: 'berth spec [--bundle DIR]',
+    flags: [bundleFlag, { name: 'rootless', boolean: true, ignored: true, help: 'accepted for compatibility' }],
+    async run(ctx) {
+      const file = resolve(bundleOf(ctx), 'config.json');
+      if (existsSync(file)) throw new RuntimeError('INVALID_ARGUMENT', `file ${file} exists: remove it first`);
+      writeFileSync(file, `${json(defaultConfig())}\n`, { mode: 0o644 });
+      return 0;
+    },
+  },
+  {
+    name: 'create',
+    summary: 'create a container from a bundle; its process waits for start',
+    usage: 'berth create [--bundle DIR] [--pid-file FILE] <id>',
+    flags: [bundleFlag, pidFileFlag, consoleSocketFlag, { name: 'preserve-fds', help: 'extra fds to pass (only 0)' }, ...compatFlags],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'create', ['container-id']);
+      preserveFds(ctx);
+      const rt = await ctx.runtime();
+      const pidFile = str(ctx.args, 'pid-file');
+      await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}) });
+      return 0;
+    },
+  },
+  {
+    name: 'start',
+    summary: 'run the user process of a created container',
+    usage: 'berth start <id>',
+    flags: [],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'start', ['container-id']);
+      await (await ctx.runtime()).start(id!);
+      return 0;
+    },
+  },
+  {
+    name: 'state',
+    summary: 'print the OCI state of a container as JSON',
+    usage: 'berth state <id>',
+    flags: [],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'state', ['container-id']);
+      ctx.out(json(ociState(await (await ctx.runtime()).state(id!))));
+      return 0;
+    },
+  },
+  {
+    name: 'kill',
+    summary: 'send a signal (default SIGTERM) to the container\'s init',
+    usage: 'berth kill [--all] <id> [signal]',
+    flags: [{ name: 'all', short: 'a', boolean: true, help: 'signal every process of the container' }],
+    async run(ctx) {
+      const [id, sig] = positionals(ctx.args, 'kill', ['container-id'], ['signal']);
+      const signal = parseSignal(sig ?? 'SIGTERM');
+      await (await ctx.runtime()).kill(id!, signal, bool(ctx.args, 'all'));
+      return 0;
+    },
+  },
+  {
+    name: 'delete',
+    summary: 'delete a stopped container (with --force, kill it first)',
+    usage: 'berth delete [--force] <id>',
+    flags: [{ name: 'force', short: 'f', boolean: true, help: 'kill the container if it is not stopped' }],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'delete', ['container-id']);
+      await (await ctx.runtime()).delete(id!, bool(ctx.args, 'force'));
+      return 0;
+    },
+  },
+  {
+    name: 'run',
+    summary: 'create and start a container, wait for it, delete it; exit with its status',
+    usage: 'berth run [--bundle DIR] [--detach] [--keep] [--pid-file FILE] <id>',
+    flags: [
+      bundleFlag, pidFileFlag, consoleSocketFlag, { name: 'preserve-fds', help: 'extra fds to pass (only 0)' },
+      { name: 'detach', short: 'd', boolean: true, help: 'return once started' },
+      { name: 'keep', boolean: true, help: 'do not delete the container after it exits' },
+      ...compatFlags,
+    ],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'run', ['container-id']);
+      preserveFds(ctx);
+      const detach = bool(ctx.args, 'detach');
+      // A foreground run holds the log for the container's lifetime, so it serves the log
+      // to other berth processes on the same root.
+      const rt = await ctx.runtime({ serve: !detach });
+      const pidFile = str(ctx.args, 'pid-file');
+      const c = await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}) });
+      if (detach) {
+        await c.start().catch(async (e: unknown) => {
+          await c.delete({ force: true }).catch(() => undefined);
+          throw e;
+        });
+        return 0;
+      }
+      const forward = forwardSignals((sig) => c.kill(sig).catch(() => undefined));
+      try {
+        await c.start();
+        const exit = await c.wait();
+        if (!bool(ctx.args, 'keep')) await c.delete({ force: true });
+        return exit.signal !== null ? 128 + exit.signal : exit.code ?? 0;
+      } catch (e) {
+        await c.delete({ force: true }).catch(() => undefined);
+        throw e;
+      } finally {
+        forward();
+      }
+    },
+  },
+  {
+    name: 'list',
+    summary: 'list the containers of the root',
+    usage: 'berth list [--format table|json] [--quiet]',
+    flags: [formatFlag, { name: 'quiet', short: 'q', boolean: true, help: 'print only the ids' }],
+    async run(ctx) {
+      positionals(ctx.args, 'list', []);
+      const states = await (await ctx.runtime()).list();
+      if (bool(ctx.args, 'quiet')) ctx.out(states.map((s) => s.id).join('\n'));
+      else if (format(ctx) === 'json') ctx.out(JSON.stringify(states.map(ociState)));
+      else ctx.out(table(['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])));
+      return 0;
+    },
+  },
+  {
+    name: 'history',
+    summary: 'print a container\'s events from the log, with sequence numbers and times',
+    usage: 'berth history [--format table|json] <id>',
+    flags: [formatFlag],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'history', ['container-id']);
+      const events = await (await ctx.runtime()).history(id!);
+      if (format(ctx) === 'json') ctx.out(events.map((e) => JSON.stringify(e)).join('\n'));
+      else ctx.out(table(['SEQ', 'TIME', 'EVENT', 'DETAILS'], events.map((e) => [String(e.version), e.at, e.type, details(e)])));
+      return 0;
+    },
+  },
+];
+
+function format(ctx: CommandContext): 'table' | 'json' {
+  const f = str(ctx.args, 'format') ?? 'table';
+  if (f !== 'table' && f !== 'json') throw new RuntimeError('INVALID_ARGUMENT', `--format ${f}: use table or json`);
+  return f;
+}
+
+/** One line per event: the payload's interesting fields, without the (large) config. */
+function details(e: StoredEvent): string {
+  const d = e.data;
+  switch (e.type) {
+    case 'CreateRequested': return `bundle=${d.bundle}`;
+    case 'Created': return `pid=${d.pid}`;
+    case 'KillRequested':
+    case 'Signaled': return `signal=${signalName(Number(d.signal))}${d.all ? ' all' : ''}`;
+    case 'Exited': return d.signal !== null ? `signal=${signalName(Number(d.signal))}` : `code=${d.code ?? 'unknown'}`;
+    case 'DeleteRequested': return d.force ? 'force' : '';
+    case 'Observed': return `status=${d.status} (${d.reason})`;
+    default: {
+      const err = d.error as { code?: string; message?: string } | undefined;
+      return err ? `${err.code}: ${err.message}` : '';
+    }
+  }
+}
+
+/** Forward the signals a terminal or supervisor sends us to the container, as runc run does. */
+function forwardSignals(send: (sig: number) => void): () => void {
+  const names = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+  const handlers = names.map((n) => {
+    const h = () => send(parseSignal(n));
+    process.on(n, h);
+    return [n, h] as const;
+  });
+  return () => {
+    for (const [n, h] of handlers) process.off(n, h);
+  };
+}

@@ -1,0 +1,72 @@
+import { firstValueFrom, filter, type Observable } from 'rxjs';
+import { RuntimeError } from './errors.js';
+import type { ContainerStdio } from './effects/stdio.js';
+import type { ExitInfo } from './machines/events.js';
+import type { ContainerState } from './machines/replay.js';
+import { parseSignal } from './signals.js';
+import type { Runtime } from './runtime.js';
+import type { StoredEvent } from './store/eventLog.js';
+
+/** A handle on one container of a runtime. It holds no state of its own: the log does. */
+export class Container {
+  constructor(
+    private readonly rt: Runtime,
+    readonly id: string,
+    /** Streams to the container's stdio when it was created with `stdio: 'pipe'`. */
+    readonly stdio: ContainerStdio,
+  ) {}
+
+  /** The current state, then every change, derived from the log; completes on delete. */
+  get state$(): Observable<ContainerState> {
+    return this.rt.state$(this.id);
+  }
+
+  /** The container's events as they are committed. */
+  get events$(): Observable<StoredEvent> {
+    return this.rt.events$For(this.id);
+  }
+
+  state(): Promise<ContainerState> {
+    return this.rt.state(this.id);
+  }
+
+  start(): Promise<void> {
+    return this.rt.start(this.id);
+  }
+
+  /** Send a signal (name like `TERM`/`SIGKILL` or number; default SIGTERM). */
+  kill(signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
+    return this.rt.kill(this.id, parseSignal(signal), opts.all ?? false);
+  }
+
+  delete(opts: { force?: boolean } = {}): Promise<void> {
+    return this.rt.delete(this.id, opts.force ?? false);
+  }
+
+  history(): Promise<StoredEvent[]> {
+    return this.rt.history(this.id);
+  }
+
+  /**
+   * Resolve with the init's exit once the container has stopped. The code is known when this
+   * process is the init's parent; otherwise both fields are null.
+   */
+  async wait(opts: { signal?: AbortSignal } = {}): Promise<ExitInfo> {
+    const stopped = firstValueFrom(this.state$.pipe(filter((s) => s.status === 'stopped' || s.state === 'deleted')));
+    const s = await (opts.signal ? abortable(stopped, opts.signal) : stopped);
+    return s.exit ?? { code: null, signal: null };
+  }
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new RuntimeError('INVALID_ARGUMENT', 'wait aborted');
+}

@@ -1,0 +1,123 @@
+import { existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as osc } from 'node:os';
+import { dirname, join } from 'node:path';
+import { RuntimeError, SyscallError, wrapSyscall } from '../errors.js';
+import type { Created } from '../machines/events.js';
+import type { EffectInput } from '../machines/container.machine.js';
+import { loadBundle } from './bundle.js';
+import type { EffectDeps } from './deps.js';
+import { planInit } from './initPlan.js';
+import { readLine } from './pipes.js';
+import { encodePlan } from './planWire.js';
+import { readProcStat } from './procfs.js';
+import { reap } from './reap.js';
+
+/** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
+const O_PATH = 0o10000000;
+const READY_TIMEOUT_MS = 60_000;
+const errnoNames = new Map(Object.entries(osc.errno).map(([name, n]) => [n, name]));
+
+/**
+ * create: validate the bundle, plan the init, spawn berth-init into new namespaces and wait
+ * until it reports READY (blocked on the exec FIFO). Any failure kills what was spawned and
+ * removes what was made, so the host is as if create had never been attempted.
+ */
+export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Created> {
+  const id = c.id;
+  const { config, rootfs } = loadBundle(c.bundle ?? '');
+  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore') });
+  const stdio = d.stdioFor(id);
+  const dir = d.paths.containerDir(id);
+  // The log says this id is free, so anything here is debris of an interrupted create.
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  const parentEnds: number[] = [];
+  const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
+  let spawned: { pid: number; pidfd: number } | null = null;
+  try {
+    const fifo = d.paths.execFifo(id);
+    d.sys.mkfifo(fifo, 0o600);
+    const childEnds: number[] = [];
+    childEnds.push(openSync(fifo, O_PATH));
+    const [statusR, statusW] = d.sys.pipe();
+    parentEnds.push(statusR);
+    childEnds.push(statusW);
+    const planFd = d.sys.memfdCreate('berth-plan');
+    childEnds.push(planFd);
+    writeSync(planFd, encodePlan(plan.ops));
+    try {
+      spawned = d.sys.spawn({
+        exe: d.helperFd(),
+        argv: ['berth-init', id],
+        env: [],
+        flags: plan.cloneFlags,
+        fds: [...stdio.fds, planFd, statusW, childEnds[0]!],
+        cgroupFd: -1,
+      });
+    } finally {
+      closeAll(childEnds);
+      closeAll(stdio.owned);
+    }
+    parentEnds.splice(parentEnds.indexOf(statusR), 1);
+    const line = await readLine(statusR, READY_TIMEOUT_MS);
+    if (line !== 'READY') throw initFailure(id, line);
+    const stat = readProcStat(spawned.pid);
+    if (stat === null) throw new RuntimeError('SYSCALL', `create ${id}: init exited right after it was ready`, { step: 'READY' });
+    d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
+    if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
+    d.log.debug({ id, pid: spawned.pid }, 'container created');
+    return { type: 'Created', pid: spawned.pid, startTime: stat.startTime, created: new Date().toISOString(), rootfs, config };
+  } catch (e) {
+    closeAll(parentEnds);
+    if (spawned) await killAndReap(d, spawned.pidfd);
+    d.procs.delete(id);
+    rmSync(dir, { recursive: true, force: true });
+    throw e instanceof RuntimeError ? e : wrapSyscall(`create ${id}`, e);
+  }
+}
+
+/** Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step. */
+function initFailure(id: string, line: string | null): RuntimeError {
+  if (line === null) return new RuntimeError('SYSCALL', `create ${id}: init helper exited without reporting`, { step: 'INIT' });
+  const m = /^ERR (\S+) (\d+) ?(.*)$/.exec(line);
+  if (!m) return new RuntimeError('INTERNAL', `create ${id}: unexpected report from init helper: ${line.slice(0, 200)}`);
+  const [, op = '', errnoStr = '0', detail = ''] = m;
+  const errno = Number(errnoStr);
+  const errnoName = errnoNames.get(errno) ?? `errno ${errno}`;
+  const what = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
+  if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
+    const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
+  }
+  if (op === 'CWD') {
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
+  }
+  return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });
+}
+
+function writePidFile(path: string, pid: number): void {
+  // Written whole then renamed, so a reader never sees a partial pid (runc does the same).
+  const tmp = join(dirname(path), `.${process.pid}.pid.tmp`);
+  writeFileSync(tmp, String(pid), { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+export async function killAndReap(d: EffectDeps, pidfd: number): Promise<void> {
+  try {
+    d.sys.pidfdSendSignal(pidfd, osc.signals.SIGKILL);
+  } catch {
+    // already gone
+  }
+  await reap(d, { pidfd });
+  closeQuietly(d, pidfd);
+}
+
+export function closeQuietly(d: EffectDeps, fd: number): void {
+  try {
+    d.sys.close(fd);
+  } catch {
+    // closing is best effort on cleanup paths
+  }
+}
+

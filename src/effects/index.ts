@@ -1,0 +1,24 @@
+import { fromCallback, fromPromise } from 'xstate';
+import type { EffectInput } from '../machines/container.machine.js';
+import type { ContainerEvent } from '../machines/events.js';
+import { createContainer } from './create.js';
+import { deleteContainer } from './delete.js';
+import type { EffectDeps } from './deps.js';
+import { signalContainer } from './kill.js';
+import { probeContainer } from './probe.js';
+import { startContainer } from './start.js';
+import { watchExit } from './watch.js';
+
+/** The effect actors handed to `containerMachine.provide({ actors })`, bound to one set of deps. */
+export function makeEffects(d: EffectDeps) {
+  return {
+    createContainer: fromPromise(({ input }: { input: EffectInput }) => createContainer(d, input)),
+    startContainer: fromPromise(({ input }: { input: EffectInput }) => startContainer(d, input)),
+    signalContainer: fromPromise(({ input }: { input: EffectInput }) => signalContainer(d, input)),
+    deleteContainer: fromPromise(({ input }: { input: EffectInput }) => deleteContainer(d, input)),
+    probe: fromPromise(({ input }: { input: EffectInput }) => probeContainer(d, input)),
+    watchExit: fromCallback<ContainerEvent, EffectInput>(({ input, sendBack }) => watchExit(d, input, sendBack)),
+  };
+}
+
+export type { EffectDeps } from './deps.js';

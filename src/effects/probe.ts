@@ -1,0 +1,41 @@
+import { existsSync, rmSync } from 'node:fs';
+import type { ExitInfo, Observed, SettledStatus } from '../machines/events.js';
+import type { EffectInput } from '../machines/container.machine.js';
+import type { EffectDeps } from './deps.js';
+import { exitedYet } from './reap.js';
+import { openIfSame } from './track.js';
+
+/**
+ * Reconciliation: when a container is loaded from the log, ask the kernel what is true now.
+ * The init is alive if a pidfd opened on its pid shows the recorded start time and is not a
+ * zombie; a live init whose exec FIFO still exists has not been started. Nothing is re-run.
+ */
+export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Observed> {
+  const from = c.restoredFrom ?? 'stopped';
+  if (from === 'creating' || c.pid === null) {
+    // The create was interrupted before the init was recorded, so its pid is unknown: remove
+    // the directory. (A helper orphaned in that window stays blocked on its FIFO; recording
+    // the pid before READY is the crash-safety issue's work.)
+    rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
+    return observed('deleted', 'create was interrupted before the init was ready');
+  }
+  const known = d.procs.get(c.id);
+  if (known?.child) {
+    // Our own child: waitid says for sure whether it has exited, and with which status.
+    const exit = exitedYet(d, known);
+    if (exit) return observed('stopped', 'init exited', exit);
+    return observed(liveStatus(d, c, from), 'init alive');
+  }
+  const proc = known ?? openIfSame(d, c);
+  if (!proc) return observed('stopped', `init ${c.pid} exited while unobserved`);
+  return observed(liveStatus(d, c, from), 'init alive');
+}
+
+function liveStatus(d: EffectDeps, c: EffectInput, from: string): SettledStatus {
+  if (from === 'created' || from === 'running') return from;
+  return existsSync(d.paths.execFifo(c.id)) ? 'created' : 'running';
+}
+
+function observed(status: SettledStatus, reason: string, exit: ExitInfo | null = null): Observed {
+  return { type: 'Observed', status, reason, exit };
+}

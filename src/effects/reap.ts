@@ -1,0 +1,47 @@
+import type { ExitInfo } from '../machines/events.js';
+import type { EffectDeps } from './deps.js';
+import { whenReadable } from './pipes.js';
+
+/** A process known by its pidfd; `exit` caches what waitid said once it exited. */
+export interface Reapable {
+  pidfd: number;
+  exit?: ExitInfo;
+}
+
+const UNKNOWN: ExitInfo = { code: null, signal: null };
+
+/** Wait for the process to exit (its pidfd becomes readable), then collect its status. */
+export async function reap(d: EffectDeps, p: Reapable): Promise<ExitInfo> {
+  if (p.exit) return p.exit;
+  await whenReadable(d.sys, p.pidfd);
+  return collect(d, p);
+}
+
+/**
+ * waitid on an exited process, once: our child is reaped and its status kept; for a process
+ * we are not the parent of (ECHILD), the status is unknown.
+ */
+export function collect(d: EffectDeps, p: Reapable): ExitInfo {
+  if (p.exit) return p.exit;
+  try {
+    const st = d.sys.waitid(p.pidfd);
+    if (st === null) return UNKNOWN;
+    p.exit = { code: st.code, signal: st.signal };
+  } catch {
+    p.exit = UNKNOWN;
+  }
+  return p.exit;
+}
+
+/** Non-blocking: the exit if the process has exited (reaping it when it is our child), else null. */
+export function exitedYet(d: EffectDeps, p: Reapable): ExitInfo | null {
+  if (p.exit) return p.exit;
+  try {
+    const st = d.sys.waitid(p.pidfd);
+    if (st === null) return null;
+    p.exit = { code: st.code, signal: st.signal };
+    return p.exit;
+  } catch {
+    return null;
+  }
+}

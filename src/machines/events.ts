@@ -1,0 +1,105 @@
+import type { ErrorInfo } from '../errors.js';
+import type { OciConfig } from './spec.js';
+
+/**
+ * The log schema. Every event a container's machine accepts is one of these; the log stores
+ * them as `{ type, schema, data }` and replay feeds them back to the machine unchanged.
+ *
+ * Intents (…Requested) are commands the runtime appends, synced, before the effect runs.
+ * Facts are what effects and probes report; the machine emits each fact it accepts and the
+ * runtime appends it.
+ */
+
+/** Exit of a container's init: a code when it exited, a signal when it was killed; both null when unknown. */
+export interface ExitInfo {
+  code: number | null;
+  signal: number | null;
+}
+
+export type SettledStatus = 'created' | 'running' | 'stopped' | 'deleted';
+
+// ---- intents ----
+export interface CreateRequested {
+  type: 'CreateRequested';
+  bundle: string;
+  pidFile: string | null;
+  /** The uid of the process that asked (runc shows it as `owner`). */
+  owner: string;
+}
+export interface StartRequested { type: 'StartRequested' }
+export interface KillRequested { type: 'KillRequested'; signal: number; all: boolean }
+export interface DeleteRequested { type: 'DeleteRequested'; force: boolean }
+
+// ---- facts ----
+export interface Created {
+  type: 'Created';
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: with the pid, identifies the init across pid reuse. */
+  startTime: string;
+  /** ISO time the init became ready. */
+  created: string;
+  rootfs: string;
+  config: OciConfig;
+}
+export interface CreateFailed { type: 'CreateFailed'; error: ErrorInfo }
+export interface Started { type: 'Started' }
+export interface StartFailed { type: 'StartFailed'; error: ErrorInfo }
+export interface Signaled { type: 'Signaled'; signal: number; count: number }
+export interface KillFailed { type: 'KillFailed'; error: ErrorInfo }
+export interface Exited extends ExitInfo {
+  type: 'Exited';
+}
+export interface Deleted { type: 'Deleted'; exit: ExitInfo | null }
+export interface DeleteFailed { type: 'DeleteFailed'; error: ErrorInfo }
+/** What a probe of the kernel found when a stream's last fact might be stale (reconciliation). */
+export interface Observed {
+  type: 'Observed';
+  status: SettledStatus;
+  reason: string;
+  exit: ExitInfo | null;
+}
+
+export type Intent = CreateRequested | StartRequested | KillRequested | DeleteRequested;
+export type Fact =
+  | Created | CreateFailed | Started | StartFailed | Signaled | KillFailed | Exited | Deleted
+  | DeleteFailed | Observed;
+export type ContainerEvent = Intent | Fact;
+export type ContainerEventType = ContainerEvent['type'];
+
+/** Current payload schema of every event type; bump one when its payload shape changes. */
+export const SCHEMAS: Record<ContainerEventType, number> = {
+  CreateRequested: 1,
+  StartRequested: 1,
+  KillRequested: 1,
+  DeleteRequested: 1,
+  Created: 1,
+  CreateFailed: 1,
+  Started: 1,
+  StartFailed: 1,
+  Signaled: 1,
+  KillFailed: 1,
+  Exited: 1,
+  Deleted: 1,
+  DeleteFailed: 1,
+  Observed: 1,
+};
+
+export const INTENT_TYPES: ReadonlySet<string> = new Set([
+  'CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested',
+]);
+
+export function isContainerEventType(t: string): t is ContainerEventType {
+  return Object.hasOwn(SCHEMAS, t);
+}
+
+/** Split a machine event into the log's `{ type, schema, data }`. */
+export function toLogEvent(e: ContainerEvent): { type: string; schema: number; data: Record<string, unknown> } {
+  const { type, ...data } = e;
+  return { type, schema: SCHEMAS[type], data };
+}
+
+/** The inverse of toLogEvent; an unknown type is a corrupt log, never silently dropped. */
+export function fromLogEvent(e: { type: string; data: Record<string, unknown> }): ContainerEvent {
+  if (!isContainerEventType(e.type)) throw new TypeError(`unknown event type ${e.type}`);
+  return { ...e.data, type: e.type } as ContainerEvent;
+}

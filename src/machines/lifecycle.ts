@@ -1,0 +1,85 @@
+import { RuntimeError, SyscallError, type ErrorInfo, isRuntimeError } from '../errors.js';
+
+/**
+ * Pure helpers of the lifecycle law: names of the machine's states, what OCI status each one
+ * shows, and the refusal message for a command the machine does not accept.
+ */
+
+export type MachineState =
+  | 'boot' | 'absent' | 'creating' | 'created' | 'starting' | 'running' | 'killing'
+  | 'stopped' | 'deleting' | 'reconciling' | 'deleted';
+
+/** OCI runtime-spec statuses (runtime.md "State"). */
+export type OciStatus = 'creating' | 'created' | 'running' | 'stopped';
+
+export const TRANSITIONAL: ReadonlySet<MachineState> = new Set([
+  'boot', 'creating', 'starting', 'killing', 'deleting', 'reconciling',
+]);
+
+/** The leaf state name of a machine snapshot value (`{ alive: 'running' }` → `running`). */
+export function leafState(value: unknown): MachineState {
+  let v = value;
+  while (typeof v === 'object' && v !== null) v = Object.values(v)[0];
+  return v as MachineState;
+}
+
+export function isSettled(state: MachineState): boolean {
+  return !TRANSITIONAL.has(state);
+}
+
+/** The container exists (is not absent or deleted) in this state. */
+export function exists(state: MachineState): boolean {
+  return state !== 'absent' && state !== 'deleted' && state !== 'boot';
+}
+
+export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'running'; restoredFrom: string | null }): OciStatus {
+  switch (state) {
+    case 'creating': return 'creating';
+    case 'created':
+    case 'starting': return 'created';
+    case 'running': return 'running';
+    case 'killing': return ctx.resume;
+    case 'reconciling': {
+      const from = (ctx.restoredFrom ?? 'stopped') as MachineState;
+      return from === 'reconciling' ? 'stopped' : ociStatus(from, ctx);
+    }
+    default: return 'stopped';
+  }
+}
+
+export type Command = 'create' | 'start' | 'kill' | 'delete';
+
+/** The error for a command the machine refused in `state` (runc's wording where it has one). */
+export function refusal(id: string, command: Command, state: MachineState, force = false): RuntimeError {
+  if (!exists(state)) {
+    if (command === 'create') return new RuntimeError('INTERNAL', `create ${id}: refused in state ${state}`);
+    return new RuntimeError('NOT_EXISTS', `container ${id} does not exist`);
+  }
+  if (command === 'create') return new RuntimeError('ID_IN_USE', `container with id ${id} already exists`);
+  if (TRANSITIONAL.has(state)) {
+    return new RuntimeError('ILLEGAL_STATE', `${command} ${id}: container is busy (${state})`);
+  }
+  const why: Record<Command, string> = {
+    create: '',
+    start: state === 'stopped' ? 'cannot start a container that has stopped' : 'cannot start an already running container',
+    kill: 'container not running',
+    delete: force ? `cannot delete container in state ${state}` : `cannot delete container that is not stopped: ${state}`,
+  };
+  return new RuntimeError('ILLEGAL_STATE', `${command} ${id}: ${why[command]}`);
+}
+
+/** The plain-JSON error stored in …Failed events. */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (isRuntimeError(e)) return e.toJSON();
+  const msg = e instanceof Error ? e.message : String(e);
+  return { code: 'INTERNAL', message: msg };
+}
+
+/** Rebuild a throwable error from a logged ErrorInfo (the live error object is not kept). */
+export function fromErrorInfo(info: ErrorInfo): RuntimeError {
+  const opts = { ...(info.field ? { field: info.field } : {}), ...(info.step ? { step: info.step } : {}) };
+  if (info.code === 'SYSCALL' && info.errno) {
+    return new SyscallError(info.message, { errnoName: info.errno, errno: 0, syscall: info.step ?? 'unknown' }, opts);
+  }
+  return new RuntimeError(info.code, info.message, opts);
+}

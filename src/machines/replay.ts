@@ -1,0 +1,94 @@
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { containerMachine, type ContainerContext } from './container.machine.js';
+import { fromLogEvent, type ContainerEvent } from './events.js';
+import { exists, leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
+
+/**
+ * Replay: the pure fold of a container's log through the machine's `transition()`. No effect
+ * runs; invoked actors are described by the returned actions and ignored.
+ */
+
+export type ContainerSnapshot = SnapshotFrom<typeof containerMachine>;
+
+export interface LoggedEvent {
+  version: number;
+  type: string;
+  data: Record<string, unknown>;
+  at: string;
+}
+
+export function initialSnapshot(id: string): ContainerSnapshot {
+  return initialTransition(containerMachine, { id })[0];
+}
+
+export function step(snapshot: ContainerSnapshot, event: ContainerEvent): ContainerSnapshot {
+  return transition(containerMachine, snapshot, event)[0];
+}
+
+export interface Replayed {
+  snapshot: ContainerSnapshot;
+  state: MachineState;
+  context: ContainerContext;
+  /** Version of the last event folded (0 for none). */
+  version: number;
+  /** Events the machine did not accept at that point (a log no live machine could write). */
+  rejected: LoggedEvent[];
+}
+
+/** Fold `events` (in stream order); stops after version `at` when given. */
+export function replay(id: string, events: readonly LoggedEvent[], at?: number): Replayed {
+  let snapshot = initialSnapshot(id);
+  let version = 0;
+  const rejected: LoggedEvent[] = [];
+  for (const e of events) {
+    if (at !== undefined && e.version > at) break;
+    const event = fromLogEvent(e);
+    if (!snapshot.can(event)) rejected.push(e);
+    else snapshot = step(snapshot, event);
+    version = e.version;
+  }
+  return { snapshot, state: leafState(snapshot.value), context: snapshot.context, version, rejected };
+}
+
+/** The public view of a container: OCI `state` fields plus what berth knows. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  status: OciStatus;
+  /** 0 once stopped, as runc shows it. */
+  pid: number;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations: Record<string, string>;
+  /** berth's details: the machine state, the log version it reflects, the exit once known. */
+  state: MachineState;
+  version: number;
+  exit: { code: number | null; signal: number | null } | null;
+}
+
+export const OCI_VERSION = '1.0.2';
+
+export function publicState(state: MachineState, ctx: ContainerContext, version: number): ContainerState {
+  const status = ociStatus(state, ctx);
+  return {
+    ociVersion: OCI_VERSION,
+    id: ctx.id,
+    status,
+    pid: status === 'stopped' || ctx.pid === null ? 0 : ctx.pid,
+    bundle: ctx.bundle ?? '',
+    rootfs: ctx.rootfs ?? '',
+    created: ctx.created ?? '',
+    owner: ctx.owner,
+    annotations: ctx.config?.annotations ?? {},
+    state,
+    version,
+    exit: ctx.exit,
+  };
+}
+
+export function replayState(id: string, events: readonly LoggedEvent[], at?: number): ContainerState | null {
+  const r = replay(id, events, at);
+  return exists(r.state) ? publicState(r.state, r.context, r.version) : null;
+}

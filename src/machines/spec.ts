@@ -1,0 +1,551 @@
+/**
+ * The part of the OCI runtime-spec config (config.md, config-linux.md) that berth reads, and
+ * its validation. Pure: no fs, no kernel. `validateConfig` returns a fresh object holding only
+ * the fields below; unknown fields are dropped, as the runtime-spec asks runtimes to ignore them.
+ *
+ * Rules worth knowing (the rest is in the field comments):
+ * - mount destinations may be relative: runtime-spec (config.md "Mounts") deprecates that but
+ *   says it MUST then be read relative to "/"; runc does the same with a warning. The planner
+ *   normalizes them.
+ * - rlimit values are uint64 in the spec, but JSON.parse yields doubles. Integers up to
+ *   Number.MAX_SAFE_INTEGER are exact; anything larger (up to 2^64, which is what
+ *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
+ *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
+ * - features berth does not implement yet are rejected rather than silently skipped:
+ *   terminals, joining namespaces, user namespaces, idmapped mounts, seccomp, time offsets.
+ */
+import { RuntimeError } from '../errors.js';
+
+// The spec's vocabularies. The kernel numbers for them live in src/effects/linuxConstants.ts
+// (machines import no effects); a unit test checks that both agree.
+
+export const NAMESPACE_TYPES = ['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time'] as const;
+export type NamespaceType = (typeof NAMESPACE_TYPES)[number];
+
+export const CAPABILITY_SETS = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
+export type CapabilitySet = (typeof CAPABILITY_SETS)[number];
+
+/** capabilities(7) names; the index is the capability number (linux/capability.h, 0..40). */
+export const CAPABILITY_NAMES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
+
+/** getrlimit(2) resources; the index is the RLIMIT_* number (bits/resource.h, 0..15). */
+export const RLIMIT_TYPES = [
+  'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_DATA', 'RLIMIT_STACK', 'RLIMIT_CORE', 'RLIMIT_RSS',
+  'RLIMIT_NPROC', 'RLIMIT_NOFILE', 'RLIMIT_MEMLOCK', 'RLIMIT_AS', 'RLIMIT_LOCKS',
+  'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME',
+] as const;
+export type RlimitType = (typeof RLIMIT_TYPES)[number];
+
+export const ROOTFS_PROPAGATIONS = [
+  'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable',
+] as const;
+export type RootfsPropagation = (typeof ROOTFS_PROPAGATIONS)[number];
+
+export interface OciConfig {
+  ociVersion: string;
+  root: OciRoot;
+  mounts?: OciMount[];
+  /** Optional in the runtime-spec until `start`; required here because `create` is followed by it. */
+  process: OciProcess;
+  hostname?: string;
+  domainname?: string;
+  hooks?: OciHooks;
+  annotations?: Record<string, string>;
+  linux?: OciLinux;
+}
+
+export interface OciRoot {
+  /** Absolute, or relative to the bundle. */
+  path: string;
+  readonly?: boolean;
+}
+
+export interface OciMount {
+  /** Absolute in the container; a relative one is read relative to "/" (deprecated). */
+  destination: string;
+  /** Optional only for bind mounts (`bind`/`rbind` option or type "bind"). */
+  type?: string;
+  /** Required for bind mounts: absolute, or relative to the bundle. */
+  source?: string;
+  options?: string[];
+}
+
+export interface OciUser {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+}
+
+export type OciCapabilities = Partial<Record<CapabilitySet, CapabilityName[]>>;
+
+export interface OciRlimit {
+  type: RlimitType;
+  /** Above Number.MAX_SAFE_INTEGER means RLIM_INFINITY (see the module comment). */
+  soft: number;
+  hard: number;
+}
+
+export interface OciProcess {
+  terminal?: boolean;
+  user: OciUser;
+  args: string[];
+  env?: string[];
+  cwd: string;
+  capabilities?: OciCapabilities;
+  rlimits?: OciRlimit[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+  /** Kept, not enforced yet. */
+  apparmorProfile?: string;
+  /** Kept, not enforced yet. */
+  selinuxLabel?: string;
+}
+
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds, > 0. */
+  timeout?: number;
+}
+
+export interface OciHooks {
+  prestart?: OciHook[];
+  createRuntime?: OciHook[];
+  createContainer?: OciHook[];
+  startContainer?: OciHook[];
+  poststart?: OciHook[];
+  poststop?: OciHook[];
+}
+
+export interface OciNamespace {
+  type: NamespaceType;
+  path?: string;
+}
+
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface OciDevice {
+  /** c (or its alias u), b, p. */
+  type: 'c' | 'b' | 'u' | 'p';
+  path: string;
+  /** Required unless type is p. */
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * `linux.resources` is kept as given: only "is an object" is checked here. The cgroups code
+ * validates the members it applies; these declarations are what it may expect to find.
+ */
+export interface OciResources {
+  devices?: { allow: boolean; type?: string; major?: number; minor?: number; access?: string }[];
+  memory?: Record<string, unknown>;
+  cpu?: Record<string, unknown>;
+  pids?: { limit?: number };
+  blockIO?: Record<string, unknown>;
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  network?: Record<string, unknown>;
+  rdma?: Record<string, unknown>;
+  unified?: Record<string, string>;
+  [member: string]: unknown;
+}
+
+export interface OciLinux {
+  namespaces?: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
+  devices?: OciDevice[];
+  cgroupsPath?: string;
+  resources?: OciResources;
+  sysctl?: Record<string, string>;
+  rootfsPropagation?: RootfsPropagation;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks. Each throws INVALID_CONFIG naming the JSON path of the first bad field.
+
+type Json = Record<string, unknown>;
+
+function mustBe(field: string, what: string): never {
+  throw new RuntimeError('INVALID_CONFIG', `invalid config: ${field} must be ${what}`, { field });
+}
+
+function refuse(field: string, reason: string): never {
+  throw new RuntimeError('INVALID_CONFIG', `invalid config: ${field}: ${reason}`, { field });
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function object(v: unknown, field: string): Json {
+  return isObject(v) ? v : mustBe(field, 'an object');
+}
+
+/** Every string may end up in the init plan, whose records are NUL-delimited. */
+function string(v: unknown, field: string): string {
+  if (typeof v !== 'string') return mustBe(field, 'a string');
+  if (v.includes('\0')) return mustBe(field, 'a string without NUL');
+  return v;
+}
+
+function boolean(v: unknown, field: string): boolean {
+  return typeof v === 'boolean' ? v : mustBe(field, 'a boolean');
+}
+
+function integer(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    return mustBe(field, `an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+function array(v: unknown, field: string): unknown[] {
+  return Array.isArray(v) ? v : mustBe(field, 'an array');
+}
+
+function strings(v: unknown, field: string): string[] {
+  return array(v, field).map((s, i) => string(s, `${field}[${i}]`));
+}
+
+function absolute(v: unknown, field: string): string {
+  const s = string(v, field);
+  return s.startsWith('/') ? s : mustBe(field, 'an absolute path');
+}
+
+function oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[]): T {
+  return allowed.includes(v as T) ? (v as T) : mustBe(field, `one of ${allowed.join(', ')}`);
+}
+
+/** `key` in bracket notation, so keys with dots stay one JSON path segment. */
+function key(field: string, k: string): string {
+  return `${field}[${JSON.stringify(k)}]`;
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(object(v, field))) {
+    if (k === '' || k.includes('\0')) refuse(field, 'keys must be non-empty strings without NUL');
+    out[k] = string(value, key(field, k));
+  }
+  return out;
+}
+
+/** Copy `name` from `src` to `dst` through `check` when it is present (null counts as absent). */
+function opt<S extends object, K extends keyof S & string>(
+  dst: S, name: K, src: Json, field: string, check: (v: unknown, field: string) => S[K],
+): void {
+  const v = src[name];
+  if (v !== undefined && v !== null) dst[name] = check(v, field === '' ? name : `${field}.${name}`);
+}
+
+const UID_MAX = 4294967294; // (uid_t)-1 is "no change" to setresuid, never a real id
+const UINT32_MAX = 4294967295;
+const HOST_NAME_MAX = 64; // bytes, as sethostname(2)/setdomainname(2) count them
+const TWO_TO_64 = 2 ** 64;
+
+// ---------------------------------------------------------------------------------------------
+
+export function validateConfig(json: unknown): OciConfig {
+  const src = object(json, 'config');
+  const ociVersion = string(src.ociVersion, 'ociVersion');
+  if (!ociVersion.startsWith('1.')) mustBe('ociVersion', 'a 1.x version');
+  const root = validateRoot(src.root);
+  const out: Partial<OciConfig> = { ociVersion, root };
+  opt(out, 'mounts', src, '', (v, f) => array(v, f).map((m, i) => validateMount(m, `${f}[${i}]`)));
+  out.process = validateProcess(src.process);
+  opt(out, 'hostname', src, '', hostName);
+  opt(out, 'domainname', src, '', hostName);
+  opt(out, 'hooks', src, '', validateHooks);
+  opt(out, 'annotations', src, '', stringMap);
+  opt(out, 'linux', src, '', validateLinux);
+  return out as OciConfig;
+}
+
+function validateRoot(v: unknown): OciRoot {
+  const src = object(v, 'root');
+  const path = string(src.path, 'root.path');
+  if (path === '') mustBe('root.path', 'a non-empty string');
+  const root: OciRoot = { path };
+  opt(root, 'readonly', src, 'root', boolean);
+  return root;
+}
+
+function isBindMount(type: unknown, options: unknown): boolean {
+  return type === 'bind' || (Array.isArray(options) && (options.includes('bind') || options.includes('rbind')));
+}
+
+function validateMount(v: unknown, field: string): OciMount {
+  const src = object(v, field);
+  const destination = string(src.destination, `${field}.destination`);
+  if (destination === '') mustBe(`${field}.destination`, 'a non-empty path');
+  const mount: OciMount = { destination };
+  opt(mount, 'type', src, field, string);
+  opt(mount, 'source', src, field, string);
+  opt(mount, 'options', src, field, strings);
+  if (src.uidMappings != null || src.gidMappings != null) {
+    refuse(`${field}.${src.uidMappings != null ? 'uidMappings' : 'gidMappings'}`, 'idmapped mounts are not supported yet');
+  }
+  if (isBindMount(mount.type, mount.options)) {
+    if (mount.source === undefined || mount.source === '') refuse(`${field}.source`, 'a bind mount needs a source');
+  } else if (mount.type === undefined || mount.type === '') {
+    mustBe(`${field}.type`, 'a filesystem type (only bind mounts may omit it)');
+  }
+  return mount;
+}
+
+function hostName(v: unknown, field: string): string {
+  const s = string(v, field);
+  if (Buffer.byteLength(s, 'utf8') > HOST_NAME_MAX) mustBe(field, `at most ${HOST_NAME_MAX} bytes long`);
+  return s;
+}
+
+function validateProcess(v: unknown): OciProcess {
+  const src = object(v, 'process');
+  if (src.terminal === true) refuse('process.terminal', 'terminals are not supported yet');
+  const user = validateUser(src.user);
+  if (!Array.isArray(src.args) || src.args.length === 0) mustBe('process.args', 'a non-empty array of strings');
+  const args = strings(src.args, 'process.args');
+  const proc: Partial<OciProcess> = {};
+  opt(proc, 'terminal', src, 'process', boolean);
+  proc.user = user;
+  proc.args = args;
+  opt(proc, 'env', src, 'process', (e, f) => strings(e, f).map((s, i) => envVar(s, `${f}[${i}]`)));
+  proc.cwd = absolute(src.cwd, 'process.cwd');
+  opt(proc, 'capabilities', src, 'process', validateCapabilities);
+  opt(proc, 'rlimits', src, 'process', validateRlimits);
+  opt(proc, 'noNewPrivileges', src, 'process', boolean);
+  opt(proc, 'oomScoreAdj', src, 'process', (n, f) => integer(n, f, -1000, 1000));
+  opt(proc, 'apparmorProfile', src, 'process', string);
+  opt(proc, 'selinuxLabel', src, 'process', string);
+  return proc as OciProcess;
+}
+
+function envVar(s: string, field: string): string {
+  return s.indexOf('=') > 0 ? s : mustBe(field, 'of the form KEY=value');
+}
+
+function validateUser(v: unknown): OciUser {
+  const src = object(v, 'process.user');
+  const user: OciUser = {
+    uid: integer(src.uid, 'process.user.uid', 0, UID_MAX),
+    gid: integer(src.gid, 'process.user.gid', 0, UID_MAX),
+  };
+  opt(user, 'umask', src, 'process.user', (n, f) => integer(n, f, 0, 0o777));
+  opt(user, 'additionalGids', src, 'process.user', (a, f) =>
+    array(a, f).map((g, i) => integer(g, `${f}[${i}]`, 0, UID_MAX)));
+  return user;
+}
+
+function validateCapabilities(v: unknown, field: string): OciCapabilities {
+  const src = object(v, field);
+  const caps: OciCapabilities = {};
+  for (const set of CAPABILITY_SETS) {
+    opt(caps, set, src, field, (names, f) =>
+      strings(names, f).map((n, i) => oneOfNamed(n, `${f}[${i}]`, CAPABILITY_NAMES, 'capability')));
+  }
+  return caps;
+}
+
+function oneOfNamed<T extends string>(v: string, field: string, allowed: readonly T[], what: string): T {
+  return allowed.includes(v as T) ? (v as T) : refuse(field, `unknown ${what} ${JSON.stringify(v)}`);
+}
+
+function rlimitValue(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > TWO_TO_64) {
+    return mustBe(field, 'an integer from 0 to 18446744073709551615');
+  }
+  return v;
+}
+
+function validateRlimits(v: unknown, field: string): OciRlimit[] {
+  const seen = new Set<string>();
+  return array(v, field).map((r, i) => {
+    const f = `${field}[${i}]`;
+    const src = object(r, f);
+    const type = oneOfNamed(string(src.type, `${f}.type`), `${f}.type`, RLIMIT_TYPES, 'rlimit');
+    if (seen.has(type)) refuse(`${f}.type`, `duplicate rlimit ${type}`);
+    seen.add(type);
+    const soft = rlimitValue(src.soft, `${f}.soft`);
+    const hard = rlimitValue(src.hard, `${f}.hard`);
+    if (soft > hard) refuse(`${f}.soft`, 'the soft limit exceeds the hard limit');
+    return { type, soft, hard };
+  });
+}
+
+function validateHooks(v: unknown, field: string): OciHooks {
+  const src = object(v, field);
+  const hooks: OciHooks = {};
+  for (const stage of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
+    opt(hooks, stage, src, field, (list, f) => array(list, f).map((h, i) => validateHook(h, `${f}[${i}]`)));
+  }
+  return hooks;
+}
+
+function validateHook(v: unknown, field: string): OciHook {
+  const src = object(v, field);
+  const hook: OciHook = { path: absolute(src.path, `${field}.path`) };
+  opt(hook, 'args', src, field, strings);
+  opt(hook, 'env', src, field, (e, f) => strings(e, f).map((s, i) => envVar(s, `${f}[${i}]`)));
+  opt(hook, 'timeout', src, field, (n, f) => integer(n, f, 1, Number.MAX_SAFE_INTEGER));
+  return hook;
+}
+
+function validateLinux(v: unknown, field: string): OciLinux {
+  const src = object(v, field);
+  const linux: OciLinux = {};
+  opt(linux, 'namespaces', src, field, validateNamespaces);
+  opt(linux, 'uidMappings', src, field, validateMappings);
+  opt(linux, 'gidMappings', src, field, validateMappings);
+  opt(linux, 'devices', src, field, (a, f) => array(a, f).map((d, i) => validateDevice(d, `${f}[${i}]`)));
+  opt(linux, 'cgroupsPath', src, field, string);
+  opt(linux, 'resources', src, field, (r, f) => object(r, f) as OciResources);
+  opt(linux, 'sysctl', src, field, validateSysctl);
+  opt(linux, 'rootfsPropagation', src, field, (p, f) => oneOf(p, f, ROOTFS_PROPAGATIONS));
+  opt(linux, 'maskedPaths', src, field, absolutePaths);
+  opt(linux, 'readonlyPaths', src, field, absolutePaths);
+  if (src.seccomp != null) refuse(`${field}.seccomp`, 'seccomp is not supported yet');
+  if (src.timeOffsets != null) refuse(`${field}.timeOffsets`, 'time namespace offsets are not supported yet');
+  checkUserNamespace(linux, field);
+  return linux;
+}
+
+function validateNamespaces(v: unknown, field: string): OciNamespace[] {
+  const seen = new Set<string>();
+  return array(v, field).map((n, i) => {
+    const f = `${field}[${i}]`;
+    const src = object(n, f);
+    const type = oneOf(src.type, `${f}.type`, NAMESPACE_TYPES);
+    if (seen.has(type)) refuse(`${f}.type`, `duplicate namespace ${type}`);
+    seen.add(type);
+    if (src.path != null) {
+      absolute(src.path, `${f}.path`);
+      refuse(`${f}.path`, 'joining an existing namespace is not supported yet');
+    }
+    return { type };
+  });
+}
+
+function validateMappings(v: unknown, field: string): OciIdMapping[] {
+  return array(v, field).map((m, i) => {
+    const f = `${field}[${i}]`;
+    const src = object(m, f);
+    return {
+      containerID: integer(src.containerID, `${f}.containerID`, 0, UINT32_MAX),
+      hostID: integer(src.hostID, `${f}.hostID`, 0, UINT32_MAX),
+      size: integer(src.size, `${f}.size`, 1, UINT32_MAX),
+    };
+  });
+}
+
+function checkUserNamespace(linux: OciLinux, field: string): void {
+  const i = linux.namespaces?.findIndex((n) => n.type === 'user') ?? -1;
+  if (i < 0) return;
+  if (!linux.uidMappings?.length) refuse(`${field}.uidMappings`, 'a user namespace needs uid mappings');
+  if (!linux.gidMappings?.length) refuse(`${field}.gidMappings`, 'a user namespace needs gid mappings');
+  refuse(`${field}.namespaces[${i}].type`, 'user namespaces are not supported yet');
+}
+
+/** dev_t: 12-bit major, 20-bit minor (include/linux/kdev_t.h MINORBITS). */
+const MAJOR_MAX = 4095;
+const MINOR_MAX = 1048575;
+
+function validateDevice(v: unknown, field: string): OciDevice {
+  const src = object(v, field);
+  const type = oneOf(src.type, `${field}.type`, ['c', 'b', 'u', 'p'] as const);
+  const device: OciDevice = { type, path: absolute(src.path, `${field}.path`) };
+  if (type !== 'p' && src.major == null) mustBe(`${field}.major`, `an integer from 0 to ${MAJOR_MAX}`);
+  if (type !== 'p' && src.minor == null) mustBe(`${field}.minor`, `an integer from 0 to ${MINOR_MAX}`);
+  opt(device, 'major', src, field, (n, f) => integer(n, f, 0, MAJOR_MAX));
+  opt(device, 'minor', src, field, (n, f) => integer(n, f, 0, MINOR_MAX));
+  opt(device, 'fileMode', src, field, (n, f) => integer(n, f, 0, UINT32_MAX));
+  opt(device, 'uid', src, field, (n, f) => integer(n, f, 0, UID_MAX));
+  opt(device, 'gid', src, field, (n, f) => integer(n, f, 0, UID_MAX));
+  return device;
+}
+
+/**
+ * Keys become /proc/sys paths ('.' → '/'), so they must not be able to climb out of it:
+ * no '/', no empty segment (which also rules out '..').
+ */
+function validateSysctl(v: unknown, field: string): Record<string, string> {
+  const map = stringMap(v, field);
+  for (const k of Object.keys(map)) {
+    if (k.includes('/') || k.split('.').some((seg) => seg === '')) refuse(key(field, k), 'not a sysctl name');
+  }
+  return map;
+}
+
+function absolutePaths(v: unknown, field: string): string[] {
+  return array(v, field).map((p, i) => absolute(p, `${field}[${i}]`));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What `berth spec` writes: `runc spec` of runc 1.1.5, field for field, with two deliberate
+ * differences:
+ * - `process.terminal` is false: berth has no terminal support yet (validateConfig rejects
+ *   true), and a spec that fails its own validation would be a poor default;
+ * - `hostname` is "berth" instead of "runc".
+ */
+export function defaultConfig(): OciConfig {
+  const caps: CapabilityName[] = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+  return {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['sh'],
+      env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
+      cwd: '/',
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], ambient: [...caps] },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: true },
+    hostname: 'berth',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      {
+        destination: '/dev/pts', type: 'devpts', source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+      },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+    ],
+    linux: {
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: [
+        '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+        '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi',
+      ],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { RuntimeError } from '../errors.js';
+import type { StoredEvent } from './eventLog.js';
+import { describeKey, validateStream } from './keys.js';
+
+/**
+ * Stored values are JSON. An event is stored once, under its stream key, as
+ * `{"position":…,"type":…,"schema":…,"data":…,"at":…}` (stream and version come from the key).
+ * Payload shapes evolve by schema number: `upcasters[type][n]` turns schema-n data into
+ * schema-(n+1) data, and is applied on every read, so the log itself is never rewritten.
+ */
+
+export type EventData = Record<string, unknown>;
+export type Upcaster = (data: EventData) => EventData;
+/** `{ [type]: { [fromSchema]: (data) => data } }` */
+export type Upcasters = Readonly<Record<string, Readonly<Record<number, Upcaster>>>>;
+
+export interface CodecOptions {
+  upcasters?: Upcasters;
+  /**
+   * Current schema per type when it is not implied by the upcasters. By default a type's
+   * current schema is one past its highest upcaster (1 without upcasters).
+   */
+  schemas?: Readonly<Record<string, number>>;
+}
+
+/** An event as written, before the stream and version from its key are added. */
+export interface EventRecord {
+  position: number;
+  type: string;
+  schema: number;
+  data: EventData;
+  at: string;
+}
+
+/** A NewEvent that passed validation, with its schema filled in. */
+export interface PreparedEvent {
+  type: string;
+  schema: number;
+  data: EventData;
+}
+
+export interface EventCodec {
+  currentSchema(type: string): number;
+  /** Validates caller input; throws INVALID_ARGUMENT naming the stream and index. */
+  prepare(stream: string, events: unknown): PreparedEvent[];
+  encode(record: EventRecord): string;
+  /** Decodes and upcasts; anything undecodable is STORE_CORRUPT naming the key. */
+  decode(key: string, stream: string, version: number, raw: string): StoredEvent;
+}
+
+export function isPlainObject(v: unknown): v is EventData {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+}
+
+function invalid(stream: string, index: number, reason: string, field: string): RuntimeError {
+  return new RuntimeError('INVALID_ARGUMENT', `append to stream ${stream}: event ${index} ${reason}`, { field });
+}
+
+export function corrupt(key: string, what: string, reason: string, cause?: unknown): RuntimeError {
+  const message = `corrupt ${what} at key ${describeKey(key)}: ${reason}`;
+  return new RuntimeError('STORE_CORRUPT', message, cause === undefined ? { field: key } : { field: key, cause });
+}
+
+function parseJson(key: string, what: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (e) {
+    throw corrupt(key, what, 'invalid json', e);
+  }
+}
+
+export function createCodec(opts: CodecOptions = {}): EventCodec {
+  const chains = new Map<string, Map<number, Upcaster>>();
+  const current = new Map<string, number>();
+  for (const [type, steps] of Object.entries(opts.upcasters ?? {})) {
+    const chain = new Map<number, Upcaster>();
+    for (const [from, fn] of Object.entries(steps)) {
+      const n = Number(from);
+      if (!isPositiveInt(n) || typeof fn !== 'function') {
+        throw new RuntimeError('INVALID_ARGUMENT', `upcaster ${type} from schema ${from}: expected a function keyed by a schema >= 1`, { field: `upcasters.${type}` });
+      }
+      chain.set(n, fn);
+    }
+    chains.set(type, chain);
+    if (chain.size > 0) current.set(type, Math.max(...chain.keys()) + 1);
+  }
+  for (const [type, n] of Object.entries(opts.schemas ?? {})) {
+    if (!isPositiveInt(n) || n < (current.get(type) ?? 1)) {
+      throw new RuntimeError('INVALID_ARGUMENT', `schema of ${type}: ${n} is below its upcasters`, { field: `schemas.${type}` });
+    }
+    current.set(type, n);
+  }
+
+  const currentSchema = (type: string): number => current.get(type) ?? 1;
+
+  function upcast(key: string, type: string, schema: number, data: EventData): { schema: number; data: EventData } {
+    const target = currentSchema(type);
+    while (schema < target) {
+      const step = chains.get(type)?.get(schema);
+      if (step === undefined) break;
+      let next: unknown;
+      try {
+        next = step(data);
+      } catch (e) {
+        throw corrupt(key, 'event', `upcaster for ${type} from schema ${schema} failed`, e);
+      }
+      if (!isPlainObject(next)) throw corrupt(key, 'event', `upcaster for ${type} from schema ${schema} returned no object`);
+      data = next;
+      schema += 1;
+    }
+    return { schema, data };
+  }
+
+  return {
+    currentSchema,
+
+    prepare(stream, events) {
+      if (!Array.isArray(events) || events.length === 0) {
+        throw new RuntimeError('INVALID_ARGUMENT', `append to stream ${stream}: expected a non-empty array of events`, { field: 'events' });
+      }
+      return events.map((ev: unknown, i): PreparedEvent => {
+        if (!isPlainObject(ev)) throw invalid(stream, i, 'is not an object', `events[${i}]`);
+        const { type, data, schema } = ev;
+        if (typeof type !== 'string' || type.length === 0) throw invalid(stream, i, 'has no type', `events[${i}].type`);
+        if (!isPlainObject(data)) throw invalid(stream, i, `(${type}) data is not a plain object`, `events[${i}].data`);
+        if (schema !== undefined && !isPositiveInt(schema)) throw invalid(stream, i, `(${type}) schema is not an integer >= 1`, `events[${i}].schema`);
+        return { type, schema: schema ?? currentSchema(type), data };
+      });
+    },
+
+    encode(record) {
+      try {
+        return JSON.stringify({ position: record.position, type: record.type, schema: record.schema, data: record.data, at: record.at });
+      } catch (e) {
+        // BigInt or a cycle somewhere in data.
+        throw new RuntimeError('INVALID_ARGUMENT', `event ${record.type}: data is not JSON: ${(e as Error).message}`, { field: 'data', cause: e });
+      }
+    },
+
+    decode(key, stream, version, raw) {
+      const v = parseJson(key, 'event', raw);
+      if (!isPlainObject(v)) throw corrupt(key, 'event', 'not an object');
+      const { position, type, schema, data, at } = v;
+      if (!isPositiveInt(position)) throw corrupt(key, 'event', 'bad position');
+      if (typeof type !== 'string' || type.length === 0) throw corrupt(key, 'event', 'bad type');
+      if (!isPositiveInt(schema)) throw corrupt(key, 'event', 'bad schema');
+      if (!isPlainObject(data)) throw corrupt(key, 'event', 'bad data');
+      if (typeof at !== 'string') throw corrupt(key, 'event', 'bad time');
+      const up = upcast(key, type, schema, data);
+      return { stream, version, position, type, schema: up.schema, data: up.data, at };
+    },
+  };
+}
+
+/** A global key's value: where the event lives. */
+export interface Pointer {
+  stream: string;
+  version: number;
+}
+
+export function encodePointer(p: Pointer): string {
+  return JSON.stringify({ stream: p.stream, version: p.version });
+}
+
+export function decodePointer(key: string, raw: string): Pointer {
+  const v = parseJson(key, 'global entry', raw);
+  if (!isPlainObject(v)) throw corrupt(key, 'global entry', 'not an object');
+  const { stream, version } = v;
+  if (!isPositiveInt(version)) throw corrupt(key, 'global entry', 'bad version');
+  try {
+    validateStream(stream);
+  } catch (e) {
+    throw corrupt(key, 'global entry', 'bad stream name', e);
+  }
+  return { stream, version };
+}
+
+export function encodeCount(n: number): string {
+  return String(n);
+}
+
+/** Head and stream-version values: a decimal integer >= 0. */
+export function decodeCount(key: string, raw: string): number {
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n)) throw corrupt(key, 'counter', `not a count: ${JSON.stringify(raw.slice(0, 32))}`);
+  return n;
+}

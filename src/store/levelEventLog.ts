@@ -1,0 +1,251 @@
+import { mkdir } from 'node:fs/promises';
+import { ClassicLevel } from 'classic-level';
+import { defer, filter, Subject, throwError, type Observable } from 'rxjs';
+import { RuntimeError } from '../errors.js';
+import type { AppendOptions, AppendResult, EventLog, NewEvent, ReadOptions, StoredEvent } from './eventLog.js';
+import { corrupt, createCodec, decodeCount, decodePointer, encodeCount, encodePointer, type CodecOptions, type EventCodec } from './codec.js';
+import { checkAppendOptions, checkExpectedVersion, checkReadAllOptions, checkReadOptions, closedError } from './checks.js';
+import {
+  compareKeys,
+  describeKey,
+  globalKey,
+  globalRange,
+  HEAD_KEY,
+  parseGlobalKey,
+  parseStreamHeadKey,
+  parseStreamKey,
+  STREAM_HEAD_RANGE,
+  streamHeadKey,
+  streamKey,
+  streamRange,
+  validateStream,
+} from './keys.js';
+import { Mutex } from './mutex.js';
+
+export interface LevelEventLogOptions extends CodecOptions {
+  /** fsync default for appends that do not say (default false). */
+  sync?: boolean;
+  /** Clock for `at` (tests pin it). */
+  now?: () => Date;
+}
+
+type Db = ClassicLevel<string, string>;
+type Put = { type: 'put'; key: string; value: string };
+
+/** The LEVEL_* code of a classic-level error, looking through the LEVEL_DATABASE_NOT_OPEN wrapper. */
+function levelCodes(e: unknown): string[] {
+  const err = e as { code?: unknown; cause?: { code?: unknown } } | null;
+  return [err?.code, err?.cause?.code].filter((c): c is string => typeof c === 'string');
+}
+
+function storeError(what: string, e: unknown): RuntimeError {
+  if (e instanceof RuntimeError) return e;
+  const err = e as { message?: unknown; cause?: { message?: unknown } } | null;
+  // classic-level's useful text ("IO error: …") is often on the cause.
+  const msg = [err?.message ?? String(e), err?.cause?.message].filter((m) => typeof m === 'string').join(': ');
+  const code = levelCodes(e).includes('LEVEL_CORRUPTION') ? 'STORE_CORRUPT' : 'INTERNAL';
+  return new RuntimeError(code, `${what}: ${msg}`, { cause: e });
+}
+
+/**
+ * classic-level 3 reports a held lock as LEVEL_DATABASE_NOT_OPEN whose cause has code
+ * LEVEL_LOCKED ("lock <dir>/LOCK: Resource temporarily unavailable" from another process,
+ * "already held by process" from this one).
+ */
+function openError(dir: string, e: unknown): RuntimeError {
+  if (levelCodes(e).includes('LEVEL_LOCKED')) {
+    const inProcess = /already held by process/.test(String((e as { cause?: { message?: unknown } }).cause?.message));
+    const by = inProcess ? 'is already open in this process' : 'is locked by another process';
+    return new RuntimeError('STORE_LOCKED', `event log ${dir} ${by}`, { cause: e });
+  }
+  return storeError(`open event log ${dir}`, e);
+}
+
+interface Heads {
+  head: number;
+  versions: Map<string, number>;
+}
+
+/** Loads the head position and every stream's version, and checks the head against the last global key. */
+async function loadHeads(db: Db): Promise<Heads> {
+  const rawHead = await db.get(HEAD_KEY);
+  const head = rawHead === undefined ? 0 : decodeCount(HEAD_KEY, rawHead);
+  const versions = new Map<string, number>();
+  for await (const [key, value] of db.iterator(STREAM_HEAD_RANGE)) {
+    versions.set(parseStreamHeadKey(key), decodeCount(key, value));
+  }
+  const [last] = await db.keys({ ...globalRange(1), reverse: true, limit: 1 }).all();
+  const lastPosition = last === undefined ? 0 : parseGlobalKey(last);
+  if (lastPosition !== head) {
+    throw corrupt(HEAD_KEY, 'head', `says ${head} but the last global key is ${last === undefined ? 'absent' : describeKey(last)}`);
+  }
+  return { head, versions };
+}
+
+export async function openLevelEventLog(dir: string, opts: LevelEventLogOptions = {}): Promise<EventLog> {
+  const codec = createCodec(opts);
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw storeError(`open event log ${dir}`, e);
+  }
+  const db: Db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  try {
+    await db.open();
+  } catch (e) {
+    throw openError(dir, e);
+  }
+  let heads: Heads;
+  try {
+    heads = await loadHeads(db);
+  } catch (e) {
+    await db.close();
+    throw storeError(`open event log ${dir}`, e);
+  }
+  return new LevelEventLog(dir, db, codec, heads, opts);
+}
+
+class LevelEventLog implements EventLog {
+  readonly #dir: string;
+  readonly #db: Db;
+  readonly #codec: EventCodec;
+  readonly #now: () => Date;
+  readonly #defaultSync: boolean;
+  readonly #committed = new Subject<StoredEvent>();
+  // One mutex for the whole log: global positions are assigned in append order.
+  readonly #mutex = new Mutex();
+  readonly #pending = new Set<Promise<unknown>>();
+  #head: number;
+  readonly #versions: Map<string, number>;
+  #closing: Promise<void> | undefined;
+
+  constructor(dir: string, db: Db, codec: EventCodec, heads: Heads, opts: LevelEventLogOptions) {
+    this.#dir = dir;
+    this.#db = db;
+    this.#codec = codec;
+    this.#head = heads.head;
+    this.#versions = heads.versions;
+    this.#now = opts.now ?? (() => new Date());
+    this.#defaultSync = opts.sync ?? false;
+  }
+
+  /** Every operation is tracked so close() lets started ones finish before the database closes. */
+  #op<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(closedError(this.#dir));
+    const p = (async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw storeError(what, e);
+      }
+    })();
+    this.#pending.add(p);
+    void p.then(
+      () => this.#pending.delete(p),
+      () => this.#pending.delete(p),
+    );
+    return p;
+  }
+
+  append(stream: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    return this.#op(`append to stream ${stream}`, async () => {
+      validateStream(stream);
+      const { expected, sync } = checkAppendOptions(stream, options);
+      const prepared = this.#codec.prepare(stream, events);
+      return this.#mutex.run(async () => {
+        const current = this.#versions.get(stream) ?? 0;
+        checkExpectedVersion(stream, expected, current);
+        const at = this.#now().toISOString();
+        const ops: Put[] = [];
+        const stored: StoredEvent[] = [];
+        prepared.forEach((ev, i) => {
+          const version = current + i + 1;
+          const position = this.#head + i + 1;
+          const key = streamKey(stream, version);
+          const value = this.#codec.encode({ position, at, ...ev });
+          ops.push({ type: 'put', key, value });
+          ops.push({ type: 'put', key: globalKey(position), value: encodePointer({ stream, version }) });
+          // What read() will return: a fresh copy, upcast, exactly as stored.
+          stored.push(this.#codec.decode(key, stream, version, value));
+        });
+        const nextVersion = current + prepared.length;
+        const lastPosition = this.#head + prepared.length;
+        ops.push({ type: 'put', key: streamHeadKey(stream), value: encodeCount(nextVersion) });
+        ops.push({ type: 'put', key: HEAD_KEY, value: encodeCount(lastPosition) });
+        // The one atomic write of this append: events, global entries and both heads, or nothing.
+        await this.#db.batch(ops, { sync: sync ?? this.#defaultSync });
+        this.#versions.set(stream, nextVersion);
+        this.#head = lastPosition;
+        // Still under the mutex: subscribers see events in global order.
+        for (const ev of stored) this.#committed.next(ev);
+        return { nextVersion, lastPosition, events: stored };
+      });
+    });
+  }
+
+  read(stream: string, options?: ReadOptions): Promise<StoredEvent[]> {
+    return this.#op(`read stream ${stream}`, async () => {
+      validateStream(stream);
+      const { from, to } = checkReadOptions(stream, options);
+      if (to !== undefined && to < from) return [];
+      const entries = await this.#db.iterator(streamRange(stream, from, to)).all();
+      return entries.map(([key, value], i) => {
+        const { version } = parseStreamKey(key);
+        if (version !== from + i) throw corrupt(key, 'stream', `expected version ${from + i} of ${stream}`);
+        return this.#codec.decode(key, stream, version, value);
+      });
+    });
+  }
+
+  readAll(options?: { from?: number; limit?: number }): Promise<StoredEvent[]> {
+    return this.#op('read all', async () => {
+      const { from, limit } = checkReadAllOptions(options);
+      if (limit === 0) return [];
+      const entries = await this.#db.iterator({ ...globalRange(from), limit: limit ?? Infinity }).all();
+      const pointers = entries.map(([key, value], i) => {
+        if (parseGlobalKey(key) !== from + i) throw corrupt(key, 'global entry', `expected position ${from + i}`);
+        return { key, ...decodePointer(key, value) };
+      });
+      // Appends only add keys, so the events these pointers name are still there.
+      const keys = pointers.map((p) => streamKey(p.stream, p.version));
+      const values = await this.#db.getMany(keys);
+      return pointers.map((p, i) => {
+        const key = keys[i] as string;
+        const raw = values[i];
+        if (raw === undefined) throw corrupt(p.key, 'global entry', `points to missing key ${describeKey(key)}`);
+        const ev = this.#codec.decode(key, p.stream, p.version, raw);
+        if (ev.position !== from + i) throw corrupt(key, 'event', `position ${ev.position} but global key says ${from + i}`);
+        return ev;
+      });
+    });
+  }
+
+  version(stream: string): Promise<number> {
+    return this.#op(`version of stream ${stream}`, async () => {
+      validateStream(stream);
+      return this.#versions.get(stream) ?? 0;
+    });
+  }
+
+  streams(): Promise<string[]> {
+    return this.#op('list streams', async () => [...this.#versions.keys()].sort(compareKeys));
+  }
+
+  events$(stream?: string): Observable<StoredEvent> {
+    return defer(() => {
+      if (this.#closing !== undefined) return throwError(() => closedError(this.#dir));
+      if (stream === undefined) return this.#committed.asObservable();
+      validateStream(stream);
+      return this.#committed.pipe(filter((ev) => ev.stream === stream));
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#pending]);
+      this.#committed.complete();
+      await this.#db.close();
+    })();
+    return this.#closing;
+  }
+}

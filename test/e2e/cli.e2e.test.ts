@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { berth } from '../helpers/cli.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+
+let root: string;
+let cleanupRoot: () => void;
+const bundles: Bundle[] = [];
+const bundle = (...a: Parameters<typeof makeBundle>) => {
+  const b = makeBundle(...a);
+  bundles.push(b);
+  return b;
+};
+
+before(() => {
+  ({ root, cleanup: cleanupRoot } = tempRoot());
+});
+after(() => {
+  for (const b of bundles) b.cleanup();
+  cleanupRoot();
+});
+
+async function ok(args: string[]) {
+  const r = await berth(root, args);
+  assert.equal(r.status, 0, `berth ${args.join(' ')} failed: ${r.stderr}`);
+  return r;
+}
+
+async function state(id: string) {
+  return JSON.parse((await ok(['state', id])).stdout) as { status: string; pid: number; id: string; bundle: string; ociVersion: string; created: string };
+}
+
+test('cli: create → start → state → kill → delete, each a separate process', async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  const pidFile = join(b.dir, 'init.pid');
+  await ok(['create', '--bundle', b.dir, '--pid-file', pidFile, 'cli-life']);
+  const created = await state('cli-life');
+  assert.equal(created.status, 'created');
+  assert.equal(created.id, 'cli-life');
+  assert.equal(created.bundle, b.dir);
+  assert.equal(created.ociVersion, '1.0.2');
+  assert.ok(Date.parse(created.created) > 0);
+  assert.equal(Number(readFileSync(pidFile, 'utf8')), created.pid, 'pid file holds the init pid');
+  assert.ok(existsSync(join(root, 'containers/cli-life/exec.fifo')));
+
+  await ok(['start', 'cli-life']);
+  const running = await state('cli-life');
+  assert.equal(running.status, 'running');
+  assert.equal(running.pid, created.pid);
+  assert.equal(existsSync(join(root, 'containers/cli-life/exec.fifo')), false, 'the exec fifo is gone after start');
+
+  const list = JSON.parse((await ok(['list', '--format', 'json'])).stdout) as { id: string; status: string }[];
+  assert.deepEqual(list.map((c) => [c.id, c.status]), [['cli-life', 'running']]);
+  assert.match((await ok(['list'])).stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\ncli-life\s+\d+\s+running\s/);
+
+  await ok(['kill', 'cli-life', 'TERM']);
+  // The init exited while no berth process watched: the next command observes it.
+  let st = await state('cli-life');
+  for (let i = 0; i < 50 && st.status !== 'stopped'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    st = await state('cli-life');
+  }
+  assert.equal(st.status, 'stopped');
+  assert.equal(st.pid, 0);
+  await ok(['delete', 'cli-life']);
+  const gone = await berth(root, ['state', 'cli-life']);
+  assert.equal(gone.status, 4);
+  assert.match(gone.stderr, /container cli-life does not exist \[NOT_EXISTS\]/);
+
+  const history = (await ok(['history', '--format', 'json', 'cli-life'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; version: number; at: string; data: Record<string, unknown> });
+  assert.deepEqual(history.map((e) => e.type), [
+    'CreateRequested', 'Created', 'StartRequested', 'Started', 'KillRequested', 'Signaled', 'Observed', 'DeleteRequested', 'Deleted',
+  ]);
+  assert.equal(history[6]?.data.status, 'stopped');
+  assert.ok(history.every((e, i) => e.version === i + 1 && Date.parse(e.at) > 0));
+  const table = (await ok(['history', 'cli-life'])).stdout;
+  assert.match(table, /^SEQ\s+TIME\s+EVENT\s+DETAILS$/m);
+  assert.match(table, /^5\s+\S+\s+KillRequested\s+signal=SIGTERM$/m);
+  await assertNoLeaks(before, root);
+});
+
+for (const [args, status] of [[['true'], 0], [['sh', '-c', 'exit 3'], 3], [['sh', '-c', 'kill -9 $$'], 137]] as const) {
+  test(`cli: run passes the exit status through (${args.join(' ')} → ${status})`, async () => {
+    const before = snapshot();
+    const b = bundle([...args]);
+    const r = await berth(root, ['run', '--bundle', b.dir, `cli-run-${status}`]);
+    assert.equal(r.status, status, r.stderr);
+    assert.equal((await berth(root, ['state', `cli-run-${status}`])).status, 4, 'run deletes the container');
+    await assertNoLeaks(before, root);
+  });
+}
+
+test('cli: run --detach returns with the container running; delete --force removes it', async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  await ok(['run', '--detach', '--bundle', b.dir, 'cli-detach']);
+  assert.equal((await state('cli-detach')).status, 'running');
+  const refused = await berth(root, ['delete', 'cli-detach']);
+  assert.equal(refused.status, 6);
+  assert.match(refused.stderr, /cannot delete container that is not stopped: running \[ILLEGAL_STATE\]/);
+  await ok(['delete', '--force', 'cli-detach']);
+  await assertNoLeaks(before, root);
+});
+
+test('cli: spec writes a config that runs; a second spec refuses to overwrite', async () => {
+  const b = bundle(['true']);
+  rmSync(join(b.dir, 'config.json'));
+  await ok(['spec', '--bundle', b.dir]);
+  const config = JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as { process: { args: string[] }; root: { path: string } };
+  assert.equal(config.root.path, 'rootfs');
+  assert.equal((await berth(root, ['spec', '--bundle', b.dir])).status, 2);
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { filter, firstValueFrom, toArray, take } from 'rxjs';
+import { openRuntime, type Runtime } from '../../src/index.js';
+import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+
+/** Everything a container printed on stdout, once it closed. */
+function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (!stream) return reject(new Error('no stream'));
+    let out = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => { out += d; });
+    stream.on('end', () => resolve(out));
+    stream.on('error', reject);
+  });
+}
+
+let rootDir: { root: string; cleanup(): void };
+let rt: Runtime;
+const bundles: Bundle[] = [];
+const bundle = (...a: Parameters<typeof makeBundle>) => {
+  const b = makeBundle(...a);
+  bundles.push(b);
+  return b;
+};
+
+before(async () => {
+  rootDir = tempRoot();
+  rt = await openRuntime({ root: rootDir.root });
+});
+
+after(async () => {
+  await rt.close();
+  for (const b of bundles) b.cleanup();
+  rootDir.cleanup();
+});
+
+test('library: create → start → wait → delete, with state$ following the log', async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'echo pid=$$ host=$(hostname); ls /; exit 3']);
+  const c = await rt.create('lib-lifecycle', { bundle: b.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const statuses = c.state$.pipe(take(4), toArray());
+  const seen = firstValueFrom(statuses);
+  const out = collect(c.stdio.stdout);
+  const st = await c.state();
+  assert.equal(st.status, 'created');
+  assert.ok(st.pid > 0);
+  assert.equal(st.bundle, b.dir);
+  await c.start();
+  const exit = await c.wait();
+  assert.deepEqual(exit, { code: 3, signal: null });
+  const text = await out;
+  assert.match(text, /^pid=1 host=berth-test$/m, 'the process is pid 1 in its namespace and has its own hostname');
+  assert.deepEqual(text.split('\n').slice(1).filter(Boolean).sort(), ['bin', 'dev', 'etc', 'proc', 'root', 'run', 'sys', 'tmp', 'var'], 'it sees only its rootfs');
+  await c.delete();
+  assert.deepEqual((await seen).map((s) => s.status), ['created', 'created', 'running', 'stopped']);
+  const history = await c.history();
+  assert.deepEqual(history.map((e) => e.type), [
+    'CreateRequested', 'Created', 'StartRequested', 'Started', 'Exited', 'DeleteRequested', 'Deleted',
+  ]);
+  assert.deepEqual(history.map((e) => e.version), [1, 2, 3, 4, 5, 6, 7]);
+  await assert.rejects(c.state(), { code: 'NOT_EXISTS' });
+  await assertNoLeaks(before, rootDir.root);
+});
+
+test('library: kill by signal gives 128+n semantics in the exit, and masked paths are masked', async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'cat /proc/kcore | wc -c; echo ro=$(touch /proc/sys/kernel/x 2>&1 >/dev/null; echo $?); echo ready; exec sleep 1000']);
+  const c = await rt.create('lib-kill', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = collect(c.stdio.stdout);
+  const ready = firstValueFrom(c.state$.pipe(filter((s) => s.status === 'running')));
+  await c.start();
+  assert.equal((await ready).status, 'running');
+  await until(c.stdio.stdout, /ready/);
+  await c.kill('KILL');
+  assert.deepEqual(await c.wait(), { code: null, signal: 9 });
+  const text = await out;
+  assert.match(text, /^0$/m, '/proc/kcore is masked (reads empty)');
+  assert.match(text, /^ro=1$/m, '/proc/sys is read-only');
+  await c.delete();
+  await assertNoLeaks(before, rootDir.root);
+});
+
+test('library: delete --force of a running container kills it and leaves nothing', async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  const c = await rt.create('lib-force', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await assert.rejects(c.delete(), { code: 'ILLEGAL_STATE' });
+  await c.delete({ force: true });
+  // the refused delete is not in the log; the forced one carries the exit
+  const history = await c.history();
+  assert.deepEqual(history.map((e) => e.type), ['CreateRequested', 'Created', 'StartRequested', 'Started', 'DeleteRequested', 'Deleted']);
+  assert.deepEqual(history.at(-1)?.data, { exit: { code: null, signal: 9 } });
+  await assertNoLeaks(before, rootDir.root);
+});
+
+test('library: a created container can be deleted with force before it ever ran', async () => {
+  const before = snapshot();
+  const b = bundle(['true']);
+  const c = await rt.create('lib-created', { bundle: b.dir, stdio: 'ignore' });
+  await assert.rejects(c.start().then(() => c.start()), { code: 'ILLEGAL_STATE' });
+  await c.wait();
+  await c.delete();
+  await assertNoLeaks(before, rootDir.root);
+});
+
+/** Resolve once the stream has shown text matching `re`. */
+function until(stream: NodeJS.ReadableStream | null, re: RegExp): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = '';
+    const on = (d: string | Buffer) => {
+      seen += String(d);
+      if (re.test(seen)) {
+        stream?.off('data', on);
+        resolve();
+      }
+    };
+    stream?.on('data', on);
+  });
+}

@@ -1,0 +1,82 @@
+import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
+import { containerMachine, type ContainerContext, type EffectInput } from '../../src/machines/container.machine.js';
+import type { ContainerEvent, Created, Deleted, Observed, Signaled, Started } from '../../src/machines/events.js';
+import { isSettled, leafState, type MachineState } from '../../src/machines/lifecycle.js';
+import { replay, type LoggedEvent } from '../../src/machines/replay.js';
+import { RuntimeError } from '../../src/errors.js';
+
+/** Scripted outcomes of each effect: a fact, or an error to reject with. */
+export interface Script {
+  create?: (c: EffectInput) => Created | Error;
+  start?: (c: EffectInput) => Started | Error;
+  signal?: (c: EffectInput) => Signaled | Error;
+  delete?: (c: EffectInput) => Deleted | Error;
+  probe?: (c: EffectInput) => Observed | Error;
+}
+
+export const created = (pid = 42): Created => ({
+  type: 'Created', pid, startTime: '1000', created: '2026-01-01T00:00:00.000Z', rootfs: '/b/rootfs',
+  config: { ociVersion: '1.0.2', root: { path: 'rootfs' } } as Created['config'],
+});
+
+const run = <T>(f: ((c: EffectInput) => T | Error) | undefined, c: EffectInput, fallback: T): Promise<T> => {
+  const out = f ? f(c) : fallback;
+  return out instanceof Error ? Promise.reject(out) : Promise.resolve(out);
+};
+
+/**
+ * The container machine with fake effects provided through `provide` (no module mocks), and
+ * a log kept as the runtime keeps it: intents appended when sent, facts when emitted.
+ */
+export function harness(script: Script = {}, restore?: { state: MachineState; context: ContainerContext }) {
+  const exits: ((e: ContainerEvent) => void)[] = [];
+  const machine = containerMachine.provide({
+    actors: {
+      createContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.create, input, created())),
+      startContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.start, input, { type: 'Started' } as Started)),
+      signalContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.signal, input, { type: 'Signaled', signal: input.signal, count: 1 } as Signaled)),
+      deleteContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.delete, input, { type: 'Deleted', exit: null } as Deleted)),
+      probe: fromPromise(({ input }: { input: EffectInput }) => run(script.probe, input, { type: 'Observed', status: 'running', reason: 'alive', exit: null } as Observed)),
+      watchExit: fromCallback<ContainerEvent, EffectInput>(({ sendBack }) => {
+        exits.push(sendBack);
+        return () => { exits.splice(exits.indexOf(sendBack), 1); };
+      }),
+    },
+  });
+  const actor = createActor(machine, { input: restore ? { id: 'c1', restore } : { id: 'c1' } });
+  const log: LoggedEvent[] = [];
+  const emitted: string[] = [];
+  const append = (e: ContainerEvent) => {
+    const { type, ...data } = e;
+    log.push({ version: log.length + 1, type, data: data as Record<string, unknown>, at: '' });
+  };
+  actor.on('*', (e) => {
+    emitted.push(e.type);
+    append(e as ContainerEvent);
+  });
+  actor.start();
+  return {
+    actor,
+    log,
+    emitted,
+    state: () => leafState(actor.getSnapshot().value),
+    context: () => actor.getSnapshot().context,
+    /** Send an intent as the runtime does: refused unless the machine can take it. */
+    async send(e: ContainerEvent): Promise<MachineState> {
+      if (!actor.getSnapshot().can(e)) throw new RuntimeError('ILLEGAL_STATE', `${e.type} refused in ${leafState(actor.getSnapshot().value)}`);
+      append(e);
+      actor.send(e);
+      return this.settle();
+    },
+    async settle(): Promise<MachineState> {
+      const s = await waitFor(actor, (s) => isSettled(leafState(s.value)));
+      return leafState(s.value);
+    },
+    /** The exit watcher reports an exit. */
+    exit(code: number | null, signal: number | null = null): void {
+      for (const sb of [...exits]) sb({ type: 'Exited', code, signal });
+    },
+    watching: () => exits.length,
+    replayed: () => replay('c1', log),
+  };
+}

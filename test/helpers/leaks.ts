@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Proof that a test left nothing behind: compare a snapshot taken before with the host after.
+ * Processes: none in a pid namespace other than ours, none running berth-init. Mounts: the
+ * same mount table. Fds: the same open fds in this process. Root: no container directory,
+ * no FIFO.
+ */
+export interface HostSnapshot {
+  mounts: string[];
+  fds: string[];
+  pids: Set<number>;
+}
+
+const ourPidNs = readlinkSync('/proc/self/ns/pid');
+
+function mounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ').slice(3, 5).join(' ')).filter(Boolean).sort();
+}
+
+function fds(): string[] {
+  return readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return `${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`;
+    } catch {
+      return fd; // the fd readdir itself used
+    }
+  });
+}
+
+function pids(): Set<number> {
+  return new Set(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number));
+}
+
+export function snapshot(): HostSnapshot {
+  return { mounts: mounts(), fds: fds(), pids: pids() };
+}
+
+/** Processes that look like a container's: in another pid namespace, or a berth-init. */
+export function containerProcesses(): string[] {
+  const out: string[] = [];
+  for (const pid of pids()) {
+    try {
+      const ns = readlinkSync(`/proc/${pid}/ns/pid`);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (ns !== ourPidNs || cmd.startsWith('berth-init')) out.push(`${pid} [${state}] ${cmd}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** Wait briefly for exits to be reaped (a killed init's parent may reap it a moment later). */
+async function settle<T>(read: () => T[], tries = 50): Promise<T[]> {
+  let v = read();
+  for (let i = 0; i < tries && v.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    v = read();
+  }
+  return v;
+}
+
+export async function assertNoLeaks(before: HostSnapshot, root?: string): Promise<void> {
+  assert.deepEqual(await settle(containerProcesses), [], 'container processes left behind');
+  assert.deepEqual(mounts(), before.mounts, 'mount table changed');
+  const leakedFds = fds().filter((f) => !before.fds.includes(f) && !/^\d+$/.test(f));
+  assert.deepEqual(leakedFds, [], 'fds left open');
+  if (root) {
+    const dir = join(root, 'containers');
+    const left = existsSync(dir) ? readdirSync(dir) : [];
+    assert.deepEqual(left, [], `container state left in ${dir}`);
+  }
+}

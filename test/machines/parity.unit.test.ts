@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { RuntimeError } from '../../src/errors.js';
+import type { ContainerEvent } from '../../src/machines/events.js';
+import { harness, type Script } from '../helpers/harness.js';
+
+/**
+ * Rule 2 of the design: after any sequence of operations, the live machine equals the replay
+ * of the events it logged. Operations, effect outcomes and exits are all generated.
+ */
+type Op =
+  | { kind: 'intent'; event: ContainerEvent }
+  | { kind: 'exit'; code: number | null; signal: number | null };
+
+const intent = fc.oneof(
+  fc.constant<ContainerEvent>({ type: 'CreateRequested', bundle: '/b', pidFile: null, owner: '' }),
+  fc.constant<ContainerEvent>({ type: 'StartRequested' }),
+  fc.integer({ min: 1, max: 31 }).map((signal): ContainerEvent => ({ type: 'KillRequested', signal, all: false })),
+  fc.boolean().map((force): ContainerEvent => ({ type: 'DeleteRequested', force })),
+);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: intent.map((event) => ({ kind: 'intent' as const, event })) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit' as const), code: fc.option(fc.integer({ min: 0, max: 255 })), signal: fc.constant(null) }) },
+);
+const failure = (p: boolean, what: string) => (p ? new RuntimeError('SYSCALL', `${what}: EPERM`) : undefined);
+
+test('live machine == replay(logged events) for random operation sequences', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), async (ops, fails) => {
+      const script: Script = {
+        ...(fails[0] ? { create: () => failure(true, 'create')! } : {}),
+        ...(fails[1] ? { start: () => failure(true, 'start')! } : {}),
+        ...(fails[2] ? { signal: () => failure(true, 'kill')! } : {}),
+        ...(fails[3] ? { delete: () => failure(true, 'delete')! } : {}),
+      };
+      const h = harness(script);
+      for (const o of ops) {
+        if (o.kind === 'exit') {
+          h.exit(o.code, o.signal);
+          await h.settle();
+        } else {
+          await h.send(o.event).catch((e: unknown) => {
+            if (!(e instanceof RuntimeError && e.code === 'ILLEGAL_STATE')) throw e;
+          });
+        }
+        const r = h.replayed();
+        assert.equal(r.state, h.state());
+        assert.deepEqual(r.context, h.context());
+        assert.deepEqual(r.rejected, []);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { ClassicLevel } from 'classic-level';
+import { globalKey, HEAD_KEY, streamKey } from '../../src/store/keys.js';
+import { openLevelEventLog } from '../../src/store/levelEventLog.js';
+import { eventLogContract, ev, rejectsWith } from './eventLog.contract.js';
+import { spawnFixture } from './fixtures/child.js';
+
+async function tempDir(t?: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-level-'));
+  t?.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Raw access to the LevelDB behind a (closed) log, to corrupt it or look at what is stored. */
+async function raw<T>(dir: string, fn: (db: ClassicLevel<string, string>) => Promise<T>): Promise<T> {
+  const db = new ClassicLevel<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  await db.open();
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+const corruptNaming = (key: string) => (e: unknown) => {
+  assert.equal((e as { code?: unknown }).code, 'STORE_CORRUPT', String(e));
+  assert.ok((e as Error).message.includes(JSON.stringify(key)), (e as Error).message);
+  return true;
+};
+
+eventLogContract('level', async () => {
+  const dir = await tempDir();
+  const log = await openLevelEventLog(dir);
+  return {
+    log,
+    async cleanup() {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+test('reopening keeps every event, version and position, and appends continue from them', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openLevelEventLog(dir);
+  await first.append('web', [ev('A', { x: 1 }), ev('B')], { expectedVersion: 'no_stream' });
+  await first.append('db', [ev('C')], { expectedVersion: 'no_stream', sync: true });
+  const before = await first.readAll();
+  await first.close();
+
+  const again = await openLevelEventLog(dir);
+  t.after(() => again.close());
+  assert.deepEqual(await again.readAll(), before);
+  assert.deepEqual(await again.read('web'), before.slice(0, 2));
+  assert.equal(await again.version('web'), 2);
+  assert.deepEqual(await again.streams(), ['db', 'web']);
+  await rejectsWith(again.append('web', [ev('X')], { expectedVersion: 1 }), 'CONFLICT', 'append to stream web: expected version 1, found 2');
+  const next = await again.append('web', [ev('D')], { expectedVersion: 2 });
+  assert.deepEqual([next.nextVersion, next.lastPosition], [3, 4]);
+});
+
+test('each append is exactly one batch of events, global entries and heads, with sync passed through', async (t) => {
+  const dir = await tempDir(t);
+  const calls: Array<{ ops: Array<{ key: string }>; options: unknown }> = [];
+  const proto = ClassicLevel.prototype as unknown as { batch: (...a: unknown[]) => unknown };
+  const original = proto.batch;
+  proto.batch = function (this: unknown, ...a: unknown[]) {
+    calls.push({ ops: a[0] as Array<{ key: string }>, options: a[1] });
+    return original.apply(this, a);
+  };
+  t.after(() => {
+    proto.batch = original;
+  });
+  const log = await openLevelEventLog(dir, { sync: true });
+  t.after(() => log.close());
+  await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream', sync: false });
+  await log.append('web', [ev('C')], { expectedVersion: 2 });
+  await rejectsWith(log.append('web', [ev('D')], { expectedVersion: 2 }), 'CONFLICT');
+  assert.equal(calls.length, 2, 'one batch per successful append, none for a conflict');
+  assert.deepEqual(calls.map((c) => (c.options as { sync?: boolean }).sync), [false, true]);
+  assert.deepEqual(calls[0]?.ops.map((o) => o.key).sort(), [
+    streamKey('web', 1),
+    streamKey('web', 2),
+    globalKey(1),
+    globalKey(2),
+    'm\0head',
+    'm\0stream\0web',
+  ].sort());
+});
+
+test('a corrupted value is STORE_CORRUPT naming its key, never skipped', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
+  await log.append('db', [ev('C')], { expectedVersion: 'no_stream' });
+  await log.close();
+  await raw(dir, (db) => db.put(streamKey('web', 2), '{"position":2,"type":"B",'));
+
+  const reopened = await openLevelEventLog(dir);
+  t.after(() => reopened.close());
+  await assert.rejects(reopened.read('web'), corruptNaming(streamKey('web', 2)));
+  await assert.rejects(reopened.read('web', { from: 2 }), corruptNaming(streamKey('web', 2)));
+  await assert.rejects(reopened.readAll(), corruptNaming(streamKey('web', 2)));
+  // What is intact stays readable.
+  assert.deepEqual((await reopened.read('web', { to: 1 })).map((e) => e.type), ['A']);
+  assert.deepEqual((await reopened.read('db')).map((e) => e.type), ['C']);
+  assert.deepEqual((await reopened.readAll({ from: 3 })).map((e) => e.type), ['C']);
+});
+
+test('a corrupted global entry or head is STORE_CORRUPT naming its key', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
+  await log.close();
+
+  await raw(dir, (db) => db.put(globalKey(2), 'garbage'));
+  const a = await openLevelEventLog(dir);
+  await assert.rejects(a.readAll(), corruptNaming(globalKey(2)));
+  await a.close();
+
+  await raw(dir, (db) => db.put(globalKey(2), JSON.stringify({ stream: 'web', version: 9 })));
+  const b = await openLevelEventLog(dir);
+  await assert.rejects(b.readAll(), corruptNaming(globalKey(2)));
+  await b.close();
+
+  await raw(dir, (db) => db.put(HEAD_KEY, 'x'));
+  await assert.rejects(openLevelEventLog(dir), corruptNaming(HEAD_KEY));
+  await raw(dir, (db) => db.put(HEAD_KEY, '1'));
+  await assert.rejects(openLevelEventLog(dir), corruptNaming(HEAD_KEY));
+  await raw(dir, (db) => db.put(HEAD_KEY, '2'));
+  const c = await openLevelEventLog(dir); // repaired: opens again
+  await c.close();
+});
+
+test('events written with an older schema are upcast on read; the stored value is never rewritten', async (t) => {
+  const dir = await tempDir(t);
+  const v1 = await openLevelEventLog(dir);
+  await v1.append('web', [ev('Created', { path: '/bundle' })], { expectedVersion: 'no_stream' });
+  await v1.close();
+  const stored = await raw(dir, (db) => db.get(streamKey('web', 1)));
+
+  const upcasters = { Created: { 1: ({ path, ...rest }: Record<string, unknown>) => ({ ...rest, bundle: path, rootless: false }) } };
+  const v2 = await openLevelEventLog(dir, { upcasters });
+  const [old] = await v2.read('web');
+  assert.equal(old?.schema, 2);
+  assert.deepEqual(old?.data, { bundle: '/bundle', rootless: false });
+  assert.deepEqual((await v2.readAll())[0], old);
+  const fresh = await v2.append('web', [ev('Created', { bundle: '/b2', rootless: true })], { expectedVersion: 1 });
+  assert.equal(fresh.events[0]?.schema, 2);
+  await v2.close();
+  assert.equal(await raw(dir, (db) => db.get(streamKey('web', 1))), stored);
+  assert.equal(JSON.parse(stored ?? '{}').schema, 1);
+});
+
+test('a second open in this process is STORE_LOCKED', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  await rejectsWith(openLevelEventLog(dir), 'STORE_LOCKED', `event log ${dir} is already open in this process`);
+});
+
+test('a second process opening the same directory gets STORE_LOCKED', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  const child = spawnFixture('open-level', { dir });
+  t.after(() => child.kill());
+  assert.equal((await child.next()).started, true);
+  const res = await child.next();
+  assert.deepEqual(res.error, { code: 'STORE_LOCKED', message: `event log ${dir} is locked by another process` });
+  assert.equal(await child.exited, 0);
+
+  // Released on close: the other process gets in.
+  await log.close();
+  const again = spawnFixture('open-level', { dir });
+  t.after(() => again.kill());
+  await again.next();
+  assert.deepEqual(await again.next(), { ok: true });
+});
