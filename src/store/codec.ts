@@ -103,7 +103,7 @@ export function createCodec(opts: CodecOptions = {}): EventCodec {
     const target = currentSchema(type);
     while (schema < target) {
       const step = chains.get(type)?.get(schema);
-      if (step === undefined) break;
+      if (step === undefined) throw corrupt(key, 'event', `no upcaster for ${type} from schema ${schema}`);
       let next: unknown;
       try {
         next = step(data);

@@ -47,6 +47,7 @@ eventLogContract('level', async () => {
 test('reopening keeps every event, version and position, and appends continue from them', async (t) => {
   const dir = await tempDir(t);
   const first = await openLevelEventLog(dir);
+  t.after(() => first.close());
   await first.append('web', [ev('A', { x: 1 }), ev('B')], { expectedVersion: 'no_stream' });
   await first.append('db', [ev('C')], { expectedVersion: 'no_stream', sync: true });
   const before = await first.readAll();
@@ -95,6 +96,7 @@ test('each append is exactly one batch of events, global entries and heads, with
 test('a corrupted value is STORE_CORRUPT naming its key, never skipped', async (t) => {
   const dir = await tempDir(t);
   const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
   await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
   await log.append('db', [ev('C')], { expectedVersion: 'no_stream' });
   await log.close();
@@ -114,16 +116,19 @@ test('a corrupted value is STORE_CORRUPT naming its key, never skipped', async (
 test('a corrupted global entry or head is STORE_CORRUPT naming its key', async (t) => {
   const dir = await tempDir(t);
   const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
   await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
   await log.close();
 
   await raw(dir, (db) => db.put(globalKey(2), 'garbage'));
   const a = await openLevelEventLog(dir);
+  t.after(() => a.close());
   await assert.rejects(a.readAll(), corruptNaming(globalKey(2)));
   await a.close();
 
   await raw(dir, (db) => db.put(globalKey(2), JSON.stringify({ stream: 'web', version: 9 })));
   const b = await openLevelEventLog(dir);
+  t.after(() => b.close());
   await assert.rejects(b.readAll(), corruptNaming(globalKey(2)));
   await b.close();
 
@@ -139,12 +144,14 @@ test('a corrupted global entry or head is STORE_CORRUPT naming its key', async (
 test('events written with an older schema are upcast on read; the stored value is never rewritten', async (t) => {
   const dir = await tempDir(t);
   const v1 = await openLevelEventLog(dir);
+  t.after(() => v1.close());
   await v1.append('web', [ev('Created', { path: '/bundle' })], { expectedVersion: 'no_stream' });
   await v1.close();
   const stored = await raw(dir, (db) => db.get(streamKey('web', 1)));
 
   const upcasters = { Created: { 1: ({ path, ...rest }: Record<string, unknown>) => ({ ...rest, bundle: path, rootless: false }) } };
   const v2 = await openLevelEventLog(dir, { upcasters });
+  t.after(() => v2.close());
   const [old] = await v2.read('web');
   assert.equal(old?.schema, 2);
   assert.deepEqual(old?.data, { bundle: '/bundle', rootless: false });

@@ -46,6 +46,7 @@ test('the socket is 0600, a live one is never taken over, and close removes it',
   assert.equal((await stat(sock)).mode & 0o777, 0o600);
   await rejectsWith(serveEventLog(createMemoryEventLog(), sock), 'STORE_LOCKED', /served by another process/);
   const client = await connectEventLog(sock);
+  t.after(() => client.close());
   await client.append('web', [ev('A')], { expectedVersion: 'no_stream' });
   assert.equal(await owner.version('web'), 1, 'the first server still serves');
   await client.close();
@@ -64,7 +65,9 @@ test('a stale socket left by a dead owner is removed; any other file is refused 
   assert.ok((await stat(sock)).isSocket());
 
   const server = await serveEventLog(createMemoryEventLog(), sock);
+  t.after(() => server.close());
   const client = await connectEventLog(sock);
+  t.after(() => client.close());
   assert.equal(await client.version('web'), 0);
   await client.close();
   await server.close();
@@ -99,6 +102,7 @@ test('when the owner closes, remote subscriptions complete and later calls fail 
   const sock = join(dir, 'log.sock');
   const owner = createMemoryEventLog();
   const server = await serveEventLog(owner, sock);
+  t.after(() => server.close());
   const client = await connectEventLog(sock);
   t.after(() => client.close());
   const all = lastValueFrom(client.events$().pipe(timeout(5000), toArray()));
@@ -112,11 +116,13 @@ test('when the owner closes, remote subscriptions complete and later calls fail 
 test('openEventLog: the first process owns and serves; close stops serving', async (t) => {
   const root = await tempDir(t);
   const first = await openEventLog(root, { serve: true });
+  t.after(() => first.log.close());
   assert.equal(first.mode, 'owner');
   assert.ok((await stat(join(root, 'log.sock'))).isSocket());
   assert.equal((await stat(root)).mode & 0o777, 0o700);
   // A second open in the same process reaches the owner through the socket too.
   const second = await openEventLog(root, { serve: true, lockTimeoutMs: 0 });
+  t.after(() => second.log.close());
   assert.equal(second.mode, 'remote');
   await second.log.append('web', [ev('A')], { expectedVersion: 'no_stream' });
   assert.equal(await first.log.version('web'), 1);
