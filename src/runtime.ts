@@ -6,6 +6,7 @@ import { Container } from './container.js';
 import { RuntimeError, isRuntimeError } from './errors.js';
 import { makeEffects } from './effects/index.js';
 import type { EffectDeps, TrackedProcess, StdioFds } from './effects/deps.js';
+import { fdWatchHub } from './effects/fdWatch.js';
 import { readCgroupLayout, type CgroupLayout } from './effects/cgroupLayout.js';
 import { initHelperPath, linuxSyscalls } from './effects/linux.js';
 import { rootPaths, type RootPaths } from './effects/paths.js';
@@ -28,7 +29,7 @@ export interface RuntimeOptions {
    * A one-shot CLI command passes false: it opens the log late and closes it early.
    */
   serve?: boolean;
-  /** How long to wait for a root locked by another process that does not serve (default 5000). */
+  /** How long to wait for a root locked by another process that does not serve (default 5 s; 30 s when serving). */
   lockTimeoutMs?: number;
   /** A pino logger; silent by default. */
   logger?: Logger;
@@ -59,10 +60,11 @@ export const DEFAULT_ROOT = '/run/berth';
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const root = opts.root ?? DEFAULT_ROOT;
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const { log, mode } = await openEventLog(root, {
-    serve: opts.serve ?? true,
-    ...(opts.lockTimeoutMs !== undefined ? { lockTimeoutMs: opts.lockTimeoutMs } : {}),
-  });
+  const serve = opts.serve ?? true;
+  // A process that will hold the root for long (it serves) can afford to wait longer for a
+  // burst of one-shot commands to let go of the lock.
+  const lockTimeoutMs = opts.lockTimeoutMs ?? (serve ? 30_000 : 5_000);
+  const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs });
   return new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }));
 }
 
@@ -91,6 +93,7 @@ export class Runtime {
       sys,
       paths: this.paths,
       procs,
+      watch: fdWatchHub(sys),
       log: logger,
       helperFd: () => (this.helper ??= sys.sealedCopy(initHelperPath())),
       cgroups: () => (this.layout ??= readCgroupLayout()),
@@ -265,23 +268,29 @@ export class Runtime {
    */
   private async appendFact(l: Live, fact: Fact): Promise<void> {
     const e = toLogEvent(fact);
-    try {
-      const r = await this.log.append(l.id, [e], { expectedVersion: l.version });
-      l.version = r.nextVersion;
-    } catch (err) {
-      if (!isRuntimeError(err, 'CONFLICT')) {
-        this.logger.error({ id: l.id, err, type: fact.type }, 'appending a fact failed');
+    let expected = l.version;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        const r = await this.log.append(l.id, [e], { expectedVersion: expected });
+        // Our copy is current only if nobody else wrote in between.
+        l.version = expected === l.version ? r.nextVersion : -1;
         return;
+      } catch (err) {
+        if (!isRuntimeError(err, 'CONFLICT')) {
+          this.logger.error({ id: l.id, err, type: fact.type }, 'appending a fact failed');
+          return;
+        }
+        const current = await this.log.read(l.id).then((events) => replay(l.id, events), () => null);
+        if (!current?.snapshot.can(fact as ContainerEvent)) {
+          this.logger.warn({ id: l.id, type: fact.type }, 'fact superseded by another process');
+          l.version = -1;
+          return;
+        }
+        expected = current.version;
       }
-      const current = replay(l.id, await this.log.read(l.id));
-      if (!current.snapshot.can(fact as ContainerEvent)) {
-        this.logger.warn({ id: l.id, type: fact.type }, 'fact superseded by another process');
-        l.version = -1;
-        return;
-      }
-      await this.log.append(l.id, [e], { expectedVersion: current.version });
-      l.version = -1;
     }
+    this.logger.error({ id: l.id, type: fact.type }, 'fact not appended: the stream kept changing');
+    l.version = -1;
   }
 
   /** Wait until the machine rests in a settled state and every fact it emitted is in the log. */

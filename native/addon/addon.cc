@@ -7,6 +7,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info);            // process.cc
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info);        // process.cc
 Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info);  // process.cc
 Napi::Value Waitid(const Napi::CallbackInfo& info);           // process.cc
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info);  // process.cc
 Napi::Value WatchFd(const Napi::CallbackInfo& info);          // watch.cc
 Napi::Value Pipe(const Napi::CallbackInfo& info);             // fds.cc
 Napi::Value Mkfifo(const Napi::CallbackInfo& info);           // fds.cc
@@ -20,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New(env, berth::PidfdOpen, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, berth::PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("waitid", Napi::Function::New(env, berth::Waitid, "waitid"));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, berth::SetChildSubreaper, "setChildSubreaper"));
   exports.Set("watchFd", Napi::Function::New(env, berth::WatchFd, "watchFd"));
   exports.Set("pipe", Napi::Function::New(env, berth::Pipe, "pipe"));
   exports.Set("mkfifo", Napi::Function::New(env, berth::Mkfifo, "mkfifo"));

@@ -36,6 +36,10 @@ static inline bool IsUint53Value(const Napi::Value& v) {
   if (!info[i].IsString()) THROW_TYPE_ERROR(#name " must be a string");       \
   std::string name = info[i].As<Napi::String>().Utf8Value()
 
+#define REQUIRE_BOOL(i, name)                                                 \
+  if (!info[i].IsBoolean()) THROW_TYPE_ERROR(#name " must be a boolean");     \
+  bool name = info[i].As<Napi::Boolean>().Value()
+
 #define REQUIRE_FUNCTION(i, name)                                             \
   if (!info[i].IsFunction()) THROW_TYPE_ERROR(#name " must be a function");   \
   Napi::Function name = info[i].As<Napi::Function>()

@@ -1,4 +1,5 @@
 // Processes: spawn (clone3 + execveat of an fd), pidfdOpen, pidfdSendSignal, waitid.
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -174,6 +175,15 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   int fd = sys_pidfd_open(pid, 0);
   if (fd < 0) return ThrowErrno(env, errno, "pidfd_open");
   return Napi::Number::New(env, fd);
+}
+
+// prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are reparented to us, not to pid 1, so
+// `berth run` (as runc run) and a supervisor can reap a container's init after its creator exits.
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  REQUIRE_BOOL(0, on);
+  if (prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0) return ThrowErrno(env, errno, "prctl");
+  return env.Undefined();
 }
 
 Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {

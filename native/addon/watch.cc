@@ -55,7 +55,9 @@ static void OnPoll(uv_poll_t* handle, int, int) {
 }
 
 static Napi::Value StopFn(const Napi::CallbackInfo& info) {
-  Stop(static_cast<Watch*>(info.Data()));
+  Watch* w = static_cast<Watch*>(info.Data());
+  Stop(w);
+  w->callback.Reset();  // the stop function may outlive the watch: let go of the closure now
   return info.Env().Undefined();
 }
 

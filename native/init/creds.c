@@ -57,12 +57,15 @@ static int set_caps(struct init_state *st, char **masks) {
   return 0;
 }
 
-/* The ambient set becomes exactly `mask` (each cap must be permitted and inheritable). */
+/* The ambient set becomes `mask`. The kernel refuses (EPERM) a cap that is not both permitted
+ * and inheritable; runc skips those silently, and so does berth, so the default spec (ambient
+ * caps, no inheritable ones since CVE-2022-29162) runs the same under both. */
 static int set_ambient(struct init_state *st, uint64_t mask) {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return fail(st, "prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
   for (int cap = 0; cap < 64; cap++) {
     if (!((mask >> cap) & 1)) continue;
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return fail(st, "prctl", "PR_CAP_AMBIENT_RAISE");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 && errno != EPERM)
+      return fail(st, "prctl", "PR_CAP_AMBIENT_RAISE");
   }
   return 0;
 }

@@ -132,14 +132,20 @@ int op_symlink(struct init_state *st, char **args) {
 }
 
 /* PIVOT_ROOT: pivot_root(".", ".") stacks the old root on top of the new one; unmounting "."
- * then detaches it, so no temporary directory is needed (runc). The old root is made a slave
- * first, so the unmount cannot propagate back to the host. */
+ * then detaches it, so no temporary directory is needed (runc). Before that the old root tree
+ * is made a recursive slave, so the unmount cannot propagate back to the host. It is named by
+ * an fd taken before the pivot: mount(".") would name the new root (only umount follows "."
+ * up the mount stack) and would clobber the container's own propagation (PROPAGATE). */
 int op_pivot_root(struct init_state *st, char **args) {
   (void)args;
   if (st->rootfd < 0) return errno = EINVAL, fail(st, "pivot_root", "(no ROOTFS)");
-  if (fchdir(st->rootfd) < 0) return fail(st, "fchdir", "rootfs");
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return fail(st, "pivot_root", ".");
-  if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) return fail(st, "mount", "old root");
+  int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (old < 0) return fail(st, "open", "old root");
+  if (fchdir(st->rootfd) < 0) return close_keep(old, fail(st, "fchdir", "rootfs"));
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return close_keep(old, fail(st, "pivot_root", "."));
+  int rc = mount_fds(st, -1, NULL, old, NULL, MS_SLAVE | MS_REC, NULL);  /* leaves cwd at "/" */
+  close_keep(old, 0);
+  if (rc < 0) return fail(st, "mount", "old root");
   if (umount2(".", MNT_DETACH) < 0) return fail(st, "umount2", "old root");
   if (chdir("/") < 0) return fail(st, "chdir", "/");
   return 0;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RuntimeError, SyscallError, wrapSyscall } from '../errors.js';
@@ -37,7 +37,9 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   let spawned: { pid: number; pidfd: number } | null = null;
   try {
     const fifo = d.paths.execFifo(id);
-    d.sys.mkfifo(fifo, 0o600);
+    // 0622 as runc: the init reopens it for writing after switching to the container's user.
+    d.sys.mkfifo(fifo, 0o622);
+    chmodSync(fifo, 0o622);
     const childEnds: number[] = [];
     childEnds.push(openSync(fifo, O_PATH));
     const [statusR, statusW] = d.sys.pipe();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ExitInfo } from '../machines/events.js';
 import type { CgroupLayout } from './cgroupLayout.js';
+import type { WatchFn } from './fdWatch.js';
 import type { RootPaths } from './paths.js';
 import type { Syscalls } from './syscalls.js';
 
@@ -31,6 +32,8 @@ export interface EffectDeps {
   sys: Syscalls;
   paths: RootPaths;
   procs: Map<string, TrackedProcess>;
+  /** Readability watches, one native poll per fd (fdWatch.ts). */
+  watch: WatchFn;
   /** fd of the sealed berth-init copy (made once per process). */
   helperFd(): number;
   cgroups(): CgroupLayout;

@@ -89,6 +89,10 @@ export class FakeSyscalls implements Syscalls {
     return p.status;
   }
 
+  setChildSubreaper(on: boolean): void {
+    this.record('setChildSubreaper', [on]);
+  }
+
   watchFd(fd: number, onReady: () => void): () => void {
     this.record('watchFd', [fd]);
     if (this.procs.get(fd)?.status) {

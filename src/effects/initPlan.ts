@@ -10,7 +10,7 @@
  *   MKNOD (default devices, then linux.devices), SYMLINK (/dev/ptmx, /dev/fd, std streams, core)
  *   read-only remounts of tmpfs mounts asked `ro` (deferred, as runc does for /dev, so device
  *     nodes and nested mountpoints can still be created in them)
- *   PIVOT_ROOT, MASK*, READONLY*, ROOT_READONLY, SYSCTL*, HOSTNAME, DOMAINNAME, RLIMIT*,
+ *   PIVOT_ROOT, SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
  *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, EXEC
  * So the helper must accept MOUNT/BIND/PROPAGATE/MKNOD/SYMLINK interleaved before PIVOT_ROOT.
  *
@@ -345,11 +345,12 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
     ...planDev(config, host),
     ...mounts.deferred,
     op('PIVOT_ROOT'),
+    // Sysctls go in before /proc/sys turns read-only (runc's order).
+    ...[...sysctl].map(([name, value]) => op('SYSCTL', name, value)),
     ...(linux.maskedPaths ?? []).map((p) => op('MASK', p)),
     ...(linux.readonlyPaths ?? []).map((p) => op('READONLY', p)),
   ];
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
-  for (const [name, value] of sysctl) ops.push(op('SYSCTL', name, value));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
   ops.push(...planProcess(config));

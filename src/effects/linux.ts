@@ -18,6 +18,7 @@ interface NativeAddon {
   pidfdOpen(pid: number): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   waitid(pidfd: number): WaitStatus | null;
+  setChildSubreaper(on: boolean): void;
   watchFd(fd: number, onReady: () => void): () => void;
   pipe(): [number, number];
   mkfifo(path: string, mode: number): void;
@@ -47,6 +48,7 @@ export function linuxSyscalls(): Syscalls {
     pidfdOpen: (pid) => addon.pidfdOpen(pid),
     pidfdSendSignal: (pidfd, signal) => addon.pidfdSendSignal(pidfd, signal),
     waitid: (pidfd) => addon.waitid(pidfd),
+    setChildSubreaper: (on) => addon.setChildSubreaper(on),
     watchFd: (fd, onReady) => addon.watchFd(fd, onReady),
     pipe: () => addon.pipe(),
     mkfifo: (path, mode) => addon.mkfifo(path, mode),

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import type { Syscalls } from './syscalls.js';
+import type { WatchFn } from './fdWatch.js';
 
 /**
  * Reading pipes and FIFOs on the event loop. libuv treats a pipe fd given to `net.Socket` as a
@@ -32,10 +32,10 @@ export function readLine(fd: number, timeoutMs: number): Promise<string | null> 
 }
 
 /** Resolve once `fd` is readable (a pidfd is readable once its process has exited). */
-export function whenReadable(sys: Syscalls, fd: number, signal?: AbortSignal): Promise<void> {
+export function whenReadable(watch: WatchFn, fd: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const stop = sys.watchFd(fd, () => {
+    const stop = watch(fd, () => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     });
@@ -44,24 +44,5 @@ export function whenReadable(sys: Syscalls, fd: number, signal?: AbortSignal): P
       reject(signal?.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Read one byte from a FIFO opened O_RDWR|O_NONBLOCK; resolves false if aborted first. */
-export function readOneByte(fd: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const sock = new Socket({ fd, readable: true, writable: false });
-    const finish = (v: boolean, err?: Error) => {
-      signal.removeEventListener('abort', onAbort);
-      sock.removeAllListeners();
-      sock.on('error', () => undefined);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(v);
-    };
-    const onAbort = () => finish(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.once('data', () => finish(true));
-    sock.once('error', (e) => finish(false, e));
   });
 }

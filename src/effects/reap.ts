@@ -13,7 +13,7 @@ const UNKNOWN: ExitInfo = { code: null, signal: null };
 /** Wait for the process to exit (its pidfd becomes readable), then collect its status. */
 export async function reap(d: EffectDeps, p: Reapable): Promise<ExitInfo> {
   if (p.exit) return p.exit;
-  await whenReadable(d.sys, p.pidfd);
+  await whenReadable(d.watch, p.pidfd);
   return collect(d, p);
 }
 

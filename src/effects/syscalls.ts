@@ -41,6 +41,8 @@ export interface Syscalls {
   pidfdSendSignal(pidfd: number, signal: number): void;
   /** waitid(P_PIDFD, pidfd, WEXITED | WNOHANG): null while the process runs; ECHILD if it is not our child. */
   waitid(pidfd: number): WaitStatus | null;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are reparented to this process. */
+  setChildSubreaper(on: boolean): void;
   /** Poll `fd` for readability on the libuv loop; `onReady` runs once. Returns a function that stops the watch. */
   watchFd(fd: number, onReady: () => void): () => void;
   /** pipe2(O_CLOEXEC): [read end, write end]. */

@@ -16,7 +16,7 @@ export function watchExit(d: EffectDeps, c: EffectInput, sendBack: (e: Container
     queueMicrotask(() => sendBack({ type: 'Exited', code: null, signal: null }));
     return () => undefined;
   }
-  const stop = d.sys.watchFd(proc.pidfd, () => {
+  const stop = d.watch(proc.pidfd, () => {
     // The pidfd stays open (other watchers may poll it) until delete forgets the process.
     sendBack({ type: 'Exited', ...collect(d, proc) });
   });

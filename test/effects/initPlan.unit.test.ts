@@ -347,15 +347,16 @@ test('rootfsPropagation sets the PROPAGATION flags', () => {
   assert.equal(flags('runbindable'), String(L.MS_UNBINDABLE | L.MS_REC));
 });
 
-test('sysctls: written after ROOT_READONLY, only for namespaces the container owns', () => {
+test('sysctls: written right after PIVOT_ROOT (before /proc/sys turns read-only), only for namespaces the container owns', () => {
   const ok = lines(planInit(config((c) => {
     c.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '100', 'fs.mqueue.queues_max': '10', 'kernel.domainname': 'x' };
   }), host()).ops);
-  const at = ok.indexOf('ROOT_READONLY');
-  assert.deepEqual(ok.slice(at + 1, at + 6), [
+  const at = ok.indexOf('PIVOT_ROOT');
+  assert.deepEqual(ok.slice(at + 1, at + 5), [
     'SYSCTL net.ipv4.ip_forward 1', 'SYSCTL kernel.shmmax 100', 'SYSCTL fs.mqueue.queues_max 10',
-    'SYSCTL kernel.domainname x', 'HOSTNAME berth',
+    'SYSCTL kernel.domainname x',
   ]);
+  assert.ok(ok.indexOf('READONLY /proc/sys') > at + 4);
   rejects(() => planInit(config((c) => (c.linux.sysctl = { 'vm.swappiness': '0' })), host()), 'linux.sysctl["vm.swappiness"]');
   rejects(() => planInit(config((c) => (c.linux.sysctl = { 'kernel.hostname': 'x' })), host()), 'linux.sysctl["kernel.hostname"]');
   rejects(() => planInit(config((c) => {

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI (npm run build); e2e tests drive it as podman or a shell would. */
@@ -11,25 +13,36 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Run `berth --root <root> ...args`. Its stdout and stderr are files, not pipes: a container
+ * created by the command inherits them (as with runc) and may outlive the command.
+ */
 export function berth(root: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
-  return new Promise((resolve, reject) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+  const out = openSync(join(dir, 'out'), 'w+');
+  const err = openSync(join(dir, 'err'), 'w+');
+  return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, '--root', root, ...args], {
       cwd: opts.cwd ?? process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', out, err],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`berth ${args.join(' ')} timed out; stderr: ${stderr}`));
+      reject(new Error(`berth ${args.join(' ')} timed out; stderr: ${readFileSync(join(dir, 'err'), 'utf8')}`));
     }, opts.timeoutMs ?? 30_000);
     child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ status: code ?? 128 + (signal ? 9 : 0), stdout, stderr });
+      resolve({
+        status: code ?? 128 + (signal === 'SIGKILL' ? 9 : 15),
+        stdout: readFileSync(join(dir, 'out'), 'utf8'),
+        stderr: readFileSync(join(dir, 'err'), 'utf8'),
+      });
     });
+  }).finally(() => {
+    closeSync(out);
+    closeSync(err);
+    rmSync(dir, { recursive: true, force: true });
   });
 }
