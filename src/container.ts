@@ -35,7 +35,7 @@ export class Container {
   }
 
   /** Send a signal (name like `TERM`/`SIGKILL` or number; default SIGTERM). */
-  kill(signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
+  async kill(signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
     return this.rt.kill(this.id, parseSignal(signal), opts.all ?? false);
   }
 
@@ -54,7 +54,11 @@ export class Container {
   async wait(opts: { signal?: AbortSignal } = {}): Promise<ExitInfo> {
     const stopped = firstValueFrom(this.state$.pipe(filter((s) => s.status === 'stopped' || s.state === 'deleted')));
     const s = await (opts.signal ? abortable(stopped, opts.signal) : stopped);
-    return s.exit ?? { code: null, signal: null };
+    const known = s.exit !== null && (s.exit.code !== null || s.exit.signal !== null);
+    // Another process may have logged the exit first without its status; as the init's
+    // parent, this process reaps it and knows.
+    const own = known ? null : this.rt.childExit(this.id);
+    return (own ? await own : s.exit) ?? { code: null, signal: null };
   }
 }
 

@@ -14,7 +14,8 @@ import { openStdio, type StdioSpec } from './effects/stdio.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
-import { toLogEvent, type ContainerEvent, type Fact, type Intent } from './machines/events.js';
+import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
+import { reap } from './effects/reap.js';
 import { exists, fromErrorInfo, isSettled, leafState, refusal, type Command, type MachineState } from './machines/lifecycle.js';
 import { publicState, replay, type ContainerState } from './machines/replay.js';
 import type { EventLog, StoredEvent } from './store/eventLog.js';
@@ -187,6 +188,12 @@ export class Runtime {
     return exists(r.state) || r.state === 'deleted' ? publicState(r.state, r.context, r.version) : null;
   }
 
+  /** The exit of a container init this process is the parent of (reaping it), else null. */
+  childExit(id: string): Promise<ExitInfo> | null {
+    const p = this.deps.procs.get(id);
+    return p?.child ? reap(this.deps, p) : null;
+  }
+
   state$(id: string): Observable<ContainerState> {
     return state$(this.log, id);
   }
@@ -215,7 +222,7 @@ export class Runtime {
    * version this process last saw, then the machine runs the effect and emits facts, which
    * are appended in order. A refused or failed command throws its coded error.
    */
-  private command(id: string, cmd: Command, intent: Intent): Promise<ContainerState> {
+  private async command(id: string, cmd: Command, intent: Intent): Promise<ContainerState> {
     validateId(id);
     return this.exclusive(id, async () => {
       if (this.closed) throw new RuntimeError('ILLEGAL_STATE', `${cmd} ${id}: runtime is closed`);

@@ -80,6 +80,11 @@ export const containerMachine = setup({
     restoredAs: ({ context }, state: string) => context.restoredFrom === state,
     restoring: ({ context }) => context.restoredFrom !== null,
     exitKnown: ({ context }) => context.exit !== null,
+    // An exit first recorded without its status (seen by a process that was not the init's
+    // parent) may be completed by the parent, which alone can reap it and learn the status.
+    completesExit: ({ context, event }) => event.type === 'Exited'
+      && (event.code !== null || event.signal !== null)
+      && (context.exit === null || (context.exit.code === null && context.exit.signal === null)),
     resumeCreated: ({ context }) => context.resume === 'created',
     forced: ({ event }) => event.type === 'DeleteRequested' && event.force,
     observed: ({ event }, status: string) => event.type === 'Observed' && event.status === status,
@@ -219,6 +224,7 @@ export const containerMachine = setup({
     },
     stopped: {
       on: {
+        Exited: { guard: 'completesExit', actions: ['recordExit', 'emitFact'] },
         DeleteRequested: {
           target: 'deleting',
           actions: assign(({ event }) => ({ force: event.force, error: null })),

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { filter, firstValueFrom, toArray, take } from 'rxjs';
 import { openRuntime, type Runtime } from '../../src/index.js';
-import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { readdirSync } from 'node:fs';
+import { makeBundle, ROOTFS, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { berth } from '../helpers/cli.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
 /** Everything a container printed on stdout, once it closed. */
@@ -57,7 +59,8 @@ test('library: create → start → wait → delete, with state$ following the l
   assert.deepEqual(exit, { code: 3, signal: null });
   const text = await out;
   assert.match(text, /^pid=1 host=berth-test$/m, 'the process is pid 1 in its namespace and has its own hostname');
-  assert.deepEqual(text.split('\n').slice(1).filter(Boolean).sort(), ['bin', 'dev', 'etc', 'proc', 'root', 'run', 'sys', 'tmp', 'var'], 'it sees only its rootfs');
+  const rootfsEntries = readdirSync(ROOTFS).filter((n) => !n.startsWith('.')).sort();
+  assert.deepEqual(text.split('\n').slice(1).filter(Boolean).sort(), rootfsEntries, 'it sees only its rootfs');
   await c.delete();
   assert.deepEqual((await seen).map((s) => s.status), ['created', 'created', 'running', 'stopped']);
   const history = await c.history();
@@ -107,6 +110,27 @@ test('library: a created container can be deleted with force before it ever ran'
   const c = await rt.create('lib-created', { bundle: b.dir, stdio: 'ignore' });
   await assert.rejects(c.start().then(() => c.start()), { code: 'ILLEGAL_STATE' });
   await c.wait();
+  await c.delete();
+  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+});
+
+test('library and CLI share a root: the CLI reaches the library process that owns the log', async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  const c = await rt.create('lib-shared', { bundle: b.dir, stdio: 'ignore' });
+  assert.equal(rt.mode, 'owner');
+  // a second process reads what the first wrote, and changes it, through the owner's socket
+  const st = await berth(rootDir.root, ['state', 'lib-shared']);
+  assert.equal(st.status, 0, st.stderr);
+  assert.equal(JSON.parse(st.stdout).status, 'created');
+  const seen = firstValueFrom(c.state$.pipe(filter((s) => s.status === 'running')));
+  assert.equal((await berth(rootDir.root, ['start', 'lib-shared'])).status, 0);
+  assert.equal((await seen).status, 'running', 'the library sees the CLI\'s start live on state$');
+  const list = await berth(rootDir.root, ['list', '--format', 'json']);
+  assert.deepEqual(JSON.parse(list.stdout).map((s: { id: string }) => s.id), ['lib-shared']);
+  // the library process is the init's parent: its view of the exit is exact
+  assert.equal((await berth(rootDir.root, ['kill', 'lib-shared', 'KILL'])).status, 0);
+  assert.deepEqual(await c.wait(), { code: null, signal: 9 });
   await c.delete();
   await assertNoLeaks(before, rootDir.root, { openRuntime: true });
 });

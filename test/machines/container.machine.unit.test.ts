@@ -135,3 +135,17 @@ test('Created carries what replay needs: pid, start time, rootfs, config', async
   assert.equal(r.context.startTime, '1000');
   assert.equal(r.context.rootfs, '/b/rootfs');
 });
+
+test('an exit recorded without its status can be completed once by the init\'s parent', async () => {
+  const h = harness();
+  await h.send(create);
+  await h.send(start);
+  h.exit(null, null);
+  assert.equal(await h.settle(), 'stopped');
+  assert.equal(h.actor.getSnapshot().can({ type: 'Exited', code: null, signal: null }), false, 'an unknown status adds nothing');
+  h.actor.send({ type: 'Exited', code: null, signal: 9 });
+  assert.deepEqual(h.context().exit, { code: null, signal: 9 });
+  assert.equal(h.actor.getSnapshot().can({ type: 'Exited', code: 0, signal: null }), false, 'a known status is never overwritten');
+  assert.deepEqual(h.emitted.slice(-2), ['Exited', 'Exited']);
+  assert.deepEqual(h.replayed().context, h.context());
+});
