@@ -4,10 +4,13 @@
  * into a temporary directory at bench time (no binary is committed) and times it exactly as
  * it times `runc run`: spawn -> exit, from the bench process.
  *
- *   floor [-t] <rootfs> [path-in-rootfs]      (default /bin/true)
+ *   floor [-t] [-c] <rootfs> [path-in-rootfs]      (default /bin/true)
  *
  * -t prints, on stderr, `clone_us=<n> total_us=<n>`: the clone call alone, and clone -> reaped,
- * timed inside this small process (so without the cost of forking a large parent).
+ *    timed inside this small process (so without the cost of forking a large parent).
+ * -c (diagnostic, not part of the floor) also mounts a fresh cgroup2 on /sys in the container
+ *    before the exec, as berth does for /sys/fs/cgroup/unified on a hybrid host; with -t the
+ *    child prints `cgroup2_us=<n>` for that one mount(2).
  *
  * Parent: clone(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET), waitpid.
  * Child:  make / rslave, bind the rootfs onto itself, pivot_root into it, detach the old
@@ -31,11 +34,14 @@
 
 static const char *rootfs;
 static const char *prog = "/bin/true";
+static int timing, cgroup2;
 
 static void die(const char *what) {
   fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
   _exit(127);
 }
+
+static long long usec(void);
 
 static int child(void *arg) {
   (void)arg;
@@ -46,6 +52,11 @@ static int child(void *arg) {
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root");
   if (umount2(".", MNT_DETACH) < 0) die("detach old root");
   if (chdir("/") < 0) die("chdir /");
+  if (cgroup2) {
+    long long t0 = usec();
+    if (mount("cgroup2", "/sys", "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) die("mount cgroup2");
+    if (timing) fprintf(stderr, "cgroup2_us=%lld\n", usec() - t0);
+  }
   char *const argv[] = {(char *)prog, NULL};
   char *const envp[] = {"PATH=/bin", NULL};
   execve(prog, argv, envp);
@@ -60,13 +71,15 @@ static long long usec(void) {
 }
 
 int main(int argc, char **argv) {
-  int timing = argc > 1 && strcmp(argv[1], "-t") == 0;
-  if (timing) {
+  while (argc > 1 && argv[1][0] == '-') {
+    if (strcmp(argv[1], "-t") == 0) timing = 1;
+    else if (strcmp(argv[1], "-c") == 0) cgroup2 = 1;
+    else break;
     argc--;
     argv++;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: floor [-t] <rootfs> [program]\n");
+    fprintf(stderr, "usage: floor [-t] [-c] <rootfs> [program]\n");
     return 2;
   }
   rootfs = argv[1];

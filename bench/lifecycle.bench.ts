@@ -168,17 +168,17 @@ function version(cmd: string, args: string[]): string {
   return r.status === 0 ? r.stdout.split('\n')[0]!.trim() : `unavailable (${r.error?.message ?? r.stderr.trim()})`;
 }
 
-/** Run `floor -t` and read the times it reports about itself. */
-function selfTimedFloor(bin: string, rootfs: string): Promise<{ cloneMs: number; totalMs: number }> {
+/** Run `floor -t` (with -c: plus a cgroup2 mount) and read the times it reports about itself. */
+function selfTimedFloor(bin: string, rootfs: string, cg = false): Promise<{ cloneMs: number; totalMs: number; cgroup2Ms: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['-t', rootfs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(bin, ['-t', ...(cg ? ['-c'] : []), rootfs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     child.once('error', reject);
     child.once('close', (code) => {
       const m = /clone_us=(\d+) total_us=(\d+)/.exec(err);
       if (code !== 0 || !m) reject(new Error(`floor -t: exit ${code}: ${err.trim()}`));
-      else resolve({ cloneMs: Number(m[1]) / 1000, totalMs: Number(m[2]) / 1000 });
+      else resolve({ cloneMs: Number(m[1]) / 1000, totalMs: Number(m[2]) / 1000, cgroup2Ms: Number(/cgroup2_us=(\d+)/.exec(err)?.[1] ?? NaN) / 1000 });
     });
   });
 }
@@ -524,6 +524,7 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const runtimes: Runtime[] = [];
   let bundle: Bundle | null = null;
+  let noCgroupBundle: Bundle | null = null;
   let stopLog: (() => void) | null = null;
   let interrupted = false;
   const onSignal = () => {
@@ -535,6 +536,9 @@ async function main(): Promise<number> {
 
   try {
     bundle = makeBundle(['/bin/true']);
+    noCgroupBundle = makeBundle(['/bin/true'], (c) => {
+      c.mounts = (c.mounts ?? []).filter((m) => m.destination !== '/sys/fs/cgroup');
+    });
     const B = bundle.dir;
     log(`bench: bundle ${B}, work dir ${work}, ${RUNS} runs + ${WARMUP} warm-up rounds`);
 
@@ -552,6 +556,7 @@ async function main(): Promise<number> {
 
     const traces: Trace[] = [];
     const floorCloneMs: number[] = [];
+    const cgroup2MountMs: number[] = [];
     let measuring = false;
     const variants: Variant[] = [
       variant('embedded', 'berth embedded (library)', 'one openRuntime kept open; create -> start -> wait -> delete, stdio ignore; timed around the four calls (with the breakdown hooks)',
@@ -578,6 +583,14 @@ async function main(): Promise<number> {
           if (measuring) floorCloneMs.push(r.cloneMs);
           return r.totalMs;
         }),
+      variant('floor-cg2', 'floor + cgroup2 mount (diag.)', 'diagnostic: floor -t -c, the self-timed floor plus one fresh cgroup2 mount, as berth makes for /sys/fs/cgroup/unified',
+        async () => {
+          const r = await selfTimedFloor(floorBin, bundle!.config.root.path, true);
+          if (measuring) cgroup2MountMs.push(r.cgroup2Ms);
+          return r.totalMs;
+        }),
+      variant('embedded-nocg', 'berth embedded, no cgroup mount', 'diagnostic: as "no hooks", on a second bundle whose config drops the /sys/fs/cgroup mount (not the comparison config)',
+        (id) => lifecycle(plain, id, noCgroupBundle!.dir, null)),
       cliVariant('node', 'node -e 0', 'Node startup alone (no berth code)', process.execPath, () => ['-e', '0']),
       cliVariant('berth-version', 'berth --version', 'node + loading the CLI module graph, no container, no log', process.execPath, () => [CLI, '--version']),
       cliVariant('host-true', 'host /bin/true', 'the harness: spawn -> exit of a process doing nothing, no namespaces', '/bin/true', () => []),
@@ -587,7 +600,7 @@ async function main(): Promise<number> {
     // -- check each one once before the loop --------------------------------------------------
     const runcVersion = version(RUNC, ['--version']);
     const crunVersion = version(CRUN, ['--version']);
-    if (floorError) byKey('floor').skipped = byKey('floor-self').skipped = floorError;
+    if (floorError) byKey('floor').skipped = byKey('floor-self').skipped = byKey('floor-cg2').skipped = floorError;
     const runcCheck = await attempt(RUNC, ['--root', roots.runc, 'run', '--bundle', B, `${prefix}-check`]);
     if (runcCheck) {
       byKey('runc').skipped = `runc refused the bundle: ${runcCheck}`;
@@ -709,7 +722,7 @@ async function main(): Promise<number> {
         metByFloorProxy: ratios['berth-embedded/floor'] <= 2,
         embeddedOverRunc: ratios['berth-embedded/runc'],
       },
-      breakdown: { ...bd, standalone, floorCloneCallMs: stats(floorCloneMs) },
+      breakdown: { ...bd, standalone, floorCloneCallMs: stats(floorCloneMs), cgroup2MountMs: stats(cgroup2MountMs) },
       hyperfine: cross,
       rss,
       benchProcessVmHWMKiB: hwm,
@@ -718,7 +731,7 @@ async function main(): Promise<number> {
       leftovers,
     };
 
-    printReport(report, variants, st, bd, standalone, rss, startup, hwm, stats(floorCloneMs), cross);
+    printReport(report, variants, st, bd, standalone, rss, startup, hwm, stats(floorCloneMs), stats(cgroup2MountMs), cross);
 
     const out = flags.out ?? join(RESULTS, `lifecycle-${started.toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(RESULTS, { recursive: true });
@@ -732,6 +745,7 @@ async function main(): Promise<number> {
     const procs = ownProcesses(prefix);
     const cg = cgroupLeftovers(prefix);
     bundle?.cleanup();
+    noCgroupBundle?.cleanup();
     if (errFd >= 0) closeSync(errFd);
     rmSync(work, { recursive: true, force: true });
     const mountsAfter = mountCount();
@@ -897,7 +911,7 @@ function printReport(
   variants: Variant[], st: Record<string, Stats | null>, bd: Breakdown,
   standalone: { loadBundleMs: Stats | null; planInitAndEncodeMs: Stats | null },
   rss: RssResult, startup: { label: string; medianMs: number }[], hwm: number,
-  floorClone: Stats | null, cross: CrossCheck,
+  floorClone: Stats | null, cgroup2Mount: Stats | null, cross: CrossCheck,
 ): void {
   const p = (s: string) => process.stdout.write(`${s}\n`);
   p('');
@@ -919,6 +933,9 @@ function printReport(
   const ef = report.ratios['berth-embedded/floor'] ?? NaN;
   p(`goal (embedded <= half a crun run, ~2x floor): embedded/floor = ${fmt(ef)} -> ${ef <= 2 ? 'met' : 'NOT met'}${report.goal.crunMeasured ? '' : ' (crun could not run here; judged against the floor)'}`);
   p(`kernel floor, clone() call alone (namespace creation, from the small C parent): median ${fmt(floorClone?.median)} ms`);
+  p(`one fresh cgroup2 mount(2) in a new mount namespace (floor -c): median ${fmt(cgroup2Mount?.median)} ms, p90 ${fmt(cgroup2Mount?.p90)}`);
+  const cgCost = (st['embedded-plain']?.median ?? NaN) - (st['embedded-nocg']?.median ?? NaN);
+  p(`berth embedded without the /sys/fs/cgroup mount: median ${fmt(st['embedded-nocg']?.median)} ms (${fmt(cgCost)} ms less than with it)`);
   p('');
   p('where berth embedded time goes (median ms per lifecycle; phases of one call add up to it):');
   for (const call of ['create', 'start', 'wait', 'delete'] as const) {

@@ -1,0 +1,18 @@
+/** Writes docs/cli.md from the command table: `npm run docs:cli`. */
+import { commands } from '../src/cli/commands.js';
+import { globalFlags, EXIT_STATUS } from '../src/cli/main.js';
+const out: string[] = ['# CLI reference', '', 'berth is flag-compatible with runc for the commands below. Flags take `--name value`,', '`--name=value`, `-n value`, or the single-dash long form; boolean flags take no value.', '', '## Global flags', '', '| flag | meaning |', '| --- | --- |'];
+for (const f of globalFlags) out.push(`| \`--${f.name}\`${f.short ? `, \`-${f.short}\`` : ''} | ${f.help} |`);
+out.push('', '## Commands', '');
+for (const c of commands) {
+  out.push(`### ${c.name}`, '', c.summary, '', '```', c.usage, '```', '');
+  if (c.flags.length) {
+    out.push('| flag | meaning |', '| --- | --- |');
+    for (const f of c.flags) out.push(`| \`--${f.name}\`${f.short ? `, \`-${f.short}\`` : ''} | ${f.help} |`);
+    out.push('');
+  }
+}
+out.push('## Exit statuses', '', 'An error prints one line on stderr, `berth: <message> [<CODE>]` (and, with `--log`, a log', 'entry in the chosen format). `run` otherwise exits with the container\'s status: its exit', 'code, or 128+n when signal n killed it — so a container\'s own exit code can coincide with', 'one of these, as with runc.', '', '| code | status |', '| --- | --- |');
+for (const [k, v] of Object.entries(EXIT_STATUS)) out.push(`| ${k} | ${v} |`);
+out.push('', 'Help: `berth --help`, `berth <command> --help`; version: `berth --version`.', '');
+console.log(out.join('\n'));
