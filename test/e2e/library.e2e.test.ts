@@ -90,6 +90,29 @@ test('library: kill by signal gives 128+n semantics in the exit, and masked path
   await assertNoLeaks(before, rootDir.root, { openRuntime: true });
 });
 
+test('library: the process gets its user, groups, env and cwd, no inherited fd, and a read-only root', async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'id; echo "GREETING=$GREETING"; pwd; ls /proc/self/fd | tr "\\n" " "; echo; touch /x 2>&1; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status'], (c) => {
+    c.process.user = { uid: 65534, gid: 65534, additionalGids: [5, 7] };
+    c.process.env = [...c.process.env ?? [], 'GREETING=hello'];
+    c.process.cwd = '/tmp';
+  });
+  const c = await rt.create('lib-proc', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = collect(c.stdio.stdout);
+  await c.start();
+  assert.deepEqual(await c.wait(), { code: 0, signal: null });
+  const text = await out;
+  assert.match(text, /^uid=65534\(nobody\) gid=65534\(nogroup\) groups=5,7$/m);
+  assert.match(text, /^GREETING=hello$/m);
+  assert.match(text, /^\/tmp$/m);
+  assert.match(text, /^0 1 2 3 $/m, 'only stdio (and the fd ls itself opened) reach the process');
+  assert.match(text, /touch: \/x: Read-only file system/);
+  assert.match(text, /^CapEff:\t0000000000000000$/m, 'a non-root user keeps no effective capability');
+  assert.match(text, /^NoNewPrivs:\t1$/m);
+  await c.delete();
+  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+});
+
 test('library: delete --force of a running container kills it and leaves nothing', async () => {
   const before = snapshot();
   const b = bundle(['sleep', '1000']);
