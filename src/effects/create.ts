@@ -69,7 +69,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
     if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
     d.log.debug({ id, pid: spawned.pid }, 'container created');
-    return { type: 'Created', pid: spawned.pid, startTime: stat.startTime, created: new Date().toISOString(), rootfs, config };
+    return { type: 'Created', pid: spawned.pid, startTime: stat.startTime, created: new Date().toISOString(), rootfs, config, cgroup: '' };
   } catch (e) {
     closeAll(parentEnds);
     if (spawned) await killAndReap(d, spawned.pidfd);

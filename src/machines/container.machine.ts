@@ -1,14 +1,15 @@
 import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup } from 'xstate';
 import type { ErrorInfo } from '../errors.js';
 import type {
-  ContainerEvent, Created, Deleted, ExitInfo, Exited, Fact, Observed, Signaled, Started,
+  ContainerEvent, Created, Deleted, ExitInfo, Fact, Observed, Paused, Resumed, Signaled, Started, Updated,
 } from './events.js';
-import type { OciConfig } from './spec.js';
+import type { OciConfig, OciResources } from './spec.js';
 import { toErrorInfo } from './lifecycle.js';
 
 /**
- * The lifecycle law of one container. Settled states: absent, created, running, stopped,
- * deleted. Transitional states (creating, starting, killing, deleting, reconciling) each invoke
+ * The lifecycle law of one container. Settled states: absent, created, running, paused,
+ * stopped, deleted. Transitional states (creating, starting, killing, pausing, resuming,
+ * updating, deleting, reconciling) each invoke
  * exactly one effect actor; the runtime provides them (`machine.provide({ actors })`), so this
  * file imports no effect, no store and no node module.
  *
@@ -29,8 +30,18 @@ export interface ContainerContext {
   created: string | null;
   exit: ExitInfo | null;
   error: ErrorInfo | null;
-  /** The settled state a kill returns to. */
-  resume: 'created' | 'running';
+  /** The settled state a kill, pause, resume or update returns to. */
+  resume: Resumable;
+  /** The container's cgroup path, once created. */
+  cgroup: string | null;
+  /** The limits in force: the spec's `linux.resources` as created, then as updated. */
+  resources: OciResources | null;
+  /** The resources of the update in flight. */
+  update: OciResources | null;
+  /** OOM kills the kernel reported so far. */
+  oomKills: number;
+  /** Whether a paused container had been started: resume returns it there. */
+  pausedFrom: 'created' | 'running';
   /** Arguments of the operation in flight. */
   signal: number;
   all: boolean;
@@ -38,6 +49,8 @@ export interface ContainerContext {
   /** Set only while a loaded container reconciles: the state replay ended in. */
   restoredFrom: string | null;
 }
+
+export type Resumable = 'created' | 'running' | 'paused';
 
 export interface ContainerInput {
   id: string;
@@ -51,13 +64,25 @@ export function emptyContext(id: string): ContainerContext {
   return {
     id, bundle: null, rootfs: null, config: null, pidFile: null, owner: '', pid: null,
     startTime: null, created: null, exit: null, error: null, resume: 'created', signal: 0,
-    all: false, force: false, restoredFrom: null,
+    all: false, force: false, restoredFrom: null, cgroup: null, resources: null, update: null,
+    oomKills: 0, pausedFrom: 'running',
   };
 }
 
 const notProvided = (name: string) => async (): Promise<never> => {
   throw new Error(`effect ${name} was not provided`);
 };
+
+/**
+ * Where an operation started from a settled alive state lands: stopped if the init exited
+ * meanwhile, else the state it came from. `extra` runs on every branch (emit, record error).
+ */
+const back = (actions: ('emitFact' | 'recordError' | 'applyUpdate')[]) => [
+  { guard: 'exitKnown' as const, target: '#container.stopped', actions },
+  { guard: { type: 'resumeIs' as const, params: 'created' as const }, target: 'created', actions },
+  { guard: { type: 'resumeIs' as const, params: 'paused' as const }, target: 'paused', actions },
+  { target: 'running', actions },
+];
 
 export const containerMachine = setup({
   types: {
@@ -70,6 +95,9 @@ export const containerMachine = setup({
     createContainer: fromPromise<Created, EffectInput>(notProvided('createContainer')),
     startContainer: fromPromise<Started, EffectInput>(notProvided('startContainer')),
     signalContainer: fromPromise<Signaled, EffectInput>(notProvided('signalContainer')),
+    pauseContainer: fromPromise<Paused, EffectInput>(notProvided('pauseContainer')),
+    resumeContainer: fromPromise<Resumed, EffectInput>(notProvided('resumeContainer')),
+    updateContainer: fromPromise<Updated, EffectInput>(notProvided('updateContainer')),
     deleteContainer: fromPromise<Deleted, EffectInput>(notProvided('deleteContainer')),
     probe: fromPromise<Observed, EffectInput>(notProvided('probe')),
     watchExit: fromCallback<ContainerEvent, EffectInput>(() => {
@@ -80,35 +108,42 @@ export const containerMachine = setup({
     restoredAs: ({ context }, state: string) => context.restoredFrom === state,
     restoring: ({ context }) => context.restoredFrom !== null,
     exitKnown: ({ context }) => context.exit !== null,
+    resumeIs: ({ context }, state: Resumable) => context.resume === state,
     // An exit first recorded without its status (seen by a process that was not the init's
     // parent) may be completed by the parent, which alone can reap it and learn the status.
     completesExit: ({ context, event }) => event.type === 'Exited'
       && (event.code !== null || event.signal !== null)
       && (context.exit === null || (context.exit.code === null && context.exit.signal === null)),
-    resumeCreated: ({ context }) => context.resume === 'created',
     forced: ({ event }) => event.type === 'DeleteRequested' && event.force,
     observed: ({ event }, status: string) => event.type === 'Observed' && event.status === status,
+    moreOom: ({ context, event }) => event.type === 'OomKilled' && event.count > context.oomKills,
   },
   actions: {
     emitFact: emit(({ event }) => event as Fact),
     recordExit: assign({
-      exit: ({ event }) => event.type === 'Exited' ? { code: event.code, signal: event.signal } : null,
+      exit: ({ event }) => (event.type === 'Exited' ? { code: event.code, signal: event.signal } : null),
     }),
     recordError: assign({ error: ({ event }) => ('error' in event ? event.error : null) }),
+    recordOom: assign({ oomKills: ({ context, event }) => (event.type === 'OomKilled' ? event.count : context.oomKills) }),
+    applyUpdate: assign({ resources: ({ context, event }) => (event.type === 'Updated' ? event.resources : context.resources), update: null }),
     beginCreate: assign(({ context, event }) => event.type === 'CreateRequested'
       ? { ...emptyContext(context.id), bundle: event.bundle, pidFile: event.pidFile, owner: event.owner }
       : {}),
-    beginKill: assign(({ event }, resume: 'created' | 'running') => event.type === 'KillRequested'
-      ? { signal: event.signal, all: event.all, error: null, resume }
-      : {}),
-    // A finding that only confirms the state replay ended in is not a new fact: it is
-    // neither emitted nor logged.
+    // Starting an operation from a settled alive state: remember where to come back to.
+    begin: assign(({ event }, resume: Resumable) => ({
+      resume,
+      error: null,
+      ...(event.type === 'KillRequested' ? { signal: event.signal, all: event.all } : {}),
+      ...(event.type === 'UpdateRequested' ? { update: event.resources } : {}),
+    })),
     applyObserved: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'Observed') return;
+      // A finding that only confirms the state replay ended in is not a new fact.
       const confirms = context.restoredFrom === event.status && event.exit === null;
       enqueue.assign({
         restoredFrom: null,
         exit: event.exit ?? (event.status === 'stopped' ? context.exit : null),
+        ...(event.status === 'paused' || event.status === 'created' || event.status === 'running' ? { resume: event.status } : {}),
       });
       if (!confirms) enqueue.emit(event);
     }),
@@ -124,6 +159,7 @@ export const containerMachine = setup({
     Observed: [
       { guard: { type: 'observed', params: 'created' }, target: '#container.alive.created', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'running' }, target: '#container.alive.running', actions: 'applyObserved' },
+      { guard: { type: 'observed', params: 'paused' }, target: '#container.alive.paused', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'stopped' }, target: '#container.stopped', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'deleted' }, target: '#container.deleted', actions: 'applyObserved' },
     ],
@@ -142,18 +178,19 @@ export const containerMachine = setup({
     },
     creating: {
       invoke: {
-        src: 'createContainer',
-        input: ({ context }) => context,
-        onDone: { actions: raise(({ event }) => event.output) },
-        onError: { actions: raise(({ event }) => ({ type: 'CreateFailed' as const, error: toErrorInfo(event.error) })) },
-      },
+            src: 'createContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'CreateFailed' as const, error: toErrorInfo(event.error) })) },
+          },
       on: {
         Created: {
           target: 'alive.created',
           actions: [
             assign(({ event }) => ({
               pid: event.pid, startTime: event.startTime, created: event.created,
-              rootfs: event.rootfs, config: event.config,
+              rootfs: event.rootfs, config: event.config, cgroup: event.cgroup,
+              resources: event.config.linux?.resources ?? null,
             })),
             'emitFact',
           ],
@@ -165,6 +202,7 @@ export const containerMachine = setup({
       invoke: { src: 'watchExit', input: ({ context }) => context },
       on: {
         Exited: { target: 'stopped', actions: ['recordExit', 'emitFact'] },
+        OomKilled: { guard: 'moreOom', actions: ['recordOom', 'emitFact'] },
         DeleteRequested: { guard: 'forced', target: 'deleting', actions: assign({ force: true, error: null }) },
       },
       initial: 'created',
@@ -172,19 +210,21 @@ export const containerMachine = setup({
         created: {
           on: {
             StartRequested: { target: 'starting', actions: assign({ error: null }) },
-            KillRequested: { target: 'killing', actions: { type: 'beginKill', params: 'created' } },
+            KillRequested: { target: 'killing', actions: { type: 'begin', params: 'created' } },
+            PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'created' } },
+            UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'created' } },
           },
         },
         starting: {
           invoke: {
-        src: 'startContainer',
-        input: ({ context }) => context,
-        onDone: { actions: raise(({ event }) => event.output) },
-        onError: { actions: raise(({ event }) => ({ type: 'StartFailed' as const, error: toErrorInfo(event.error) })) },
-      },
+            src: 'startContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'StartFailed' as const, error: toErrorInfo(event.error) })) },
+          },
           on: {
-            // An exit seen while the start handshake is in flight is recorded; the start's
-            // own outcome then decides where the container lands.
+            // An exit seen while an effect is in flight is recorded; the effect's own outcome
+            // then decides where the container lands (the same in every transitional state).
             Exited: { actions: ['recordExit', 'emitFact'] },
             Started: [
               { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
@@ -197,27 +237,80 @@ export const containerMachine = setup({
           },
         },
         running: {
-          on: { KillRequested: { target: 'killing', actions: { type: 'beginKill', params: 'running' } } },
+          on: {
+            KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
+            PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
+            UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
+          },
+        },
+        paused: {
+          on: {
+            ResumeRequested: { target: 'resuming', actions: { type: 'begin', params: 'paused' } },
+            KillRequested: { target: 'killing', actions: { type: 'begin', params: 'paused' } },
+            UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'paused' } },
+          },
         },
         killing: {
           invoke: {
-        src: 'signalContainer',
-        input: ({ context }) => context,
-        onDone: { actions: raise(({ event }) => event.output) },
-        onError: { actions: raise(({ event }) => ({ type: 'KillFailed' as const, error: toErrorInfo(event.error) })) },
-      },
+            src: 'signalContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'KillFailed' as const, error: toErrorInfo(event.error) })) },
+          },
           on: {
             Exited: { actions: ['recordExit', 'emitFact'] },
-            Signaled: [
+            Signaled: back(['emitFact']),
+            KillFailed: back(['recordError', 'emitFact']),
+          },
+        },
+        pausing: {
+          invoke: {
+            src: 'pauseContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'PauseFailed' as const, error: toErrorInfo(event.error) })) },
+          },
+          on: {
+            Exited: { actions: ['recordExit', 'emitFact'] },
+            Paused: [
               { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
-              { guard: 'resumeCreated', target: 'created', actions: 'emitFact' },
+              {
+                target: 'paused',
+                actions: [assign({ pausedFrom: ({ context }) => (context.resume === 'created' ? 'created' : 'running') }), 'emitFact'],
+              },
+            ],
+            PauseFailed: back(['recordError', 'emitFact']),
+          },
+        },
+        resuming: {
+          invoke: {
+            src: 'resumeContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'ResumeFailed' as const, error: toErrorInfo(event.error) })) },
+          },
+          on: {
+            Exited: { actions: ['recordExit', 'emitFact'] },
+            // A resumed container is running, or created if it was paused before it started.
+            Resumed: [
+              { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
+              { guard: ({ context }) => context.pausedFrom === 'created', target: 'created', actions: 'emitFact' },
               { target: 'running', actions: 'emitFact' },
             ],
-            KillFailed: [
-              { guard: 'exitKnown', target: '#container.stopped', actions: ['recordError', 'emitFact'] },
-              { guard: 'resumeCreated', target: 'created', actions: ['recordError', 'emitFact'] },
-              { target: 'running', actions: ['recordError', 'emitFact'] },
-            ],
+            ResumeFailed: back(['recordError', 'emitFact']),
+          },
+        },
+        updating: {
+          invoke: {
+            src: 'updateContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'UpdateFailed' as const, error: toErrorInfo(event.error) })) },
+          },
+          on: {
+            Exited: { actions: ['recordExit', 'emitFact'] },
+            Updated: back(['applyUpdate', 'emitFact']),
+            UpdateFailed: back(['recordError', 'emitFact']),
           },
         },
       },
@@ -225,6 +318,7 @@ export const containerMachine = setup({
     stopped: {
       on: {
         Exited: { guard: 'completesExit', actions: ['recordExit', 'emitFact'] },
+        OomKilled: { guard: 'moreOom', actions: ['recordOom', 'emitFact'] },
         DeleteRequested: {
           target: 'deleting',
           actions: assign(({ event }) => ({ force: event.force, error: null })),
@@ -233,11 +327,11 @@ export const containerMachine = setup({
     },
     deleting: {
       invoke: {
-        src: 'deleteContainer',
-        input: ({ context }) => context,
-        onDone: { actions: raise(({ event }) => event.output) },
-        onError: { actions: raise(({ event }) => ({ type: 'DeleteFailed' as const, error: toErrorInfo(event.error) })) },
-      },
+            src: 'deleteContainer',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: { actions: raise(({ event }) => ({ type: 'DeleteFailed' as const, error: toErrorInfo(event.error) })) },
+          },
       on: {
         Deleted: {
           target: 'deleted',

@@ -1,5 +1,5 @@
 import type { ErrorInfo } from '../errors.js';
-import type { OciConfig } from './spec.js';
+import type { OciConfig, OciResources } from './spec.js';
 
 /**
  * The log schema. Every event a container's machine accepts is one of these; the log stores
@@ -16,7 +16,7 @@ export interface ExitInfo {
   signal: number | null;
 }
 
-export type SettledStatus = 'created' | 'running' | 'stopped' | 'deleted';
+export type SettledStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted';
 
 // ---- intents ----
 export interface CreateRequested {
@@ -29,6 +29,10 @@ export interface CreateRequested {
 export interface StartRequested { type: 'StartRequested' }
 export interface KillRequested { type: 'KillRequested'; signal: number; all: boolean }
 export interface DeleteRequested { type: 'DeleteRequested'; force: boolean }
+export interface PauseRequested { type: 'PauseRequested' }
+export interface ResumeRequested { type: 'ResumeRequested' }
+/** Resources to change (runc update): merged over the limits in force. */
+export interface UpdateRequested { type: 'UpdateRequested'; resources: OciResources }
 
 // ---- facts ----
 export interface Created {
@@ -40,6 +44,8 @@ export interface Created {
   created: string;
   rootfs: string;
   config: OciConfig;
+  /** The container's cgroup path (relative to each hierarchy's root). */
+  cgroup: string;
 }
 export interface CreateFailed { type: 'CreateFailed'; error: ErrorInfo }
 export interface Started { type: 'Started' }
@@ -51,6 +57,15 @@ export interface Exited extends ExitInfo {
 }
 export interface Deleted { type: 'Deleted'; exit: ExitInfo | null }
 export interface DeleteFailed { type: 'DeleteFailed'; error: ErrorInfo }
+export interface Paused { type: 'Paused' }
+export interface PauseFailed { type: 'PauseFailed'; error: ErrorInfo }
+export interface Resumed { type: 'Resumed' }
+export interface ResumeFailed { type: 'ResumeFailed'; error: ErrorInfo }
+/** The limits in force after an update (the whole resources object, as applied). */
+export interface Updated { type: 'Updated'; resources: OciResources }
+export interface UpdateFailed { type: 'UpdateFailed'; error: ErrorInfo }
+/** The kernel's OOM killer killed `count` processes of the container so far. */
+export interface OomKilled { type: 'OomKilled'; count: number }
 /** What a probe of the kernel found when a stream's last fact might be stale (reconciliation). */
 export interface Observed {
   type: 'Observed';
@@ -59,10 +74,13 @@ export interface Observed {
   exit: ExitInfo | null;
 }
 
-export type Intent = CreateRequested | StartRequested | KillRequested | DeleteRequested;
+export type Intent =
+  | CreateRequested | StartRequested | KillRequested | DeleteRequested | PauseRequested | ResumeRequested
+  | UpdateRequested;
 export type Fact =
   | Created | CreateFailed | Started | StartFailed | Signaled | KillFailed | Exited | Deleted
-  | DeleteFailed | Observed;
+  | DeleteFailed | Observed | Paused | PauseFailed | Resumed | ResumeFailed | Updated | UpdateFailed
+  | OomKilled;
 export type ContainerEvent = Intent | Fact;
 export type ContainerEventType = ContainerEvent['type'];
 
@@ -82,10 +100,21 @@ export const SCHEMAS: Record<ContainerEventType, number> = {
   Deleted: 1,
   DeleteFailed: 1,
   Observed: 1,
+  PauseRequested: 1,
+  Paused: 1,
+  PauseFailed: 1,
+  ResumeRequested: 1,
+  Resumed: 1,
+  ResumeFailed: 1,
+  UpdateRequested: 1,
+  Updated: 1,
+  UpdateFailed: 1,
+  OomKilled: 1,
 };
 
 export const INTENT_TYPES: ReadonlySet<string> = new Set([
-  'CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested',
+  'CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'PauseRequested',
+  'ResumeRequested', 'UpdateRequested',
 ]);
 
 export function isContainerEventType(t: string): t is ContainerEventType {

@@ -6,14 +6,14 @@ import { RuntimeError, SyscallError, type ErrorInfo, isRuntimeError } from '../e
  */
 
 export type MachineState =
-  | 'boot' | 'absent' | 'creating' | 'created' | 'starting' | 'running' | 'killing'
-  | 'stopped' | 'deleting' | 'reconciling' | 'deleted';
+  | 'boot' | 'absent' | 'creating' | 'created' | 'starting' | 'running' | 'killing' | 'pausing'
+  | 'paused' | 'resuming' | 'updating' | 'stopped' | 'deleting' | 'reconciling' | 'deleted';
 
-/** OCI runtime-spec statuses (runtime.md "State"). */
-export type OciStatus = 'creating' | 'created' | 'running' | 'stopped';
+/** OCI runtime-spec statuses (runtime.md "State"), plus `paused` as runc reports it. */
+export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export const TRANSITIONAL: ReadonlySet<MachineState> = new Set([
-  'boot', 'creating', 'starting', 'killing', 'deleting', 'reconciling',
+  'boot', 'creating', 'starting', 'killing', 'pausing', 'resuming', 'updating', 'deleting', 'reconciling',
 ]);
 
 /** The leaf state name of a machine snapshot value (`{ alive: 'running' }` → `running`). */
@@ -32,13 +32,17 @@ export function exists(state: MachineState): boolean {
   return state !== 'absent' && state !== 'deleted' && state !== 'boot';
 }
 
-export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'running'; restoredFrom: string | null }): OciStatus {
+export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'running' | 'paused'; restoredFrom: string | null }): OciStatus {
   switch (state) {
     case 'creating': return 'creating';
     case 'created':
     case 'starting': return 'created';
     case 'running': return 'running';
-    case 'killing': return ctx.resume;
+    case 'paused': return 'paused';
+    case 'killing':
+    case 'pausing':
+    case 'resuming':
+    case 'updating': return ctx.resume;
     case 'reconciling': {
       const from = (ctx.restoredFrom ?? 'stopped') as MachineState;
       return from === 'reconciling' ? 'stopped' : ociStatus(from, ctx);
@@ -47,7 +51,7 @@ export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'runni
   }
 }
 
-export type Command = 'create' | 'start' | 'kill' | 'delete';
+export type Command = 'create' | 'start' | 'kill' | 'delete' | 'pause' | 'resume' | 'update';
 
 /** The error for a command the machine refused in `state` (runc's wording where it has one). */
 export function refusal(id: string, command: Command, state: MachineState, force = false): RuntimeError {
@@ -61,8 +65,12 @@ export function refusal(id: string, command: Command, state: MachineState, force
   }
   const why: Record<Command, string> = {
     create: '',
-    start: state === 'stopped' ? 'cannot start a container that has stopped' : 'cannot start an already running container',
+    start: state === 'stopped' ? 'cannot start a container that has stopped'
+      : state === 'paused' ? 'cannot start a paused container' : 'cannot start an already running container',
     kill: 'container not running',
+    pause: state === 'paused' ? 'container already paused' : 'container not running or created',
+    resume: 'container not paused',
+    update: 'container not running',
     delete: force ? `cannot delete container in state ${state}` : `cannot delete container that is not stopped: ${state}`,
   };
   return new RuntimeError('ILLEGAL_STATE', `${command} ${id}: ${why[command]}`);

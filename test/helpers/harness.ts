@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { containerMachine, type ContainerContext, type EffectInput } from '../../src/machines/container.machine.js';
-import type { ContainerEvent, Created, Deleted, Observed, Signaled, Started } from '../../src/machines/events.js';
+import type { ContainerEvent, Created, Deleted, Observed, Paused, Resumed, Signaled, Started, Updated } from '../../src/machines/events.js';
 import { isSettled, leafState, type MachineState } from '../../src/machines/lifecycle.js';
 import { replay, type LoggedEvent } from '../../src/machines/replay.js';
 import { RuntimeError } from '../../src/errors.js';
@@ -11,12 +11,16 @@ export interface Script {
   start?: (c: EffectInput) => Started | Error;
   signal?: (c: EffectInput) => Signaled | Error;
   delete?: (c: EffectInput) => Deleted | Error;
+  pause?: (c: EffectInput) => Paused | Error;
+  resume?: (c: EffectInput) => Resumed | Error;
+  update?: (c: EffectInput) => Updated | Error;
   probe?: (c: EffectInput) => Observed | Error;
 }
 
 export const created = (pid = 42): Created => ({
   type: 'Created', pid, startTime: '1000', created: '2026-01-01T00:00:00.000Z', rootfs: '/b/rootfs',
-  config: { ociVersion: '1.0.2', root: { path: 'rootfs' } } as Created['config'],
+  config: { ociVersion: '1.0.2', root: { path: 'rootfs' }, linux: { resources: { pids: { limit: 10 } } } } as Created['config'],
+  cgroup: '/berth/c1',
 });
 
 const run = <T>(f: ((c: EffectInput) => T | Error) | undefined, c: EffectInput, fallback: T): Promise<T> => {
@@ -36,6 +40,9 @@ export function harness(script: Script = {}, restore?: { state: MachineState; co
       startContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.start, input, { type: 'Started' } as Started)),
       signalContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.signal, input, { type: 'Signaled', signal: input.signal, count: 1 } as Signaled)),
       deleteContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.delete, input, { type: 'Deleted', exit: null } as Deleted)),
+      pauseContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.pause, input, { type: 'Paused' } as Paused)),
+      resumeContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.resume, input, { type: 'Resumed' } as Resumed)),
+      updateContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.update, input, { type: 'Updated', resources: { ...input.resources, ...input.update } } as Updated)),
       probe: fromPromise(({ input }: { input: EffectInput }) => run(script.probe, input, { type: 'Observed', status: 'running', reason: 'alive', exit: null } as Observed)),
       watchExit: fromCallback<ContainerEvent, EffectInput>(({ sendBack }) => {
         exits.push(sendBack);
@@ -77,6 +84,10 @@ export function harness(script: Script = {}, restore?: { state: MachineState; co
       for (const sb of [...exits]) sb({ type: 'Exited', code, signal });
     },
     watching: () => exits.length,
+    /** The kernel reports OOM kills (through the exit watcher). */
+    oom(count: number): void {
+      for (const sb of [...exits]) sb({ type: 'OomKilled', count });
+    },
     replayed: () => replay('c1', log),
   };
 }

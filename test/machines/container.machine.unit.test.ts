@@ -149,3 +149,41 @@ test('an exit recorded without its status can be completed once by the init\'s p
   assert.deepEqual(h.emitted.slice(-2), ['Exited', 'Exited']);
   assert.deepEqual(h.replayed().context, h.context());
 });
+
+test('pause and resume return a container to where it was; update changes the limits in force', async () => {
+  const h = harness();
+  await h.send(create);
+  assert.deepEqual(h.context().resources, { pids: { limit: 10 } });
+  assert.equal(await h.send({ type: 'PauseRequested' }), 'paused');
+  assert.equal(await h.send({ type: 'ResumeRequested' }), 'created', 'paused before it started: resumes as created');
+  await h.send(start);
+  assert.equal(await h.send({ type: 'PauseRequested' }), 'paused');
+  assert.equal(await h.send({ type: 'UpdateRequested', resources: { memory: { limit: 1 << 24 } } }), 'paused');
+  assert.deepEqual(h.context().resources, { pids: { limit: 10 }, memory: { limit: 1 << 24 } });
+  assert.equal(await h.send(kill(9)), 'paused', 'a signal to a paused container keeps it paused');
+  assert.equal(await h.send({ type: 'ResumeRequested' }), 'running');
+  assert.deepEqual(h.replayed().context, h.context());
+});
+
+test('a failed update keeps the limits that were in force', async () => {
+  const h = harness({ update: () => new RuntimeError('INVALID_CONFIG', 'memory.limit: EINVAL', { field: 'linux.resources.memory.limit' }) });
+  await h.send(create);
+  await h.send(start);
+  assert.equal(await h.send({ type: 'UpdateRequested', resources: { memory: { limit: -5 } } }), 'running');
+  assert.deepEqual(h.context().resources, { pids: { limit: 10 } });
+  assert.equal(h.context().error?.field, 'linux.resources.memory.limit');
+});
+
+test('OOM kills are facts, counted once each', async () => {
+  const h = harness();
+  await h.send(create);
+  await h.send(start);
+  h.oom(1);
+  h.oom(1);
+  h.oom(2);
+  h.exit(null, 9);
+  assert.equal(await h.settle(), 'stopped');
+  assert.equal(h.context().oomKills, 2);
+  assert.deepEqual(h.emitted.filter((t) => t === 'OomKilled').length, 2);
+  assert.deepEqual(h.replayed().context, h.context());
+});

@@ -11,33 +11,44 @@ import { harness, type Script } from '../helpers/harness.js';
  */
 type Op =
   | { kind: 'intent'; event: ContainerEvent }
-  | { kind: 'exit'; code: number | null; signal: number | null };
+  | { kind: 'exit'; code: number | null; signal: number | null }
+  | { kind: 'oom'; count: number };
 
 const intent = fc.oneof(
   fc.constant<ContainerEvent>({ type: 'CreateRequested', bundle: '/b', pidFile: null, owner: '' }),
   fc.constant<ContainerEvent>({ type: 'StartRequested' }),
   fc.integer({ min: 1, max: 31 }).map((signal): ContainerEvent => ({ type: 'KillRequested', signal, all: false })),
   fc.boolean().map((force): ContainerEvent => ({ type: 'DeleteRequested', force })),
+  fc.constant<ContainerEvent>({ type: 'PauseRequested' }),
+  fc.constant<ContainerEvent>({ type: 'ResumeRequested' }),
+  fc.integer({ min: 1, max: 100 }).map((limit): ContainerEvent => ({ type: 'UpdateRequested', resources: { pids: { limit } } })),
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: intent.map((event) => ({ kind: 'intent' as const, event })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit' as const), code: fc.option(fc.integer({ min: 0, max: 255 })), signal: fc.constant(null) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oom' as const), count: fc.integer({ min: 0, max: 3 }) }) },
 );
 const failure = (p: boolean, what: string) => (p ? new RuntimeError('SYSCALL', `${what}: EPERM`) : undefined);
 
 test('live machine == replay(logged events) for random operation sequences', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), async (ops, fails) => {
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), async (ops, fails) => {
       const script: Script = {
         ...(fails[0] ? { create: () => failure(true, 'create')! } : {}),
         ...(fails[1] ? { start: () => failure(true, 'start')! } : {}),
         ...(fails[2] ? { signal: () => failure(true, 'kill')! } : {}),
         ...(fails[3] ? { delete: () => failure(true, 'delete')! } : {}),
+        ...(fails[4] ? { pause: () => failure(true, 'pause')! } : {}),
+        ...(fails[5] ? { resume: () => failure(true, 'resume')! } : {}),
+        ...(fails[6] ? { update: () => failure(true, 'update')! } : {}),
       };
       const h = harness(script);
       for (const o of ops) {
         if (o.kind === 'exit') {
           h.exit(o.code, o.signal);
+          await h.settle();
+        } else if (o.kind === 'oom') {
+          h.oom(o.count);
           await h.settle();
         } else {
           await h.send(o.event).catch((e: unknown) => {

@@ -16,6 +16,7 @@ const reach: Record<string, ContainerEvent[]> = {
   absent: [],
   created: [C, created()],
   running: [C, created(), { type: 'StartRequested' }, { type: 'Started' }],
+  paused: [C, created(), { type: 'StartRequested' }, { type: 'Started' }, { type: 'PauseRequested' }, { type: 'Paused' }],
   stopped: [C, created(), { type: 'Exited', code: 0, signal: null }],
   deleted: [C, created(), { type: 'Exited', code: 0, signal: null }, { type: 'DeleteRequested', force: false }, { type: 'Deleted', exit: null }],
 };
@@ -26,13 +27,17 @@ const commands: Record<string, ContainerEvent> = {
   kill: { type: 'KillRequested', signal: 15, all: false },
   delete: { type: 'DeleteRequested', force: false },
   'delete --force': { type: 'DeleteRequested', force: true },
+  pause: { type: 'PauseRequested' },
+  resume: { type: 'ResumeRequested' },
+  update: { type: 'UpdateRequested', resources: { pids: { limit: 5 } } },
 };
 
 // The law, as a table: every pair listed is accepted; every other pair is refused.
 const allowed = new Set([
   'absent/create', 'deleted/create',
-  'created/start', 'created/kill', 'created/delete --force',
-  'running/kill', 'running/delete --force',
+  'created/start', 'created/kill', 'created/delete --force', 'created/pause', 'created/update',
+  'running/kill', 'running/delete --force', 'running/pause', 'running/update',
+  'paused/kill', 'paused/delete --force', 'paused/resume', 'paused/update',
   'stopped/delete', 'stopped/delete --force',
 ]);
 
