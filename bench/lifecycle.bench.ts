@@ -9,7 +9,7 @@
  * (not root, nothing built) or when it could not clean up after itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,6 +48,8 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     'keep-node-env': { type: 'boolean', default: false },
     trace: { type: 'string', default: '0' },
+    seed: { type: 'string' },
+    label: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -58,12 +60,36 @@ if (flags.help) {
   --out FILE        JSON result (default bench/results/lifecycle-<date>.json)
   --keep-node-env   keep NODE_EXTRA_CA_CERTS for the node children (it is dropped by default)
   --trace N         print the event timeline of the first N measured embedded lifecycles
+  --seed N          seed of the per-round shuffle (default: from the clock; printed)
+  --label TEXT      a note kept in the JSON (e.g. which code was measured)
 `);
   process.exit(0);
 }
 const RUNS = positiveInt('runs', flags.runs);
 const WARMUP = nonNegativeInt('warmup', flags.warmup);
 const TRACE = nonNegativeInt('trace', flags.trace);
+const SEED = flags.seed === undefined ? Date.now() % 2 ** 31 : nonNegativeInt('seed', flags.seed);
+
+/** mulberry32: a small seeded PRNG, so a run's order can be replayed with --seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffled<T>(xs: T[], rand: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 function positiveInt(name: string, v: string | undefined): number {
   const n = Number(v);
@@ -192,6 +218,8 @@ interface Trace {
   /** create called, create resolved, start resolved, wait resolved, delete resolved. */
   t: number[];
   appends: { type: string; sync: boolean; t0: number; t1: number }[];
+  /** Reads of the container's stream: the runtime's load() rebuilding a machine, and state$ (wait). */
+  reads: { t0: number; t1: number }[];
   /** When each event was committed (the log's events$). */
   commits: { type: string; t: number }[];
   sys: { call: string; t0: number; t1: number }[];
@@ -246,6 +274,15 @@ function instrumentLog(rt: Runtime): () => void {
       current?.appends.push({ type: events.map((e) => e.type).join('+'), sync: opts.sync === true, t0, t1: now() });
     }
   };
+  const innerRead = rt.log.read.bind(rt.log);
+  rt.log.read = async (stream, opts) => {
+    const t0 = now();
+    try {
+      return await innerRead(stream, opts);
+    } finally {
+      current?.reads.push({ t0, t1: now() });
+    }
+  };
   const sub = rt.events$.subscribe((e) => current?.commits.push({ type: e.type, t: now() }));
   return () => sub.unsubscribe();
 }
@@ -270,7 +307,7 @@ async function lifecycle(rt: Runtime, id: string, bundle: string, trace: Trace |
   }
 }
 
-const newTrace = (id: string): Trace => ({ id, t: [], appends: [], commits: [], sys: [], fires: [], pidfd: -1, history: [] });
+const newTrace = (id: string): Trace => ({ id, t: [], appends: [], reads: [], commits: [], sys: [], fires: [], pidfd: -1, history: [] });
 
 // ---------------------------------------------------------------------------------------------
 // the breakdown of one traced lifecycle into phases that add up to the whole
@@ -347,6 +384,8 @@ interface Breakdown {
     exitedCommittedToWaitResolvedMs: Stats | null;
   };
   syscalls: Record<string, { perLifecycle: number; medianMs: number }>;
+  /** Stream reads per call: create's and delete's come from the runtime rebuilding its machine from the log. */
+  reads: { perLifecycle: number; medianMs: number; inCreate: number; inStart: number; inWait: number; inDelete: number; deletesThatReread: number };
   /** Consecutive events of the log, from their `at` stamps (millisecond resolution). */
   history: { from: string; to: string; medianMs: number; p90Ms: number; n: number }[];
   historyTotal: Stats | null;
@@ -372,6 +411,17 @@ function breakdown(traces: Trace[]): Breakdown {
     const all = traces.flatMap((t) => t.sys.filter((s) => s.call === call).map((s) => s.t1 - s.t0));
     syscalls[call] = { perLifecycle: round(all.length / traces.length, 2), medianMs: round(median(all)) };
   }
+  const readsIn = (t: Trace, a: number, b: number) => t.reads.filter((r) => r.t0 >= (t.t[a] ?? Infinity) && r.t0 < (t.t[b] ?? -Infinity)).length;
+  const sumOver = (f: (t: Trace) => number) => round(traces.reduce((n, t) => n + f(t), 0) / Math.max(1, traces.length), 2);
+  const reads: Breakdown['reads'] = {
+    perLifecycle: sumOver((t) => t.reads.length),
+    medianMs: round(median(traces.flatMap((t) => t.reads.map((r) => r.t1 - r.t0)))),
+    inCreate: sumOver((t) => readsIn(t, 0, 1)),
+    inStart: sumOver((t) => readsIn(t, 1, 2)),
+    inWait: sumOver((t) => readsIn(t, 2, 3)),
+    inDelete: sumOver((t) => readsIn(t, 3, 4)),
+    deletesThatReread: traces.filter((t) => readsIn(t, 3, 4) > 0).length,
+  };
   // Consecutive pairs of the log's events, by their `at` stamps.
   const pairs = new Map<string, number[]>();
   const totals: number[] = [];
@@ -402,6 +452,7 @@ function breakdown(traces: Trace[]): Breakdown {
         .map((t) => (t.t[3] ?? NaN) - (exitedAt(t) ?? NaN)).filter(Number.isFinite)),
     },
     syscalls,
+    reads,
     history: [...pairs].map(([k, xs]) => {
       const [from = '', to = ''] = k.split(' -> ');
       const s = stats(xs);
@@ -417,6 +468,7 @@ function printTimeline(tr: Trace): void {
     ...tr.t.map((t, i): [number, string] => [t, ['create()', 'create resolved', 'start resolved', 'wait resolved', 'delete resolved'][i]!]),
     ...tr.appends.flatMap((a): [number, string][] => [[a.t0, `append ${a.type}${a.sync ? ' (sync)' : ''} begins`], [a.t1, `append ${a.type} done`]]),
     ...tr.commits.map((c): [number, string] => [c.t, `committed ${c.type}`]),
+    ...tr.reads.map((r): [number, string] => [r.t0, `log.read (${(r.t1 - r.t0).toFixed(3)} ms)`]),
     ...tr.sys.map((s): [number, string] => [s.t0, `sys.${s.call} (${(s.t1 - s.t0).toFixed(3)} ms)`]),
     ...tr.fires.map((f): [number, string] => [f.t, `fd ${f.fd} readable${f.fd === tr.pidfd ? ' (init pidfd: exited)' : ''}`]),
   ];
@@ -616,12 +668,14 @@ async function main(): Promise<number> {
       if (!crunCheck2) notes.push('crun fails with cgroups but works with --cgroup-manager=disabled (not measured: not the same work).');
     }
 
-    // -- warm-up, then measured rounds, each round in a rotated order -------------------------
+    // -- warm-up, then measured rounds, each round in its own shuffled order ------------------
+    // Not a fixed rotation: what ran just before matters (a cgroup2 mount is cheap right after
+    // another one, see docs/bench.md), and a fixed order gives one row that advantage every time.
+    const rand = prng(SEED);
     const active = () => variants.filter((v) => v.skipped === null);
     const round1 = async (r: number, tag: string) => {
-      const vs = active();
-      for (let k = 0; k < vs.length; k++) {
-        const v = vs[(r + k) % vs.length]!;
+      for (const v of shuffled(active(), rand)) {
+        if (v.skipped !== null) continue;
         const id = `${prefix}-${v.key}-${tag}${r}`;
         try {
           const ms = await v.run(id);
@@ -683,6 +737,10 @@ async function main(): Promise<number> {
       'berth-version/berth-cli': ratio('berth-version', 'berth-cli'),
       'crun/floor': ratio('crun', 'floor'),
       'berth-embedded/crun': ratio('embedded', 'crun'),
+      'berth-embedded-no-hooks/runc': ratio('embedded-plain', 'runc'),
+      'berth-embedded/floor-self-timed': ratio('embedded', 'floor-self'),
+      'berth-embedded/runc-hyperfine': round(med('embedded') / (cross.rows.find((r) => r.key === 'runc')?.medianMs ?? NaN), 2),
+      'berth-embedded/floor-hyperfine': round(med('embedded') / (cross.rows.find((r) => r.key === 'floor')?.medianMs ?? NaN), 2),
     };
     const bd = breakdown(traces);
     const standalone = { loadBundleMs: stats(tBundle), planInitAndEncodeMs: stats(tPlan) };
@@ -702,13 +760,14 @@ async function main(): Promise<number> {
     const report = {
       kind: 'berth lifecycle bench',
       date: started.toISOString(),
-      options: { runs: RUNS, warmup: WARMUP, interleaved: 'every round runs each variant once, the order rotated by one each round' },
+      options: { runs: RUNS, warmup: WARMUP, seed: SEED, interleaved: 'every round runs each variant once, in an order shuffled per round (seeded)' },
       machine: {
         cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: round(totalmem() / 2 ** 30, 1), kernel: release(),
         node: process.version, runc: runcVersion, crun: crunVersion.split('\n')[0], loadavgBefore: load0, loadavgAfter: load1,
         cgroups: layout.kind, stateFs: '/run (the roots), bundle in the tmpdir',
       },
       env: { droppedForNodeChildren: droppedEnv },
+      code: gitState(),
       bundle: { process: ['/bin/true'], rootfs: bundle.config.root.path, config: 'berth defaultConfig() via test/helpers/bundle.ts, identical for every runtime' },
       variants: Object.fromEntries(variants.map((v) => [v.key, {
         label: v.label, what: v.what, skipped: v.skipped, errors: v.errors.slice(0, 5), errorCount: v.errors.length,
@@ -768,6 +827,23 @@ async function main(): Promise<number> {
 /** Set when the bench could not clean up after itself: the one way it exits non-zero after running. */
 let leftBehind = false;
 
+/** Which code was measured: the embedded rows run src/ as it is on disk (through tsx), the CLI rows dist/. */
+function gitState(): { commit: string; srcChanges: string[]; distBuilt: string | null; label: string | null } {
+  const git = (args: string[]) => spawnSync('git', args, { cwd: REPO, encoding: 'utf8' }).stdout?.trim() ?? '';
+  let distBuilt: string | null = null;
+  try {
+    distBuilt = statSync(CLI).mtime.toISOString();
+  } catch {
+    distBuilt = null;
+  }
+  return {
+    commit: git(['rev-parse', 'HEAD']) || 'unknown (not a git checkout: see label)',
+    srcChanges: git(['status', '--porcelain', '--', 'src', 'native']).split('\n').filter(Boolean),
+    distBuilt,
+    label: flags.label ?? null,
+  };
+}
+
 function roundStats(s: Stats): Stats {
   return { n: s.n, median: round(s.median), p90: round(s.p90), min: round(s.min), max: round(s.max), mean: round(s.mean) };
 }
@@ -804,8 +880,8 @@ async function measureRss(B: string, rootfs: string, roots: Record<string, strin
   const rows: RssResult['rows'] = [];
   const n = Math.min(RUNS, 50);
   for (const [key, label, args] of [
-    ['embedded-dist', `embedded, dist/index.js (plain node), ${n} lifecycles`, [RSS_CHILD, DIST_INDEX]],
-    ['embedded-src', `embedded, src/index.ts (node --import tsx), ${n} lifecycles`, ['--import', 'tsx', RSS_CHILD, SRC_INDEX]],
+    ['embedded-dist', `embedded, dist/index.js (plain node), ${n} lifecycles`, ['--expose-gc', RSS_CHILD, DIST_INDEX]],
+    ['embedded-src', `embedded, src/index.ts (node --import tsx), ${n} lifecycles`, ['--expose-gc', '--import', 'tsx', RSS_CHILD, SRC_INDEX]],
   ] as const) {
     const root = join(roots.rss!, key);
     const r = await timeV(process.execPath, [...args, root, B, String(n), `${prefix}-rss${key}`]);
@@ -915,7 +991,7 @@ function printReport(
 ): void {
   const p = (s: string) => process.stdout.write(`${s}\n`);
   p('');
-  p(`berth lifecycle bench: /bin/true, create -> start -> wait -> delete; ${RUNS} runs per row after ${WARMUP} warm-up rounds, interleaved`);
+  p(`berth lifecycle bench: /bin/true, create -> start -> wait -> delete; ${RUNS} runs per row after ${WARMUP} warm-up rounds, interleaved (shuffled per round, --seed ${SEED})`);
   p(`${cpus().length} cores, Linux ${release()}, node ${process.version}; load average ${report.machine.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} before, ${report.machine.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} after`);
   p('');
   p(`${'row'.padEnd(32)} ${'median'.padStart(8)} ${'p90'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}   (ms)  n   errors`);
@@ -931,7 +1007,8 @@ function printReport(
   p('ratios of medians:');
   for (const [k, v] of Object.entries(report.ratios)) if (Number.isFinite(v)) p(`  ${k.padEnd(26)} ${v.toFixed(2)}`);
   const ef = report.ratios['berth-embedded/floor'] ?? NaN;
-  p(`goal (embedded <= half a crun run, ~2x floor): embedded/floor = ${fmt(ef)} -> ${ef <= 2 ? 'met' : 'NOT met'}${report.goal.crunMeasured ? '' : ' (crun could not run here; judged against the floor)'}`);
+  const efs = report.ratios['berth-embedded/floor-self-timed'] ?? NaN;
+  p(`goal (embedded <= half a crun run, ~2x floor): embedded/floor = ${fmt(ef)} (${fmt(efs)} against the self-timed floor) -> ${ef <= 2 ? 'met' : 'NOT met'}${report.goal.crunMeasured ? '' : ' (crun could not run here: judged against the floor)'}`);
   p(`kernel floor, clone() call alone (namespace creation, from the small C parent): median ${fmt(floorClone?.median)} ms`);
   p(`one fresh cgroup2 mount(2) in a new mount namespace (floor -c): median ${fmt(cgroup2Mount?.median)} ms, p90 ${fmt(cgroup2Mount?.p90)}`);
   const cgCost = (st['embedded-plain']?.median ?? NaN) - (st['embedded-nocg']?.median ?? NaN);
@@ -945,13 +1022,20 @@ function printReport(
   p(`  standalone: loadBundle ${fmt(standalone.loadBundleMs?.median, 3)} ms, planInit+encode ${fmt(standalone.planInitAndEncodeMs?.median, 3)} ms`);
   p(`  log: ${bd.log.appendsPerLifecycle} appends (${bd.log.fsyncedPerLifecycle} fsynced) per lifecycle, ${fmt(bd.log.msInAppendsPerLifecycle?.median)} ms inside append (${fmt(bd.log.msInFsyncedAppendsPerLifecycle?.median)} ms of it fsynced)`);
   p(`  exit: seen before start() resolved in ${bd.exit.seenBeforeStartResolved}/${bd.calls.create?.n ?? 0}; exit seen -> Exited committed ${fmt(bd.exit.exitSeenToExitedCommittedMs?.median, 3)} ms`);
+  p(`  stream reads per lifecycle: ${bd.reads.perLifecycle} (create ${bd.reads.inCreate}, start ${bd.reads.inStart}, wait ${bd.reads.inWait}, delete ${bd.reads.inDelete}), median ${fmt(bd.reads.medianMs, 3)} ms each; delete() re-read the stream (machine rebuilt from the log) in ${bd.reads.deletesThatReread}/${bd.calls.delete?.n ?? 0}`);
   p(`  syscalls (calls per lifecycle, median ms): ${Object.entries(bd.syscalls).map(([k, v]) => `${k} ${v.perLifecycle}x ${fmt(v.medianMs, 3)}`).join(', ')}`);
   p('  from the log\'s own `at` stamps (1 ms resolution):');
   for (const h of bd.history) p(`      ${fmt(h.medianMs, 1).padStart(6)}  ${h.from} -> ${h.to}`);
   p(`      ${fmt(bd.historyTotal?.median, 1).padStart(6)}  CreateRequested -> Deleted`);
   p('');
   p('peak RSS (MiB):');
-  for (const r of rss.rows) p(`  ${r.label.padEnd(58)} ${fmt(median(r.maxRssKiB) / 1024, 1)}`);
+  for (const r of rss.rows) {
+    p(`  ${r.label.padEnd(58)} ${fmt(median(r.maxRssKiB) / 1024, 1)}`);
+    const i = r.inside as { afterOpen?: { rssKiB: number }; afterRuns?: { rssKiB: number }; heapAfterGcKiB?: { afterOpen: number; afterRuns: number }; liveActors?: number } | undefined;
+    if (i?.afterOpen && i.afterRuns) {
+      p(`      RSS ${fmt(i.afterOpen.rssKiB / 1024, 1)} after openRuntime -> ${fmt(i.afterRuns.rssKiB / 1024, 1)} after the lifecycles; heap after GC ${fmt((i.heapAfterGcKiB?.afterOpen ?? NaN) / 1024, 1)} -> ${fmt((i.heapAfterGcKiB?.afterRuns ?? NaN) / 1024, 1)}; live actors kept: ${i.liveActors ?? '?'}`);
+    }
+  }
   p(`  ${'the bench process itself (VmHWM)'.padEnd(58)} ${fmt(hwm / 1024, 1)}`);
   p('');
   if (cross.tool) {

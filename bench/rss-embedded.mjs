@@ -4,8 +4,10 @@
  * Prints one JSON line with VmRSS/VmHWM (KiB, from /proc/self/status) after each step.
  * bench/lifecycle.bench.ts runs it under /usr/bin/time -v, once with the compiled library
  * (dist/index.js, plain node) and once with the sources (src/index.ts, node --import tsx).
+ * With --expose-gc it also reports the heap after a full GC (taken after the RSS readings, so
+ * the GC does not lower them), and how many container machines the runtime still holds.
  *
- *   node [--import tsx] bench/rss-embedded.mjs <module> <root> <bundle> <runs> <id-prefix>
+ *   node [--expose-gc] [--import tsx] bench/rss-embedded.mjs <module> <root> <bundle> <runs> <id-prefix>
  *
  * Plain JavaScript so that the dist run carries no TypeScript loader.
  */
@@ -29,6 +31,12 @@ const { openRuntime } = await import(pathToFileURL(modulePath).href);
 out.afterImport = mem();
 const rt = await openRuntime({ root });
 out.afterOpen = mem();
+const heapAfterGc = () => {
+  if (typeof globalThis.gc !== 'function') return NaN;
+  globalThis.gc();
+  return Math.round(process.memoryUsage().heapUsed / 1024);
+};
+out.heapAfterGcKiB = { afterOpen: heapAfterGc() };
 let failures = 0;
 try {
   for (let i = 0; i < Number(runsArg); i++) {
@@ -40,6 +48,10 @@ try {
   }
 } finally {
   out.afterRuns = mem();
+  out.heapAfterGcKiB.afterRuns = heapAfterGc();
+  // A diagnostic read of a private field (the runtime's map of live container machines): it
+  // shows whether deleted containers are still held. undefined if the field is renamed.
+  out.liveActors = rt.live?.size;
   await rt.close();
 }
 out.final = mem();
