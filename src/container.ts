@@ -6,6 +6,8 @@ import type { ContainerState } from './machines/replay.js';
 import { parseSignal } from './signals.js';
 import type { Runtime } from './runtime.js';
 import type { StoredEvent } from './store/eventLog.js';
+import type { OciResources } from './machines/spec.js';
+import type { Stats } from './effects/cgroups/index.js';
 
 /** A handle on one container of a runtime. It holds no state of its own: the log does. */
 export class Container {
@@ -37,6 +39,27 @@ export class Container {
   /** Send a signal (name like `TERM`/`SIGKILL` or number; default SIGTERM). */
   async kill(signal: string | number = 'SIGTERM', opts: { all?: boolean } = {}): Promise<void> {
     return this.rt.kill(this.id, parseSignal(signal), opts.all ?? false);
+  }
+
+  pause(): Promise<void> {
+    return this.rt.pause(this.id);
+  }
+
+  resume(): Promise<void> {
+    return this.rt.resume(this.id);
+  }
+
+  update(resources: OciResources): Promise<ContainerState> {
+    return this.rt.update(this.id, resources);
+  }
+
+  /** Host pids of the container's processes. */
+  ps(): Promise<number[]> {
+    return this.rt.ps(this.id);
+  }
+
+  stats(): Promise<Stats> {
+    return this.rt.stats(this.id);
   }
 
   delete(opts: { force?: boolean } = {}): Promise<void> {

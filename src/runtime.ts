@@ -16,6 +16,9 @@ import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
 import { reap } from './effects/reap.js';
+import { cgroupOf } from './effects/cgroup.js';
+import type { CgroupManager, Stats } from './effects/cgroups/index.js';
+import type { OciResources } from './machines/spec.js';
 import { exists, fromErrorInfo, isSettled, leafState, refusal, type Command, type MachineState } from './machines/lifecycle.js';
 import { publicState, replay, type ContainerState } from './machines/replay.js';
 import type { EventLog, StoredEvent } from './store/eventLog.js';
@@ -36,6 +39,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** The kernel seam; tests pass a fake. */
   syscalls?: Syscalls;
+  /** Read cgroupsPath in systemd's `slice:prefix:name` form (runc's --systemd-cgroup). */
+  systemdCgroup?: boolean;
 }
 
 export interface CreateOptions {
@@ -66,7 +71,7 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   // burst of one-shot commands to let go of the lock.
   const lockTimeoutMs = opts.lockTimeoutMs ?? (serve ? 30_000 : 5_000);
   const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs });
-  return new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }));
+  return new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }), opts.systemdCgroup ?? false);
 }
 
 export class Runtime {
@@ -87,6 +92,7 @@ export class Runtime {
     readonly mode: 'owner' | 'remote',
     readonly sys: Syscalls,
     readonly logger: Logger,
+    systemdCgroup = false,
   ) {
     this.paths = rootPaths(root);
     const procs = new Map<string, TrackedProcess>();
@@ -98,6 +104,7 @@ export class Runtime {
       log: logger,
       helperFd: () => (this.helper ??= sys.sealedCopy(initHelperPath())),
       cgroups: () => (this.layout ??= readCgroupLayout()),
+      systemdCgroup,
       stdioFor: (id) => this.stdio.get(id) ?? { fds: [0, 1, 2], owned: [] },
     };
     this.machine = containerMachine.provide({ actors: makeEffects(this.deps) });
@@ -142,7 +149,10 @@ export class Runtime {
       const l = await this.load(id);
       const snap = l.actor.getSnapshot();
       const st = leafState(snap.value);
-      if (!exists(st)) throw refusal(id, 'start', st);
+      if (!exists(st)) {
+        this.forget(l);
+        throw refusal(id, 'start', st);
+      }
       return publicState(st, snap.context, l.version);
     });
   }
@@ -165,6 +175,30 @@ export class Runtime {
 
   kill(id: string, signal: number, all = false): Promise<void> {
     return this.command(id, 'kill', { type: 'KillRequested', signal, all }).then(() => undefined);
+  }
+
+  /** Freeze every process of the container (its cgroup's freezer). */
+  pause(id: string): Promise<void> {
+    return this.command(id, 'pause', { type: 'PauseRequested' }).then(() => undefined);
+  }
+
+  resume(id: string): Promise<void> {
+    return this.command(id, 'resume', { type: 'ResumeRequested' }).then(() => undefined);
+  }
+
+  /** Change the container's resource limits (runc update); the new set in force is logged. */
+  update(id: string, resources: OciResources): Promise<ContainerState> {
+    return this.command(id, 'update', { type: 'UpdateRequested', resources });
+  }
+
+  /** Host pids of every process in the container's cgroup. */
+  async ps(id: string): Promise<number[]> {
+    return (await this.alive(id, 'ps')).pids();
+  }
+
+  /** Resource usage in runc's `events --stats` shape. */
+  async stats(id: string): Promise<Stats> {
+    return (await this.alive(id, 'stats')).stats();
   }
 
   delete(id: string, force = false): Promise<void> {
@@ -234,18 +268,30 @@ export class Runtime {
       l.version = r.nextVersion;
       l.actor.send(intent);
       const after = await this.settle(l);
+      const state = leafState(after.value);
+      // A deleted container needs no live machine: the log keeps it.
+      if (state === 'deleted') this.forget(l);
       if (after.context.error) throw fromErrorInfo(after.context.error);
-      return publicState(leafState(after.value), after.context, l.version);
+      return publicState(state, after.context, l.version);
     });
+  }
+
+  /** The cgroup of a container that is not stopped (ILLEGAL_STATE otherwise). */
+  private async alive(id: string, what: string): Promise<CgroupManager> {
+    const s = await this.state(id);
+    if (s.status === 'stopped') throw new RuntimeError('ILLEGAL_STATE', `${what} ${id}: container not running`);
+    const l = this.live.get(id);
+    return cgroupOf(this.deps, { id, cgroup: l?.actor.getSnapshot().context.cgroup ?? null });
   }
 
   /** The live machine of a container, rebuilt from the log when this process's copy is stale. */
   private async load(id: string): Promise<Live> {
-    const version = await this.log.version(id);
     const cached = this.live.get(id);
+    // Facts this process is still appending make the log look ahead of its own copy.
+    await cached?.appends;
+    const version = await this.log.version(id);
     if (cached && cached.version === version) return cached;
     if (cached) {
-      await cached.appends;
       cached.actor.stop();
       this.live.delete(id);
     }
@@ -298,6 +344,11 @@ export class Runtime {
     }
     this.logger.error({ id: l.id, type: fact.type }, 'fact not appended: the stream kept changing');
     l.version = -1;
+  }
+
+  private forget(l: Live): void {
+    l.actor.stop();
+    if (this.live.get(l.id) === l) this.live.delete(l.id);
   }
 
   /** Wait until the machine rests in a settled state and every fact it emitted is in the log. */

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { defaultConfig } from '../machines/spec.js';
@@ -7,6 +7,7 @@ import { parseSignal, signalName } from '../signals.js';
 import type { StoredEvent } from '../store/eventLog.js';
 import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
 import { table } from './format.js';
+import { resourcesFromFlags, updateFlags } from './resources.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -51,6 +52,21 @@ const ociState = (s: Awaited<ReturnType<Runtime['state']>>) => ({
   rootfs: s.rootfs, created: s.created, owner: s.owner, annotations: s.annotations,
 });
 
+/** A command that takes one container id and makes one runtime call. */
+function byId(name: string, summary: string, call: (rt: Runtime, id: string) => Promise<unknown>): Command {
+  return {
+    name,
+    summary,
+    usage: `berth ${name} <id>`,
+    flags: [],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, name, ['container-id']);
+      await call(await ctx.runtime(), id!);
+      return 0;
+    },
+  };
+}
+
 export const commands: Command[] = [
   {
     name: 'spec',
@@ -78,17 +94,7 @@ export const commands: Command[] = [
       return 0;
     },
   },
-  {
-    name: 'start',
-    summary: 'run the user process of a created container',
-    usage: 'berth start <id>',
-    flags: [],
-    async run(ctx) {
-      const [id] = positionals(ctx.args, 'start', ['container-id']);
-      await (await ctx.runtime()).start(id!);
-      return 0;
-    },
-  },
+  byId('start', 'run the user process of a created container', (rt, id) => rt.start(id)),
   {
     name: 'state',
     summary: 'print the OCI state of a container as JSON',
@@ -121,6 +127,63 @@ export const commands: Command[] = [
       const [id] = positionals(ctx.args, 'delete', ['container-id']);
       await (await ctx.runtime()).delete(id!, bool(ctx.args, 'force'));
       return 0;
+    },
+  },
+  byId('pause', 'freeze every process of the container', (rt, id) => rt.pause(id)),
+  byId('resume', 'thaw a paused container', (rt, id) => rt.resume(id)),
+  {
+    name: 'update',
+    summary: 'change the resource limits of a container; the change is logged',
+    usage: 'berth update [-r FILE] [--memory N] [--cpu-quota N] ... <id>',
+    flags: updateFlags,
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'update', ['container-id']);
+      const resources = resourcesFromFlags(ctx.args, () => readFileSync(0, 'utf8'));
+      await (await ctx.runtime()).update(id!, resources);
+      return 0;
+    },
+  },
+  {
+    name: 'ps',
+    summary: 'list the processes of a container (host pids)',
+    usage: 'berth ps [--format table|json] <id>',
+    flags: [formatFlag],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'ps', ['container-id']);
+      const pids = await (await ctx.runtime()).ps(id!);
+      if (format(ctx) === 'json') ctx.out(JSON.stringify(pids));
+      else ctx.out(table(['PID', 'CMD'], pids.map((p) => [String(p), commandLine(p)])));
+      return 0;
+    },
+  },
+  {
+    name: 'events',
+    summary: 'print resource usage (--stats once, else every --interval) and OOM events as JSON lines',
+    usage: 'berth events [--stats] [--interval 5s] <id>',
+    flags: [
+      { name: 'stats', boolean: true, help: 'print the stats once and exit' },
+      { name: 'interval', help: 'how often to print stats (default 5s)' },
+    ],
+    async run(ctx) {
+      const [id] = positionals(ctx.args, 'events', ['container-id']);
+      const rt = await ctx.runtime({ serve: false });
+      const line = (type: string, data?: unknown) => ctx.out(JSON.stringify({ type, id, ...(data === undefined ? {} : { data }) }));
+      if (bool(ctx.args, 'stats')) {
+        line('stats', await rt.stats(id!));
+        return 0;
+      }
+      const every = parseInterval(str(ctx.args, 'interval') ?? '5s');
+      const sub = rt.events$For(id!).subscribe((e) => { if (e.type === 'OomKilled') line('oom'); });
+      try {
+        for (;;) {
+          const s = await rt.state(id!);
+          if (s.status === 'stopped') return 0;
+          line('stats', await rt.stats(id!));
+          await new Promise((r) => setTimeout(r, every));
+        }
+      } finally {
+        sub.unsubscribe();
+      }
     },
   },
   {
@@ -191,6 +254,20 @@ export const commands: Command[] = [
     },
   },
 ];
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ');
+  } catch {
+    return '';
+  }
+}
+
+function parseInterval(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+  if (!m) throw new RuntimeError('INVALID_ARGUMENT', `--interval ${v}: use e.g. 500ms, 5s, 1m`);
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
+}
 
 function format(ctx: CommandContext): 'table' | 'json' {
   const f = str(ctx.args, 'format') ?? 'table';

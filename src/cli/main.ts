@@ -25,7 +25,7 @@ export const globalFlags: FlagSpec[] = [
   { name: 'log', help: 'write the log to this file (default: stderr, errors only)' },
   { name: 'log-format', help: 'text or json' },
   { name: 'debug', boolean: true, help: 'log debug messages' },
-  { name: 'systemd-cgroup', boolean: true, ignored: true, help: 'accepted for compatibility' },
+  { name: 'systemd-cgroup', boolean: true, help: 'read cgroupsPath as slice:prefix:name and place the cgroup as systemd would' },
   { name: 'rootless', ignored: true, help: 'accepted for compatibility' },
   { name: 'criu', ignored: true, help: 'accepted for compatibility' },
   { name: 'help', short: 'h', boolean: true, help: 'show help' },
@@ -93,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       args,
       cwd: process.cwd(),
       out: (text) => process.stdout.write(text.length ? `${text}\n` : ''),
-      runtime: async (o = {}) => (rt ??= await openRuntime({ root, serve: o.serve ?? false, logger })),
+      runtime: async (o = {}) => (rt ??= await openRuntime({ root, serve: o.serve ?? false, logger, systemdCgroup: bool(global, 'systemd-cgroup') })),
     });
   } catch (e) {
     const code: ErrorCode = isRuntimeError(e) ? e.code : 'INTERNAL';

@@ -37,6 +37,8 @@ export interface EffectDeps {
   /** fd of the sealed berth-init copy (made once per process). */
   helperFd(): number;
   cgroups(): CgroupLayout;
+  /** cgroupsPath in systemd's `slice:prefix:name` form (runc's --systemd-cgroup), mapped onto cgroupfs. */
+  systemdCgroup: boolean;
   /** The stdio for the container being created (the runtime registers it before CreateRequested). */
   stdioFor(id: string): StdioFds;
   log: Logger;

@@ -5,6 +5,7 @@ import { createContainer } from './create.js';
 import { deleteContainer } from './delete.js';
 import type { EffectDeps } from './deps.js';
 import { signalContainer } from './kill.js';
+import { pauseContainer, resumeContainer, updateContainer } from './freeze.js';
 import { probeContainer } from './probe.js';
 import { startContainer } from './start.js';
 import { watchExit } from './watch.js';
@@ -15,6 +16,9 @@ export function makeEffects(d: EffectDeps) {
     createContainer: fromPromise(({ input }: { input: EffectInput }) => createContainer(d, input)),
     startContainer: fromPromise(({ input }: { input: EffectInput }) => startContainer(d, input)),
     signalContainer: fromPromise(({ input }: { input: EffectInput }) => signalContainer(d, input)),
+    pauseContainer: fromPromise(({ input }: { input: EffectInput }) => pauseContainer(d, input)),
+    resumeContainer: fromPromise(({ input }: { input: EffectInput }) => resumeContainer(d, input)),
+    updateContainer: fromPromise(({ input }: { input: EffectInput }) => updateContainer(d, input)),
     deleteContainer: fromPromise(({ input }: { input: EffectInput }) => deleteContainer(d, input)),
     probe: fromPromise(({ input }: { input: EffectInput }) => probeContainer(d, input)),
     watchExit: fromCallback<ContainerEvent, EffectInput>(({ input, sendBack }) => watchExit(d, input, sendBack)),

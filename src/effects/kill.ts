@@ -1,40 +1,27 @@
+import { constants as osc } from 'node:os';
 import { RuntimeError, errnoOf, wrapSyscall } from '../errors.js';
 import type { Signaled } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
+import { cgroupOf } from './cgroup.js';
 import type { EffectDeps } from './deps.js';
-import { pidNamespaceOf, pidsInPidNamespace } from './procfs.js';
 import { trackedProcess } from './track.js';
 
 /**
- * kill: signal the init through its pidfd (immune to pid reuse). With `all`, every process of
- * the container's own pid namespace is signalled too (the cgroup-based `--all` comes with
- * per-container cgroups).
+ * kill: signal the init through its pidfd (immune to pid reuse), or with `all` every process
+ * in the container's cgroup. A frozen process cannot act on SIGKILL, so a paused container is
+ * thawed after one (as runc does); other signals stay pending until resume.
  */
 export async function signalContainer(d: EffectDeps, c: EffectInput): Promise<Signaled> {
   const id = c.id;
   const proc = trackedProcess(d, c);
+  let count = 1;
   try {
-    d.sys.pidfdSendSignal(proc.pidfd, c.signal);
+    if (c.all) count = await cgroupOf(d, c).signalAll(c.signal);
+    else d.sys.pidfdSendSignal(proc.pidfd, c.signal);
   } catch (e) {
     if (errnoOf(e) === 'ESRCH') throw new RuntimeError('ILLEGAL_STATE', `kill ${id}: container not running`);
     throw wrapSyscall(`kill ${id}: signal ${c.signal}`, e, { step: 'pidfd_send_signal' });
   }
-  let count = 1;
-  if (c.all && ownsPidNamespace(c)) {
-    const ns = pidNamespaceOf(proc.pid);
-    for (const pid of ns ? pidsInPidNamespace(ns) : []) {
-      if (pid === proc.pid) continue;
-      try {
-        process.kill(pid, c.signal);
-        count++;
-      } catch {
-        // exited meanwhile
-      }
-    }
-  }
+  if (c.resume === 'paused' && c.signal === osc.signals.SIGKILL) await cgroupOf(d, c).thaw();
   return { type: 'Signaled', signal: c.signal, count };
-}
-
-function ownsPidNamespace(c: EffectInput): boolean {
-  return (c.config?.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path);
 }

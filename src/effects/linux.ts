@@ -1,6 +1,5 @@
 /**
- * The real Syscalls: the native addon (native/addon/), loaded once per call of
- * `linuxSyscalls()` through Node's require cache, and delegated to 1:1. This is the only
+ * The real Syscalls: the native addon (native/addon/), loaded through Node's require cache. This is the only
  * module that imports the addon. Errors thrown by the addon already look like Node's fs errors
  * (`{ code: 'EPERM', errno: 1, syscall, path? }`) and pass through unwrapped.
  */
@@ -10,22 +9,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { RuntimeError } from '../errors.js';
-import type { SpawnArgs, Spawned, Syscalls, WaitStatus } from './syscalls.js';
+import type { Syscalls } from './syscalls.js';
 
-/** The exact exports of native/build/Release/berth.node (native/addon/addon.cc). */
-interface NativeAddon {
-  spawn(a: SpawnArgs): Spawned;
-  pidfdOpen(pid: number): number;
-  pidfdSendSignal(pidfd: number, signal: number): void;
-  waitid(pidfd: number): WaitStatus | null;
-  setChildSubreaper(on: boolean): void;
-  watchFd(fd: number, onReady: () => void): () => void;
-  pipe(): [number, number];
-  mkfifo(path: string, mode: number): void;
-  memfdCreate(name: string): number;
-  sealedCopy(path: string): number;
-  close(fd: number): void;
-}
+/**
+ * The addon's export table (native/addon/addon.cc) is the Syscalls interface itself, one
+ * function per method with the same name and signature; the check below keeps the two in step.
+ */
+const METHODS = [
+  'spawn', 'pidfdOpen', 'pidfdSendSignal', 'waitid', 'setChildSubreaper', 'watchFd', 'pipe', 'mkfifo',
+  'memfdCreate', 'sealedCopy', 'close',
+] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */
 function releaseDir(): string {
@@ -33,29 +26,17 @@ function releaseDir(): string {
   return resolve(here, '..', '..', 'native', 'build', 'Release');
 }
 
-function loadAddon(): NativeAddon {
+export function linuxSyscalls(): Syscalls {
   const file = join(releaseDir(), 'berth.node');
   if (!existsSync(file)) {
     throw new RuntimeError('INTERNAL', 'native addon not built: run npm run build:native', { field: file });
   }
-  return createRequire(import.meta.url)(file) as NativeAddon;
-}
-
-export function linuxSyscalls(): Syscalls {
-  const addon = loadAddon();
-  return {
-    spawn: (a) => addon.spawn(a),
-    pidfdOpen: (pid) => addon.pidfdOpen(pid),
-    pidfdSendSignal: (pidfd, signal) => addon.pidfdSendSignal(pidfd, signal),
-    waitid: (pidfd) => addon.waitid(pidfd),
-    setChildSubreaper: (on) => addon.setChildSubreaper(on),
-    watchFd: (fd, onReady) => addon.watchFd(fd, onReady),
-    pipe: () => addon.pipe(),
-    mkfifo: (path, mode) => addon.mkfifo(path, mode),
-    memfdCreate: (name) => addon.memfdCreate(name),
-    sealedCopy: (path) => addon.sealedCopy(path),
-    close: (fd) => addon.close(fd),
-  };
+  const addon = createRequire(import.meta.url)(file) as Record<string, unknown>;
+  const missing = METHODS.filter((m) => typeof addon[m] !== 'function');
+  if (missing.length > 0) {
+    throw new RuntimeError('INTERNAL', `native addon is out of date (missing ${missing.join(', ')}): run npm run build:native`, { field: file });
+  }
+  return addon as unknown as Syscalls;
 }
 
 /** Absolute path of the init helper executable, native/build/Release/berth-init. */

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { ExitInfo, Observed, SettledStatus } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
+import { cgroupOf } from './cgroup.js';
 import { exitedYet } from './reap.js';
 import { openIfSame } from './track.js';
 
@@ -31,7 +32,9 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   return observed(liveStatus(d, c, from), 'init alive');
 }
 
+/** A live init is paused if its cgroup is frozen, created while its exec FIFO exists, else running. */
 function liveStatus(d: EffectDeps, c: EffectInput, from: string): SettledStatus {
+  if (c.cgroup !== null && cgroupOf(d, c).freezerState() === 'frozen') return 'paused';
   if (from === 'created' || from === 'running') return from;
   return existsSync(d.paths.execFifo(c.id)) ? 'created' : 'running';
 }

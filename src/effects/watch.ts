@@ -1,6 +1,7 @@
 import type { ContainerEvent } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
+import { cgroupOf } from './cgroup.js';
 import { collect } from './reap.js';
 import { openIfSame } from './track.js';
 
@@ -17,6 +18,9 @@ export function watchExit(d: EffectDeps, c: EffectInput, sendBack: (e: Container
     return () => undefined;
   }
   const stop = d.watch(proc.pidfd, () => {
+    // The kernel's OOM count is read before the exit is reported, while the cgroup exists.
+    const oom = c.cgroup === null ? 0 : cgroupOf(d, c).oomKills();
+    if (oom > c.oomKills) sendBack({ type: 'OomKilled', count: oom });
     // The pidfd stays open (other watchers may poll it) until delete forgets the process.
     sendBack({ type: 'Exited', ...collect(d, proc) });
   });

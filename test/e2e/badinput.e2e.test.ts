@@ -2,54 +2,36 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { openRuntime, type Runtime } from '../../src/index.js';
-import type { OciConfig } from '../../src/machines/spec.js';
-import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { test } from 'node:test';
+import { tempRoot } from '../helpers/bundle.js';
 import { berth } from '../helpers/cli.js';
-import { actAsShim, assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { runtimeFixture } from '../helpers/fixture.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
 /**
  * Bad input gets a clear, coded error naming the field or object, and leaves the host as if
  * nothing had been attempted: no process, mount, fifo, fd or container directory. The log
  * records the failed attempt (CreateRequested, CreateFailed) and the id stays free.
  */
-let root: { root: string; cleanup(): void };
-let rt: Runtime;
-const bundles: Bundle[] = [];
-const bundle = (args: string[], edit?: (c: OciConfig) => void) => {
-  const b = makeBundle(args, edit);
-  bundles.push(b);
-  return b;
-};
-
-before(async () => {
-  actAsShim();
-  root = tempRoot();
-  rt = await openRuntime({ root: root.root });
-});
-after(async () => {
-  await rt.close();
-  for (const b of bundles) b.cleanup();
-  root.cleanup();
-});
+const f = runtimeFixture();
+const bundle = f.bundle;
 
 interface Expect { code: string; field?: string; message: RegExp }
 
 /** Create must fail with `expect`, leave nothing, log the attempt, and leave the id usable. */
 async function createFails(id: string, bundleDir: string, expect: Expect) {
   const before = snapshot();
-  const err = await rt.create(id, { bundle: bundleDir, stdio: 'ignore' }).then(() => null, (e: unknown) => e as { code: string; field?: string; message: string });
+  const err = await f.rt.create(id, { bundle: bundleDir, stdio: 'ignore' }).then(() => null, (e: unknown) => e as { code: string; field?: string; message: string });
   assert.ok(err, `create ${id} should have failed`);
   assert.equal(err.code, expect.code, err.message);
   if (expect.field) assert.equal(err.field, expect.field);
   assert.match(err.message, expect.message);
-  await assertNoLeaks(before, root.root, { openRuntime: true });
-  await assert.rejects(rt.state(id), { code: 'NOT_EXISTS' });
-  const history = await rt.history(id);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+  await assert.rejects(f.rt.state(id), { code: 'NOT_EXISTS' });
+  const history = await f.rt.history(id);
   assert.deepEqual(history.slice(-2).map((e) => e.type), ['CreateRequested', 'CreateFailed']);
   assert.equal((history.at(-1)?.data.error as { code: string }).code, expect.code);
-  assert.ok(!(await rt.list()).some((s) => s.id === id), 'a failed create is not listed');
+  assert.ok(!(await f.rt.list()).some((s) => s.id === id), 'a failed create is not listed');
 }
 
 test('a config field of the wrong type is named', async () => {
@@ -98,19 +80,19 @@ test('a mount the kernel refuses fails in the init helper, naming the step, and 
 });
 
 test('a relative bundle and a bad id are refused before anything is logged', async () => {
-  await assert.rejects(rt.create('rel', { bundle: 'relative/bundle' }), { code: 'INVALID_ARGUMENT', field: 'bundle' });
+  await assert.rejects(f.rt.create('rel', { bundle: 'relative/bundle' }), { code: 'INVALID_ARGUMENT', field: 'bundle' });
   for (const id of ['', '..', 'a/b', 'a\0b', 'x'.repeat(1025), 'sp ace']) {
-    await assert.rejects(rt.create(id, { bundle: '/tmp' }), { code: 'INVALID_ID' }, JSON.stringify(id));
+    await assert.rejects(f.rt.create(id, { bundle: '/tmp' }), { code: 'INVALID_ID' }, JSON.stringify(id));
   }
-  assert.deepEqual((await rt.log.streams()).filter((s) => s === 'rel' || s === '..'), []);
+  assert.deepEqual((await f.rt.log.streams()).filter((s) => s === 'rel' || s === '..'), []);
 });
 
 test('a duplicate id, and operations in the wrong state', async (t) => {
-  t.after(() => rt.delete('dup', true).catch(() => undefined));
+  t.after(() => f.rt.delete('dup', true).catch(() => undefined));
   const before = snapshot();
   const b = bundle(['sleep', '1000']);
-  const c = await rt.create('dup', { bundle: b.dir, stdio: 'ignore' });
-  await assert.rejects(rt.create('dup', { bundle: b.dir }), { code: 'ID_IN_USE', message: /container with id dup already exists/ });
+  const c = await f.rt.create('dup', { bundle: b.dir, stdio: 'ignore' });
+  await assert.rejects(f.rt.create('dup', { bundle: b.dir }), { code: 'ID_IN_USE', message: /container with id dup already exists/ });
   await assert.rejects(c.delete(), { code: 'ILLEGAL_STATE', message: /not stopped: created/ });
   await c.start();
   await assert.rejects(c.start(), { code: 'ILLEGAL_STATE', message: /cannot start an already running container/ });
@@ -121,7 +103,7 @@ test('a duplicate id, and operations in the wrong state', async (t) => {
   await assert.rejects(c.start(), { code: 'ILLEGAL_STATE', message: /stopped/ });
   await c.delete();
   await assert.rejects(c.delete(), { code: 'NOT_EXISTS' });
-  await assertNoLeaks(before, root.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('cli: bad input maps to stable exit statuses and one line on stderr', async () => {

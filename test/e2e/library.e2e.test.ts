@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { filter, firstValueFrom, toArray, take } from 'rxjs';
-import { openRuntime, type Runtime } from '../../src/index.js';
 import { readdirSync } from 'node:fs';
-import { makeBundle, ROOTFS, tempRoot, type Bundle } from '../helpers/bundle.js';
+import { ROOTFS } from '../helpers/bundle.js';
+import { runtimeFixture } from '../helpers/fixture.js';
 import { berth } from '../helpers/cli.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
@@ -19,34 +19,13 @@ function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
   });
 }
 
-let rootDir: { root: string; cleanup(): void };
-let rt: Runtime;
-let atStart: ReturnType<typeof snapshot>;
-const bundles: Bundle[] = [];
-const bundle = (...a: Parameters<typeof makeBundle>) => {
-  const b = makeBundle(...a);
-  bundles.push(b);
-  return b;
-};
-
-before(async () => {
-  rootDir = tempRoot();
-  atStart = snapshot();
-  rt = await openRuntime({ root: rootDir.root });
-});
-
-after(async () => {
-  await rt.close();
-  // Closing the runtime releases its log, socket, pidfds and sealed helper copy.
-  await assertNoLeaks(atStart, rootDir.root);
-  for (const b of bundles) b.cleanup();
-  rootDir.cleanup();
-});
+const f = runtimeFixture();
+const bundle = f.bundle;
 
 test('library: create → start → wait → delete, with state$ following the log', async () => {
   const before = snapshot();
   const b = bundle(['sh', '-c', 'echo pid=$$ host=$(hostname); ls /; exit 3']);
-  const c = await rt.create('lib-lifecycle', { bundle: b.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const c = await f.rt.create('lib-lifecycle', { bundle: b.dir, stdio: ['ignore', 'pipe', 'inherit'] });
   const statuses = c.state$.pipe(take(4), toArray());
   const seen = firstValueFrom(statuses);
   const out = collect(c.stdio.stdout);
@@ -69,13 +48,13 @@ test('library: create → start → wait → delete, with state$ following the l
   ]);
   assert.deepEqual(history.map((e) => e.version), [1, 2, 3, 4, 5, 6, 7]);
   await assert.rejects(c.state(), { code: 'NOT_EXISTS' });
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('library: kill by signal gives 128+n semantics in the exit, and masked paths are masked', async () => {
   const before = snapshot();
   const b = bundle(['sh', '-c', 'cat /proc/kcore | wc -c; (echo x > /proc/sys/kernel/domainname) 2>&1; echo ready; exec sleep 1000']);
-  const c = await rt.create('lib-kill', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = await f.rt.create('lib-kill', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
   const out = collect(c.stdio.stdout);
   const ready = firstValueFrom(c.state$.pipe(filter((s) => s.status === 'running')));
   await c.start();
@@ -87,7 +66,7 @@ test('library: kill by signal gives 128+n semantics in the exit, and masked path
   assert.match(text, /^0$/m, '/proc/kcore is masked (reads empty)');
   assert.match(text, /Read-only file system/, '/proc/sys is read-only');
   await c.delete();
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('library: the process gets its user, groups, env and cwd, no inherited fd, and a read-only root', async () => {
@@ -97,7 +76,7 @@ test('library: the process gets its user, groups, env and cwd, no inherited fd, 
     c.process.env = [...c.process.env ?? [], 'GREETING=hello'];
     c.process.cwd = '/tmp';
   });
-  const c = await rt.create('lib-proc', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = await f.rt.create('lib-proc', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
   const out = collect(c.stdio.stdout);
   await c.start();
   assert.deepEqual(await c.wait(), { code: 0, signal: null });
@@ -110,13 +89,13 @@ test('library: the process gets its user, groups, env and cwd, no inherited fd, 
   assert.match(text, /^CapEff:\t0000000000000000$/m, 'a non-root user keeps no effective capability');
   assert.match(text, /^NoNewPrivs:\t1$/m);
   await c.delete();
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('library: delete --force of a running container kills it and leaves nothing', async () => {
   const before = snapshot();
   const b = bundle(['sleep', '1000']);
-  const c = await rt.create('lib-force', { bundle: b.dir, stdio: 'ignore' });
+  const c = await f.rt.create('lib-force', { bundle: b.dir, stdio: 'ignore' });
   await c.start();
   await assert.rejects(c.delete(), { code: 'ILLEGAL_STATE' });
   await c.delete({ force: true });
@@ -124,38 +103,38 @@ test('library: delete --force of a running container kills it and leaves nothing
   const history = await c.history();
   assert.deepEqual(history.map((e) => e.type), ['CreateRequested', 'Created', 'StartRequested', 'Started', 'DeleteRequested', 'Deleted']);
   assert.deepEqual(history.at(-1)?.data, { exit: { code: null, signal: 9 } });
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('library: a created container can be deleted with force before it ever ran', async () => {
   const before = snapshot();
   const b = bundle(['true']);
-  const c = await rt.create('lib-created', { bundle: b.dir, stdio: 'ignore' });
+  const c = await f.rt.create('lib-created', { bundle: b.dir, stdio: 'ignore' });
   await assert.rejects(c.start().then(() => c.start()), { code: 'ILLEGAL_STATE' });
   await c.wait();
   await c.delete();
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('library and CLI share a root: the CLI reaches the library process that owns the log', async () => {
   const before = snapshot();
   const b = bundle(['sleep', '1000']);
-  const c = await rt.create('lib-shared', { bundle: b.dir, stdio: 'ignore' });
-  assert.equal(rt.mode, 'owner');
+  const c = await f.rt.create('lib-shared', { bundle: b.dir, stdio: 'ignore' });
+  assert.equal(f.rt.mode, 'owner');
   // a second process reads what the first wrote, and changes it, through the owner's socket
-  const st = await berth(rootDir.root, ['state', 'lib-shared']);
+  const st = await berth(f.root, ['state', 'lib-shared']);
   assert.equal(st.status, 0, st.stderr);
   assert.equal(JSON.parse(st.stdout).status, 'created');
   const seen = firstValueFrom(c.state$.pipe(filter((s) => s.status === 'running')));
-  assert.equal((await berth(rootDir.root, ['start', 'lib-shared'])).status, 0);
+  assert.equal((await berth(f.root, ['start', 'lib-shared'])).status, 0);
   assert.equal((await seen).status, 'running', 'the library sees the CLI\'s start live on state$');
-  const list = await berth(rootDir.root, ['list', '--format', 'json']);
+  const list = await berth(f.root, ['list', '--format', 'json']);
   assert.deepEqual(JSON.parse(list.stdout).map((s: { id: string }) => s.id), ['lib-shared']);
   // the library process is the init's parent: its view of the exit is exact
-  assert.equal((await berth(rootDir.root, ['kill', 'lib-shared', 'KILL'])).status, 0);
+  assert.equal((await berth(f.root, ['kill', 'lib-shared', 'KILL'])).status, 0);
   assert.deepEqual(await c.wait(), { code: null, signal: 9 });
   await c.delete();
-  await assertNoLeaks(before, rootDir.root, { openRuntime: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 /** Resolve once the stream has shown text matching `re`. */

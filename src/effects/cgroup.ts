@@ -1,0 +1,74 @@
+import { rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeError } from '../errors.js';
+import type { EffectInput } from '../machines/container.machine.js';
+import type { OciResources } from '../machines/spec.js';
+import { cgroupManager, resolveCgroupsPath, type CgroupManager } from './cgroups/index.js';
+import type { EffectDeps } from './deps.js';
+
+/** The cgroup manager of a created container (its path is in the log: `Created.cgroup`). */
+export function cgroupOf(d: EffectDeps, c: Pick<EffectInput, 'id' | 'cgroup'>): CgroupManager {
+  if (c.cgroup === null) throw new RuntimeError('INTERNAL', `container ${c.id} has no cgroup`);
+  return cgroupManager(d.cgroups(), c.cgroup);
+}
+
+/**
+ * Remove berth's default parent (`/berth`) from every hierarchy once the last container in it
+ * is gone, so an idle host keeps no berth cgroup. A parent that still has children stays
+ * (EBUSY/ENOTEMPTY); a create racing with this retries its mkdir (see createContainer).
+ */
+export function removeEmptyDefaultParent(d: EffectDeps, cgroup: string): void {
+  if (!cgroup.startsWith(`/${DEFAULT_PARENT}/`)) return;
+  const layout = d.cgroups();
+  for (const mount of new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])) {
+    try {
+      rmdirSync(join(mount, DEFAULT_PARENT));
+    } catch {
+      // still in use, or already gone
+    }
+  }
+}
+
+const DEFAULT_PARENT = 'berth';
+
+export function cgroupPathFor(d: EffectDeps, id: string, specPath: string | undefined): string {
+  return resolveCgroupsPath(specPath, id, { systemd: d.systemdCgroup });
+}
+
+/**
+ * The devices every container may use whatever its spec says, as runc adds them
+ * (libcontainer/specconv AllowedDevices): mknod of any char/block device, the standard
+ * /dev nodes, ptys and tun. The spec's rules come first, so a deny-all there is followed
+ * by these allows.
+ */
+const ALLOWED_DEVICES: NonNullable<OciResources['devices']> = [
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },
+  { allow: true, type: 'c', major: 136, access: 'rwm' },
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },
+];
+
+export function withDefaultDevices(r: OciResources | undefined): OciResources {
+  return { ...r, devices: [...(r?.devices ?? []), ...ALLOWED_DEVICES] };
+}
+
+const GROUPS = ['memory', 'cpu', 'pids', 'blockIO', 'network', 'rdma'] as const;
+
+/** runc update semantics: each given field replaces the one in force; absent fields stay. */
+export function mergeResources(inForce: OciResources | null, change: OciResources): OciResources {
+  const out: OciResources = { ...inForce, ...change };
+  for (const g of GROUPS) {
+    const a = inForce?.[g];
+    const b = change[g];
+    if (a && b && typeof a === 'object' && typeof b === 'object') out[g] = { ...a, ...b } as never;
+  }
+  return out;
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
+import { berth } from '../helpers/cli.js';
+import { runtimeFixture } from '../helpers/fixture.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+
+/**
+ * Resources on the real kernel. This machine is a cgroup v1 hybrid; the v2 backend is tested
+ * on its controller-less cgroup2 and on a mirror tree in test/effects/cgroups and test/cgroups.
+ */
+const layout = readCgroupLayout();
+const v1 = layout.kind !== 'v2';
+const skipV1 = v1 ? false : 'requires cgroup v1 controllers (this host is pure v2)';
+
+const f = runtimeFixture({ afterAll: () => assert.deepEqual(berthCgroups(), [], 'no berth cgroup left on the host') });
+const bundle = f.bundle;
+
+/** The cgroup directories of this file's containers (ids `cg-*`) on the host. */
+function berthCgroups(): string[] {
+  const out: string[] = [];
+  for (const mount of [...new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])]) {
+    const dir = join(mount, 'berth');
+    if (!existsSync(dir)) continue;
+    for (const n of readdirSync(dir, { withFileTypes: true })) if (n.isDirectory() && n.name.startsWith('cg-')) out.push(join(dir, n.name));
+  }
+  return out;
+}
+
+const cg = (controller: string, id: string, file: string) => readFileSync(join(layout.v1[controller]!, 'berth', id, file), 'utf8').trim();
+
+function output(stream: NodeJS.ReadableStream | null): () => string {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (d: string) => { text += d; });
+  return () => text;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('limits from the spec are in the cgroup files; delete removes every hierarchy', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 20 }, cpu: { quota: 50_000, period: 100_000, shares: 512 } };
+  });
+  const c = await f.rt.create('cg-limits', { bundle: b.dir, stdio: 'ignore' });
+  assert.equal(cg('memory', 'cg-limits', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+  assert.equal(cg('pids', 'cg-limits', 'pids.max'), '20');
+  assert.equal(cg('cpu', 'cg-limits', 'cpu.cfs_quota_us'), '50000');
+  assert.equal(cg('cpu', 'cg-limits', 'cpu.shares'), '512');
+  const pid = (await c.state()).pid;
+  assert.match(cg('memory', 'cg-limits', 'cgroup.procs'), new RegExp(`^${pid}$`, 'm'), 'the init is in its cgroup before it starts');
+  await c.delete({ force: true });
+  assert.deepEqual(berthCgroups(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a pids limit makes fork fail inside the container', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 100 & done 2>&1; echo done'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, pids: { limit: 4 } };
+  });
+  const c = await f.rt.create('cg-pids', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = output(c.stdio.stdout);
+  await c.start();
+  await c.wait();
+  assert.match(out(), /can't fork|Resource temporarily unavailable|fork/i);
+  await c.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a memory limit OOM-kills a memory hog and the OOM kill is in the log', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 } };
+  });
+  const c = await f.rt.create('cg-oom', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  assert.deepEqual(await c.wait(), { code: null, signal: 9 });
+  const types = (await c.history()).map((e) => e.type);
+  assert.ok(types.includes('OomKilled'), types.join(' '));
+  assert.ok(types.indexOf('OomKilled') < types.indexOf('Exited'));
+  await c.delete();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('pause freezes (a counter stops) and resume thaws; replay shows paused', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.01; done']);
+  const c = await f.rt.create('cg-pause', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = output(c.stdio.stdout);
+  await c.start();
+  await sleep(200);
+  await c.pause();
+  assert.equal((await c.state()).status, 'paused');
+  assert.equal(cg('freezer', 'cg-pause', 'freezer.state'), 'FROZEN');
+  const frozenAt = out().length;
+  await sleep(300);
+  assert.equal(out().length, frozenAt, 'no output while frozen');
+  // a second process sees it paused (its probe reads the freezer)
+  const st = await berth(f.root, ['state', 'cg-pause']);
+  assert.equal(JSON.parse(st.stdout).status, 'paused');
+  await assert.rejects(c.start(), { code: 'ILLEGAL_STATE' });
+  await c.resume();
+  await sleep(200);
+  assert.ok(out().length > frozenAt, 'output resumes');
+  assert.equal((await c.state()).status, 'running');
+  assert.equal((await f.rt.replay('cg-pause'))?.status, 'running');
+  const history = await c.history();
+  const paused = history.find((e) => e.type === 'Paused')!;
+  assert.equal((await f.rt.replay('cg-pause', { at: paused.version }))?.status, 'paused');
+  await c.pause();
+  await c.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('update changes the live files and the log; replay shows the limits in force at each point', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sleep', '1000'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
+  });
+  const c = await f.rt.create('cg-update', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  const r = await berth(f.root, ['update', '--memory', '128m', '--pids-limit', '30', '--cpu-quota', '20000', 'cg-update']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(cg('memory', 'cg-update', 'memory.limit_in_bytes'), String(128 * 1024 * 1024));
+  assert.equal(cg('pids', 'cg-update', 'pids.max'), '30');
+  assert.equal(cg('cpu', 'cg-update', 'cpu.cfs_quota_us'), '20000');
+  const history = await c.history();
+  const updated = history.find((e) => e.type === 'Updated')!;
+  assert.deepEqual((updated.data.resources as { memory: unknown }).memory, { limit: 128 * 1024 * 1024 });
+  const bad = await berth(f.root, ['update', '--memory', 'lots', 'cg-update']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--memory lots: not a size/);
+  await c.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('stats report real usage; ps lists the processes; kill --all signals every one', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'sleep 1000 & sleep 1000 & trap "exit 0" TERM; wait']);
+  const c = await f.rt.create('cg-stats', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  let pids: number[] = [];
+  for (let i = 0; i < 50 && pids.length < 3; i++) {
+    await sleep(20);
+    pids = await c.ps();
+  }
+  assert.equal(pids.length, 3);
+  const stats = await c.stats() as { memory: { usage: { usage: number } }; pids: { current: number } };
+  assert.ok(stats.memory.usage.usage > 0);
+  assert.equal(stats.pids.current, 3);
+  const cli = await berth(f.root, ['events', '--stats', 'cg-stats']);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.equal(JSON.parse(cli.stdout).type, 'stats');
+  const ps = await berth(f.root, ['ps', '--format', 'json', 'cg-stats']);
+  assert.deepEqual(JSON.parse(ps.stdout).sort(), [...pids].sort());
+  await c.kill('KILL', { all: true });
+  assert.deepEqual(await c.wait(), { code: null, signal: 9 });
+  const signaled = (await c.history()).find((e) => e.type === 'Signaled');
+  assert.equal(signaled?.data.count, 3);
+  await c.delete();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('bad resources are refused naming the field, leaving no cgroup', async () => {
+  const before = snapshot();
+  const b = bundle(['true'], (c) => { c.linux!.cgroupsPath = '/../../escape'; });
+  await assert.rejects(f.rt.create('cg-bad-path', { bundle: b.dir, stdio: 'ignore' }), { code: 'INVALID_CONFIG', field: 'linux.cgroupsPath' });
+  const b2 = bundle(['true'], (c) => { c.linux!.resources = { ...c.linux!.resources, memory: { limit: -5 } }; });
+  await assert.rejects(f.rt.create('cg-bad-mem', { bundle: b2.dir, stdio: 'ignore' }), (e: { code: string; field?: string }) => e.code === 'INVALID_CONFIG' && /memory/.test(e.field ?? ''));
+  assert.deepEqual(berthCgroups(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});

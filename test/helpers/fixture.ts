@@ -1,0 +1,40 @@
+import { after, before } from 'node:test';
+import { openRuntime, type Runtime } from '../../src/index.js';
+import type { OciConfig } from '../../src/machines/spec.js';
+import { makeBundle, tempRoot, type Bundle } from './bundle.js';
+import { actAsShim, assertNoLeaks, snapshot, type HostSnapshot } from './leaks.js';
+
+/**
+ * One runtime on a temporary root for a test file: opened before its tests, closed after
+ * them (and proved to release everything), with bundles that are removed at the end.
+ */
+export function runtimeFixture(opts: { afterAll?: () => void } = {}) {
+  const f = {
+    root: '',
+    rt: undefined as unknown as Runtime,
+    bundle(args: string[], edit?: (c: OciConfig) => void): Bundle {
+      const b = makeBundle(args, edit);
+      bundles.push(b);
+      return b;
+    },
+  };
+  const bundles: Bundle[] = [];
+  let dir: { root: string; cleanup(): void };
+  let atStart: HostSnapshot;
+  before(async () => {
+    actAsShim();
+    dir = tempRoot();
+    f.root = dir.root;
+    atStart = snapshot();
+    f.rt = await openRuntime({ root: dir.root });
+  });
+  after(async () => {
+    await f.rt.close();
+    // Closing the runtime releases its log, socket, pidfds and sealed helper copy.
+    await assertNoLeaks(atStart, dir.root);
+    for (const b of bundles) b.cleanup();
+    dir.cleanup();
+    opts.afterAll?.();
+  });
+  return f;
+}
