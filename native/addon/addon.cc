@@ -14,6 +14,12 @@ Napi::Value Mkfifo(const Napi::CallbackInfo& info);           // fds.cc
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info);      // fds.cc
 Napi::Value SealedCopy(const Napi::CallbackInfo& info);       // fds.cc
 Napi::Value Close(const Napi::CallbackInfo& info);            // fds.cc
+Napi::Value Eventfd(const Napi::CallbackInfo& info);          // eventfd.cc
+Napi::Value BpfProgLoadDevice(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value BpfProgAttach(const Napi::CallbackInfo& info);    // bpf.cc
+Napi::Value BpfProgDetach(const Napi::CallbackInfo& info);    // bpf.cc
+Napi::Value BpfProgQueryDevice(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value BpfProgGetFdById(const Napi::CallbackInfo& info);  // bpf.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -28,6 +34,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, berth::MemfdCreate, "memfdCreate"));
   exports.Set("sealedCopy", Napi::Function::New(env, berth::SealedCopy, "sealedCopy"));
   exports.Set("close", Napi::Function::New(env, berth::Close, "close"));
+  exports.Set("eventfd", Napi::Function::New(env, berth::Eventfd, "eventfd"));
+  exports.Set("bpfProgLoadDevice", Napi::Function::New(env, berth::BpfProgLoadDevice, "bpfProgLoadDevice"));
+  exports.Set("bpfProgAttach", Napi::Function::New(env, berth::BpfProgAttach, "bpfProgAttach"));
+  exports.Set("bpfProgDetach", Napi::Function::New(env, berth::BpfProgDetach, "bpfProgDetach"));
+  exports.Set("bpfProgQueryDevice", Napi::Function::New(env, berth::BpfProgQueryDevice, "bpfProgQueryDevice"));
+  exports.Set("bpfProgGetFdById", Napi::Function::New(env, berth::BpfProgGetFdById, "bpfProgGetFdById"));
   return exports;
 }
 

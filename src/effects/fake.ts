@@ -129,4 +129,55 @@ export class FakeSyscalls implements Syscalls {
     this.record('close', [fd]);
     if (!this.openFds.delete(fd)) throw errnoError('EBADF', 'close', 9);
   }
+
+  eventfd(): number {
+    this.record('eventfd', []);
+    return this.fd();
+  }
+
+  /**
+   * The BPF device programs: one simulated cgroup (any cgroupFd), `bpfAttached` its program ids in
+   * attach order; each loaded program gets an id (from 1) and `bpfLoaded` keeps its instructions.
+   */
+  readonly bpfAttached: number[] = [];
+  readonly bpfLoaded = new Map<number, Buffer>();
+  private readonly bpfProgOfFd = new Map<number, number>();
+  private nextProgId = 1;
+
+  bpfProgLoadDevice(insns: Buffer, license: string): number {
+    this.record('bpfProgLoadDevice', [insns, license]);
+    const id = this.nextProgId++;
+    this.bpfLoaded.set(id, Buffer.from(insns));
+    const fd = this.fd();
+    this.bpfProgOfFd.set(fd, id);
+    return fd;
+  }
+
+  bpfProgAttach(progFd: number, cgroupFd: number, flags: number): void {
+    this.record('bpfProgAttach', [progFd, cgroupFd, flags]);
+    const id = this.bpfProgOfFd.get(progFd);
+    if (id === undefined) throw errnoError('EBADF', 'bpf_prog_attach', 9);
+    if (this.bpfAttached.includes(id)) throw errnoError('EINVAL', 'bpf_prog_attach', 22); // the kernel refuses the same program twice
+    this.bpfAttached.push(id);
+  }
+
+  bpfProgDetach(progFd: number, cgroupFd: number): void {
+    this.record('bpfProgDetach', [progFd, cgroupFd]);
+    const i = this.bpfAttached.indexOf(this.bpfProgOfFd.get(progFd) ?? -1);
+    if (i < 0) throw errnoError('ENOENT', 'bpf_prog_detach', 2);
+    this.bpfAttached.splice(i, 1);
+  }
+
+  bpfProgQueryDevice(cgroupFd: number): number[] {
+    this.record('bpfProgQueryDevice', [cgroupFd]);
+    return [...this.bpfAttached];
+  }
+
+  bpfProgGetFdById(id: number): number {
+    this.record('bpfProgGetFdById', [id]);
+    if (!this.bpfLoaded.has(id)) throw errnoError('ENOENT', 'bpf_prog_get_fd_by_id', 2);
+    const fd = this.fd();
+    this.bpfProgOfFd.set(fd, id);
+    return fd;
+  }
 }

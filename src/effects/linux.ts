@@ -18,6 +18,7 @@ import type { Syscalls } from './syscalls.js';
 const METHODS = [
   'spawn', 'pidfdOpen', 'pidfdSendSignal', 'waitid', 'setChildSubreaper', 'watchFd', 'pipe', 'mkfifo',
   'memfdCreate', 'sealedCopy', 'close',
+  'eventfd', 'bpfProgLoadDevice', 'bpfProgAttach', 'bpfProgDetach', 'bpfProgQueryDevice', 'bpfProgGetFdById',
 ] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */

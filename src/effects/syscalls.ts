@@ -53,4 +53,20 @@ export interface Syscalls {
   /** A sealed (write/grow/shrink/seal) MFD_CLOEXEC memfd copy of the file at `path`. */
   sealedCopy(path: string): number;
   close(fd: number): void;
+  /** eventfd2(0, EFD_CLOEXEC | EFD_NONBLOCK): a counter fd (cgroup v1 OOM notifications via cgroup.event_control). */
+  eventfd(): number;
+  /**
+   * bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program (`insns`: 8-byte instructions,
+   * from `deviceFilter()` in cgroups/devices.ts) → its fd. When the verifier refuses it the
+   * message ends with the verifier log's last line and `verifierLog` holds the whole log.
+   */
+  bpfProgLoadDevice(insns: Buffer, license: string): number;
+  /** bpf(BPF_PROG_ATTACH, attach_type BPF_CGROUP_DEVICE) of `progFd` to the cgroup directory `cgroupFd`; `flags` e.g. BPF_F_ALLOW_MULTI (2). */
+  bpfProgAttach(progFd: number, cgroupFd: number, flags: number): void;
+  /** bpf(BPF_PROG_DETACH, BPF_CGROUP_DEVICE) of `progFd` from `cgroupFd`; ENOENT when it is not attached there. */
+  bpfProgDetach(progFd: number, cgroupFd: number): void;
+  /** bpf(BPF_PROG_QUERY, BPF_CGROUP_DEVICE): ids of the device programs attached to that cgroup itself (not inherited ones). */
+  bpfProgQueryDevice(cgroupFd: number): number[];
+  /** bpf(BPF_PROG_GET_FD_BY_ID) → a program fd; ENOENT when the program no longer exists. */
+  bpfProgGetFdById(id: number): number;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import type { CgroupLayout } from '../cgroupLayout.js';
 import { v1Manager } from './v1.js';
-import { v2Manager } from './v2.js';
+import { v2Manager, type DeviceSyscalls } from './v2.js';
 import type { CgroupManager } from './types.js';
 
 export interface CgroupManagerOptions {
@@ -18,6 +18,8 @@ export interface CgroupManagerOptions {
   fsRoot?: string;
   /** Where hugepage sizes are listed (default /sys/kernel/mm/hugepages). */
   hugepagesDir?: string;
+  /** The bpf syscalls v2 needs for its device controller (a BPF program); without them v2 applies no device rules. */
+  sys?: DeviceSyscalls;
 }
 
 export function cgroupManager(layout: CgroupLayout, cgroupsPath: string, opts: CgroupManagerOptions = {}): CgroupManager {
@@ -25,7 +27,7 @@ export function cgroupManager(layout: CgroupLayout, cgroupsPath: string, opts: C
   const sub = opts.hugepagesDir === undefined ? {} : { hugepagesDir: opts.hugepagesDir };
   if (layout.kind === 'v2') {
     if (layout.unified === null) throw new Error('a v2 layout always has a cgroup2 mount');
-    return v2Manager(at(layout.unified), cgroupsPath, sub);
+    return v2Manager(at(layout.unified), cgroupsPath, opts.sys === undefined ? sub : { ...sub, sys: opts.sys });
   }
   const v1 = Object.fromEntries(Object.entries(layout.v1).map(([c, mp]) => [c, at(mp)]));
   return v1Manager({ kind: layout.kind, v1, unified: layout.unified === null ? null : at(layout.unified) }, cgroupsPath, sub);
