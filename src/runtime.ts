@@ -9,7 +9,7 @@ import type { EffectDeps, TrackedProcess, StdioFds } from './effects/deps.js';
 import { fdWatchHub } from './effects/fdWatch.js';
 import { readCgroupLayout, type CgroupLayout } from './effects/cgroupLayout.js';
 import { initHelperPath, linuxSyscalls } from './effects/linux.js';
-import { rootPaths, type RootPaths } from './effects/paths.js';
+import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
@@ -60,7 +60,7 @@ interface Live {
   appends: Promise<void>;
 }
 
-export const DEFAULT_ROOT = '/run/berth';
+export { DEFAULT_ROOT };
 
 /** Open a runtime on a root. The returned runtime owns no global state; close it when done. */
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {

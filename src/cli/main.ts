@@ -22,7 +22,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
 
 export const globalFlags: FlagSpec[] = [
   { name: 'root', help: `root directory for the log and container state (default ${DEFAULT_ROOT})` },
-  { name: 'log', help: 'write the log to this file (default: stderr, errors only)' },
+  { name: 'log', help: 'write the log to this file (default: stderr, warnings only)' },
   { name: 'log-format', help: 'text or json' },
   { name: 'debug', boolean: true, help: 'log debug messages' },
   { name: 'systemd-cgroup', boolean: true, help: 'read cgroupsPath as slice:prefix:name and place the cgroup as systemd would' },
@@ -33,7 +33,7 @@ export const globalFlags: FlagSpec[] = [
 ];
 
 function makeLogger(file: string | undefined, fmt: string, debug: boolean): Logger {
-  const level = debug ? 'debug' : file ? 'info' : 'error';
+  const level = debug ? 'debug' : file ? 'info' : 'warn';
   if (fmt === 'json') return pino({ level, base: null, messageKey: 'msg' }, pino.destination({ dest: file ?? 2, sync: true }));
   return pino({
     level, base: null, timestamp: false,

@@ -1,37 +1,59 @@
-import { rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, resolveCgroupsPath, type CgroupManager } from './cgroups/index.js';
 import type { EffectDeps } from './deps.js';
+import { DEFAULT_ROOT } from './paths.js';
 
 /** The cgroup manager of a created container (its path is in the log: `Created.cgroup`). */
 export function cgroupOf(d: EffectDeps, c: Pick<EffectInput, 'id' | 'cgroup'>): CgroupManager {
   if (c.cgroup === null) throw new RuntimeError('INTERNAL', `container ${c.id} has no cgroup`);
-  return cgroupManager(d.cgroups(), c.cgroup);
+  return cgroupManager(d.cgroups(), c.cgroup, { sys: d.sys });
 }
 
 /**
- * Remove berth's default parent (`/berth`) from every hierarchy once the last container in it
- * is gone, so an idle host keeps no berth cgroup. A parent that still has children stays
- * (EBUSY/ENOTEMPTY); a create racing with this retries its mkdir (see createContainer).
+ * Remove berth's default parents (`/berth/<root tag>`, then `/berth`) from every hierarchy once
+ * the last container in them is gone, so an idle host keeps no berth cgroup. A parent that
+ * still has children stays (EBUSY/ENOTEMPTY); a create racing with this retries its mkdir.
  */
 export function removeEmptyDefaultParent(d: EffectDeps, cgroup: string): void {
   if (!cgroup.startsWith(`/${DEFAULT_PARENT}/`)) return;
+  const parents: string[] = [];
+  for (let p = dirname(cgroup); p !== '/'; p = dirname(p)) parents.push(p);
   const layout = d.cgroups();
   for (const mount of new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])) {
-    try {
-      rmdirSync(join(mount, DEFAULT_PARENT));
-    } catch {
-      // still in use, or already gone
+    for (const p of parents) {
+      try {
+        rmdirSync(join(mount, p));
+      } catch {
+        break; // still in use, or already gone
+      }
     }
   }
 }
 
 const DEFAULT_PARENT = 'berth';
 
+/**
+ * The container's cgroup path. Without a cgroupsPath in the spec: `/berth/<id>` for the
+ * default root, and `/berth/<root tag>/<id>` for any other root, so two roots using the same
+ * id never share (or, reconciling an interrupted create, kill) each other's cgroup.
+ */
+export function defaultCgroupPath(root: string, id: string): string | undefined {
+  if (root === DEFAULT_ROOT) return undefined;
+  const tag = createHash('sha256').update(root).digest('hex').slice(0, 10);
+  return `/${DEFAULT_PARENT}/${tag}/${id}`;
+}
+
 export function cgroupPathFor(d: EffectDeps, id: string, specPath: string | undefined): string {
+  specPath ??= defaultCgroupPath(d.paths.root, id);
+  if (d.systemdCgroup && !existsSync('/run/systemd/system')) {
+    // runc would fail without a systemd to talk to; berth places the cgroup where systemd would.
+    d.log.warn({ id, cgroupsPath: specPath }, 'systemd cgroup manager requested but systemd is not running: placing the cgroup on cgroupfs as systemd would');
+  }
   return resolveCgroupsPath(specPath, id, { systemd: d.systemdCgroup });
 }
 

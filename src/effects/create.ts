@@ -30,9 +30,9 @@ const errnoNames = new Map(Object.entries(osc.errno).map(([name, n]) => [n, name
 export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Created> {
   const id = c.id;
   const { config, rootfs } = loadBundle(c.bundle ?? '');
-  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore') });
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
-  const cg = cgroupManager(d.cgroups(), cgroup);
+  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
+  const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
   // The log says this id is free, so anything here is debris of an interrupted create.
   rmSync(dir, { recursive: true, force: true });

@@ -40,6 +40,8 @@ export interface InitHost {
   cgroups: CgroupLayout;
   /** runc links /dev/core → /proc/kcore only when the host has /proc/kcore; the caller checks. */
   kcore?: boolean;
+  /** The container's own cgroup path (relative to each hierarchy), when it has one. */
+  cgroup?: string;
 }
 
 export interface InitPlan {
@@ -140,7 +142,13 @@ interface MountPlan {
   deferred: PlanOp[];
 }
 
-function planMount(m: OciMount, i: number, host: InitHost, plan: MountPlan): void {
+/** What a `cgroup` mount shows: the container's own cgroup, when it has one and no namespace does the job. */
+interface CgroupView {
+  ownNamespace: boolean;
+  cgroup: string | undefined;
+}
+
+function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, plan: MountPlan): void {
   const field = `mounts[${i}]`;
   const dest = containerPath(m.destination);
   const opts = parseMountOptions(m.options ?? [], `${field}.options`);
@@ -149,7 +157,7 @@ function planMount(m: OciMount, i: number, host: InitHost, plan: MountPlan): voi
     const source = bindSource(m.source ?? '', host.bundle, `${field}.source`);
     plan.ops.push(op('BIND', source, dest, opts.flags | MS_BIND));
   } else if (m.type === 'cgroup') {
-    planCgroupMount(dest, opts.flags, data, host.cgroups, plan.ops);
+    planCgroupMount(dest, opts.flags, data, host.cgroups, view, plan.ops);
   } else {
     const type = m.type ?? '';
     const source = m.source !== undefined && m.source !== '' ? m.source : type;
@@ -170,13 +178,19 @@ function planMount(m: OciMount, i: number, host: InitHost, plan: MountPlan): voi
  * name=systemd) with a symlink per co-mounted controller, cgroup2 at dest/unified on a hybrid
  * host, then the tmpfs remounted read-only when `ro` was asked.
  *
- * These are fresh mounts, as runc makes with a cgroup namespace. Without one the container sees
- * the host's whole hierarchy (runc binds the container's own cgroup dirs instead): keep `ro`.
+ * With a cgroup namespace these are fresh mounts (their root is the namespace's). Without one,
+ * a fresh mount would show the host's whole hierarchy, so the container's own cgroup
+ * directories are bound instead, as runc does — which also spares a fresh cgroup2 mount, the
+ * slowest step of a create on these kernels (docs/bench.md).
  */
-function planCgroupMount(dest: string, optFlags: number, data: string, layout: CgroupLayout, ops: PlanOp[]): void {
+function planCgroupMount(dest: string, optFlags: number, data: string, layout: CgroupLayout, view: CgroupView, ops: PlanOp[]): void {
   const flags = optFlags & ~MS_REMOUNT;
+  const own = !view.ownNamespace && view.cgroup !== undefined ? view.cgroup : null;
+  const hierarchy = (source: string, target: string, fstype: string, fsData: string) => ops.push(own !== null
+    ? op('BIND', `${source}${own}`, target, flags | MS_BIND)
+    : op('MOUNT', fstype, target, fstype, flags, fsData));
   if (layout.kind === 'v2') {
-    ops.push(op('MOUNT', 'cgroup2', dest, 'cgroup2', flags, data));
+    hierarchy(layout.unified ?? '', dest, 'cgroup2', data);
     return;
   }
   ops.push(op('MOUNT', 'tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, 'mode=755'));
@@ -184,12 +198,12 @@ function planCgroupMount(dest: string, optFlags: number, data: string, layout: C
   for (const controllers of v1Hierarchies(layout)) {
     const dir = controllers.map((c) => c.replace(/^name=/, '')).join(',');
     const named = controllers.every((c) => c.startsWith('name='));
-    ops.push(op('MOUNT', 'cgroup', `${dest}/${dir}`, 'cgroup', flags, (named ? ['none', ...controllers] : controllers).join(',')));
+    hierarchy(layout.v1[controllers[0]!] ?? '', `${dest}/${dir}`, 'cgroup', (named ? ['none', ...controllers] : controllers).join(','));
     if (controllers.length > 1) {
       for (const c of dir.split(',')) links.push(op('SYMLINK', dir, `${dest}/${c}`));
     }
   }
-  if (layout.kind === 'hybrid') ops.push(op('MOUNT', 'cgroup2', `${dest}/unified`, 'cgroup2', flags, '-'));
+  if (layout.kind === 'hybrid') hierarchy(layout.unified ?? '', `${dest}/unified`, 'cgroup2', '-');
   ops.push(...links);
   if ((flags & MS_RDONLY) !== 0) ops.push(op('MOUNT', 'tmpfs', dest, 'tmpfs', flags | MS_BIND | MS_REMOUNT, '-'));
 }
@@ -335,7 +349,8 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
 
   const propagation = linux.rootfsPropagation === undefined ? MS_REC | MS_SLAVE : PROPAGATION_OPTIONS.get(linux.rootfsPropagation) ?? 0;
   const mounts: MountPlan = { ops: [], deferred: [] };
-  (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, mounts));
+  const cgroupView = { ownNamespace: has('cgroup'), cgroup: host.cgroup };
+  (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
 
   const ops: PlanOp[] = [
     op('SETSID'),

@@ -8,6 +8,8 @@ import { join } from 'node:path';
  *   <root>/containers/<id>/exec.fifo
  * Ids are validated (src/ids.ts) before any path is derived from them.
  */
+export const DEFAULT_ROOT = '/run/berth';
+
 export interface RootPaths {
   root: string;
   containers: string;

@@ -2,7 +2,10 @@ import { existsSync, rmSync } from 'node:fs';
 import type { ExitInfo, Observed, SettledStatus } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
-import { cgroupOf } from './cgroup.js';
+import { constants as osc } from 'node:os';
+import { loadBundle } from './bundle.js';
+import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
+import { cgroupManager } from './cgroups/index.js';
 import { exitedYet } from './reap.js';
 import { openIfSame } from './track.js';
 
@@ -14,10 +17,7 @@ import { openIfSame } from './track.js';
 export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Observed> {
   const from = c.restoredFrom ?? 'stopped';
   if (from === 'creating' || c.pid === null) {
-    // The create was interrupted before the init was recorded, so its pid is unknown: remove
-    // the directory. (A helper orphaned in that window stays blocked on its FIFO; recording
-    // the pid before READY is the crash-safety issue's work.)
-    rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
+    await undoInterruptedCreate(d, c);
     return observed('deleted', 'create was interrupted before the init was ready');
   }
   const known = d.procs.get(c.id);
@@ -30,6 +30,32 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   const proc = known ?? openIfSame(d, c);
   if (!proc) return observed('stopped', `init ${c.pid} exited while unobserved`);
   return observed(liveStatus(d, c, from), 'init alive');
+}
+
+/**
+ * A create interrupted before `Created` was logged: the helper's pid is unknown, but the
+ * helper was spawned into (v2) or joined (v1) the container's own cgroup, which create
+ * refuses to share. So: kill whatever is in that cgroup, remove it, remove the directory.
+ */
+async function undoInterruptedCreate(d: EffectDeps, c: EffectInput): Promise<void> {
+  const cgroup = cgroupPathFor(d, c.id, cgroupsPathOf(c.bundle));
+  const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
+  if (cg.exists()) {
+    await cg.signalAll(osc.signals.SIGKILL).catch(() => 0);
+    await cg.thaw().catch(() => undefined);
+    await cg.destroy().catch((e: unknown) => d.log.warn({ id: c.id, cgroup, err: e }, 'cgroup of an interrupted create not removed'));
+    removeEmptyDefaultParent(d, cgroup);
+  }
+  rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
+}
+
+/** The cgroupsPath the bundle asks for, if it can still be read (else the default applies). */
+function cgroupsPathOf(bundle: string | null): string | undefined {
+  try {
+    return loadBundle(bundle ?? '').config.linux?.cgroupsPath;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A live init is paused if its cgroup is frozen, created while its exec FIFO exists, else running. */

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
+import { cgroupManager } from '../../src/effects/cgroups/index.js';
+import { defaultCgroupPath } from '../../src/effects/cgroup.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
@@ -18,18 +21,20 @@ const skipV1 = v1 ? false : 'requires cgroup v1 controllers (this host is pure v
 const f = runtimeFixture({ afterAll: () => assert.deepEqual(berthCgroups(), [], 'no berth cgroup left on the host') });
 const bundle = f.bundle;
 
-/** The cgroup directories of this file's containers (ids `cg-*`) on the host. */
+/** The cgroup directories of this file's root (`/berth/<its tag>/...`) on the host. */
 function berthCgroups(): string[] {
   const out: string[] = [];
+  const tag = dirname(defaultCgroupPath(f.root, 'x')!);
   for (const mount of [...new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])])]) {
-    const dir = join(mount, 'berth');
-    if (!existsSync(dir)) continue;
-    for (const n of readdirSync(dir, { withFileTypes: true })) if (n.isDirectory() && n.name.startsWith('cg-')) out.push(join(dir, n.name));
+    const dir = join(mount, tag);
+    if (existsSync(dir)) out.push(...readdirSync(dir, { withFileTypes: true }).filter((n) => n.isDirectory()).map((n) => join(dir, n.name)));
   }
   return out;
 }
 
-const cg = (controller: string, id: string, file: string) => readFileSync(join(layout.v1[controller]!, 'berth', id, file), 'utf8').trim();
+/** A file of a container's v1 cgroup, at the path its log records. */
+const cg = (controller: string, id: string, file: string) =>
+  readFileSync(join(layout.v1[controller]!, defaultCgroupPath(f.root, id)!, file), 'utf8').trim();
 
 function output(stream: NodeJS.ReadableStream | null): () => string {
   let text = '';
@@ -54,6 +59,26 @@ test('limits from the spec are in the cgroup files; delete removes every hierarc
   assert.match(cg('memory', 'cg-limits', 'cgroup.procs'), new RegExp(`^${pid}$`, 'm'), 'the init is in its cgroup before it starts');
   await c.delete({ force: true });
   assert.deepEqual(berthCgroups(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('the container sees its own cgroup at /sys/fs/cgroup, read-only, not the host\'s hierarchy', { skip: skipV1 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes; cat /sys/fs/cgroup/pids/cgroup.procs; ls /sys/fs/cgroup/memory | grep -c ^berth; echo 1 > /sys/fs/cgroup/pids/pids.max'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 48 * 1024 * 1024 } };
+  });
+  const c = await f.rt.create('cg-view', { bundle: b.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = output(c.stdio.stdout);
+  const err = output(c.stdio.stderr);
+  await c.start();
+  await c.wait();
+  const [limit, ...rest] = out().trim().split('\n');
+  assert.equal(limit, String(48 * 1024 * 1024), 'its own memory limit');
+  assert.equal(rest.at(-1), '0', 'no host berth/ directory in view');
+  // its own processes only, with the pids of its namespace: sh (1) and the cat reading the file
+  assert.deepEqual(rest.slice(0, -1), ['1', '3']);
+  assert.match(err(), /Read-only file system/);
+  await c.delete();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
@@ -172,5 +197,46 @@ test('bad resources are refused naming the field, leaving no cgroup', async () =
   const b2 = bundle(['true'], (c) => { c.linux!.resources = { ...c.linux!.resources, memory: { limit: -5 } }; });
   await assert.rejects(f.rt.create('cg-bad-mem', { bundle: b2.dir, stdio: 'ignore' }), (e: { code: string; field?: string }) => e.code === 'INVALID_CONFIG' && /memory/.test(e.field ?? ''));
   assert.deepEqual(berthCgroups(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('an OOM kill inside a container whose init survives is logged as it happens', { skip: skipV1, timeout: 20_000 }, async () => {
+  const before = snapshot();
+  const b = bundle(['sh', '-c', '(x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done); echo hog-died; sleep 1000'], (c) => {
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 } };
+  });
+  const c = await f.rt.create('cg-oom-live', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = output(c.stdio.stdout);
+  const seen = new Promise<number>((resolve) => {
+    const sub = c.events$.subscribe((e) => {
+      if (e.type === 'OomKilled') {
+        sub.unsubscribe();
+        resolve(e.data.count as number);
+      }
+    });
+  });
+  await c.start();
+  assert.equal(await seen, 1, 'OomKilled arrives on events$ while the container runs');
+  for (let i = 0; i < 100 && !out().includes('hog-died'); i++) await sleep(20);
+  assert.equal((await c.state()).status, 'running');
+  await c.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a create interrupted before Created was logged is undone: the orphan in its cgroup is killed, the cgroup removed', async () => {
+  const before = snapshot();
+  const b = bundle(['true']);
+  // What a runtime killed mid-create leaves: the intent in the log, a helper in the cgroup.
+  await f.rt.log.append('cg-crashed', [{ type: 'CreateRequested', data: { bundle: b.dir, pidFile: null, owner: '' } }], { expectedVersion: 'no_stream', sync: true });
+  const cg = cgroupManager(layout, defaultCgroupPath(f.root, 'cg-crashed')!);
+  cg.create(undefined);
+  const orphan = spawn('/bin/busybox', ['sleep', '1000'], { stdio: 'ignore' });
+  const exited = new Promise((r) => orphan.on('exit', (_code, signal) => r(signal)));
+  cg.join(orphan.pid!);
+  await assert.rejects(f.rt.state('cg-crashed'), { code: 'NOT_EXISTS' });
+  assert.equal(await exited, 'SIGKILL');
+  assert.equal(cg.exists(), false);
+  const history = await f.rt.history('cg-crashed');
+  assert.deepEqual(history.map((e) => [e.type, e.data.status]), [['CreateRequested', undefined], ['Observed', 'deleted']]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });

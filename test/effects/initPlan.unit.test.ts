@@ -269,6 +269,26 @@ test('cgroup mount on a hybrid host, read-write: no remount, cgroup2 at unified'
   ]);
 });
 
+test('without a cgroup namespace, the container\'s own cgroup directories are bound (as runc), not the host\'s hierarchy', () => {
+  const cfg = config((c) => (c.mounts[6].options = ['nosuid', 'noexec', 'nodev']));
+  const bind = NOSUID_NOEXEC_NODEV | L.MS_BIND;
+  const hybrid = lines(planInit(cfg, host(HYBRID, { cgroup: '/berth/web' })).ops).filter((l) => l.includes('/sys/fs/cgroup'));
+  assert.deepEqual(hybrid, [
+    `MOUNT tmpfs /sys/fs/cgroup tmpfs ${NOSUID_NOEXEC_NODEV} mode=755`,
+    `BIND /sys/fs/cgroup/cpu/berth/web /sys/fs/cgroup/cpu ${bind}`,
+    `BIND /sys/fs/cgroup/memory/berth/web /sys/fs/cgroup/memory ${bind}`,
+    `BIND /sys/fs/cgroup/freezer/berth/web /sys/fs/cgroup/freezer ${bind}`,
+    `BIND /sys/fs/cgroup/systemd/berth/web /sys/fs/cgroup/systemd ${bind}`,
+    `BIND /sys/fs/cgroup/unified/berth/web /sys/fs/cgroup/unified ${bind}`,
+  ]);
+  const v2 = lines(planInit(cfg, host(V2, { cgroup: '/berth/web' })).ops).filter((l) => l.includes('/sys/fs/cgroup'));
+  assert.deepEqual(v2, [`BIND /sys/fs/cgroup/berth/web /sys/fs/cgroup ${bind}`]);
+  // with its own cgroup namespace the container gets fresh mounts rooted at the namespace
+  const ns = config((c) => { c.mounts[6].options = ['nosuid', 'noexec', 'nodev']; c.linux.namespaces.push({ type: 'cgroup' }); });
+  assert.deepEqual(lines(planInit(ns, host(V2, { cgroup: '/berth/web' })).ops).filter((l) => l.includes('/sys/fs/cgroup')),
+    [`MOUNT cgroup2 /sys/fs/cgroup cgroup2 ${NOSUID_NOEXEC_NODEV} -`]);
+});
+
 test('a read-only tmpfs is mounted read-write and remounted read-only after devices are made', () => {
   const ops = lines(planInit(config((c) => c.mounts[1].options.push('ro')), host()).ops);
   const flags = L.MS_NOSUID | L.MS_STRICTATIME;

@@ -29,7 +29,12 @@ export function runtimeFixture(opts: { afterAll?: () => void } = {}) {
     f.rt = await openRuntime({ root: dir.root });
   });
   after(async () => {
+    // A test that failed half way may have left its container: remove it (and so its
+    // processes and cgroup) before proving the host clean.
+    const left = await f.rt.list();
+    for (const s of left) await f.rt.delete(s.id, true).catch(() => undefined);
     await f.rt.close();
+    if (left.length > 0) throw new Error(`tests left containers behind: ${left.map((s) => s.id).join(', ')}`);
     // Closing the runtime releases its log, socket, pidfds and sealed helper copy.
     await assertNoLeaks(atStart, dir.root);
     for (const b of bundles) b.cleanup();

@@ -39,11 +39,30 @@ export function snapshot(): HostSnapshot {
   return { mounts: mounts(), fds: fds(), pids: pids() };
 }
 
-/** Processes that look like a container's (in another pid namespace, or a berth-init), started since `before`. */
+/** The parent pid of `pid` (field 4 of /proc/<pid>/stat), or 0. */
+function ppidOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether `pid` descends from this process (containers the test made: as parent, or as subreaper). */
+function ours(pid: number): boolean {
+  for (let p = ppidOf(pid), hops = 0; p > 1 && hops < 64; p = ppidOf(p), hops++) if (p === process.pid) return true;
+  return false;
+}
+
+/**
+ * Processes that look like a container's (in another pid namespace, or a berth-init), started
+ * since `before` and descending from this test process: other work on the host is not ours.
+ */
 export function containerProcesses(before: Set<number> = new Set()): string[] {
   const out: string[] = [];
   for (const pid of pids()) {
-    if (before.has(pid)) continue;
+    if (before.has(pid) || !ours(pid)) continue;
     try {
       const ns = readlinkSync(`/proc/${pid}/ns/pid`);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
