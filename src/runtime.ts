@@ -16,6 +16,7 @@ import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
 import { reap } from './effects/reap.js';
+import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
 import type { CgroupManager, Stats } from './effects/cgroups/index.js';
 import type { OciResources } from './machines/spec.js';
@@ -194,6 +195,25 @@ export class Runtime {
   /** Host pids of every process in the container's cgroup. */
   async ps(id: string): Promise<number[]> {
     return (await this.alive(id, 'ps')).pids();
+  }
+
+  /**
+   * Memory pressure notifications for a running container (not logged: they can be many).
+   * Completes when the subscriber unsubscribes.
+   */
+  memoryPressure$(id: string, level: PressureLevel = 'low'): Observable<PressureLevel> {
+    return new Observable<PressureLevel>((sub) => {
+      let stop = (): void => undefined;
+      let closed = false;
+      this.alive(id, 'events').then((cg) => {
+        const cgroup = this.live.get(id)?.actor.getSnapshot().context.cgroup;
+        if (!closed && cgroup) stop = watchMemoryPressure(this.deps, cg, cgroup, level, (l) => sub.next(l));
+      }, (e: unknown) => sub.error(e));
+      return () => {
+        closed = true;
+        stop();
+      };
+    });
   }
 
   /** Resource usage in runc's `events --stats` shape. */

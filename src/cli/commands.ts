@@ -158,7 +158,7 @@ export const commands: Command[] = [
   },
   {
     name: 'events',
-    summary: 'print resource usage (--stats once, else every --interval) and OOM events as JSON lines',
+    summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines',
     usage: 'berth events [--stats] [--interval 5s] <id>',
     flags: [
       { name: 'stats', boolean: true, help: 'print the stats once and exit' },
@@ -174,6 +174,7 @@ export const commands: Command[] = [
       }
       const every = parseInterval(str(ctx.args, 'interval') ?? '5s');
       const sub = rt.events$For(id!).subscribe((e) => { if (e.type === 'OomKilled') line('oom'); });
+      sub.add(rt.memoryPressure$(id!).subscribe({ next: (level) => line('memory_pressure', { level }), error: () => undefined }));
       try {
         for (;;) {
           const s = await rt.state(id!);

@@ -2,7 +2,7 @@ import type { ContainerEvent } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { cgroupOf } from './cgroup.js';
-import { watchOom } from './oom.js';
+import { watchOom } from './memoryEvents.js';
 import { collect } from './reap.js';
 import { openIfSame } from './track.js';
 

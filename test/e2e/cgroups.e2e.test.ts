@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { firstValueFrom } from 'rxjs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
@@ -238,5 +239,25 @@ test('a create interrupted before Created was logged is undone: the orphan in it
   assert.equal(cg.exists(), false);
   const history = await f.rt.history('cg-crashed');
   assert.deepEqual(history.map((e) => [e.type, e.data.status]), [['CreateRequested', undefined], ['Observed', 'deleted']]);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('memory pressure is reported while a container reclaims its page cache', { skip: skipV1, timeout: 30_000 }, async (t) => {
+  const before = snapshot();
+  const big = join(f.root, 'big.file');
+  writeFileSync(big, Buffer.alloc(64 * 1024 * 1024, 1));
+  t.after(() => rmSync(big, { force: true }));
+  // Pages stay charged to the cgroup that first cached them (this test's): drop them so the
+  // container's reads fault them into its own, small, cgroup.
+  execFileSync('sh', ['-c', 'sync && echo 1 > /proc/sys/vm/drop_caches']);
+  const b = bundle(['sh', '-c', 'while :; do cat /data > /dev/null; done'], (c) => {
+    c.mounts = [...(c.mounts ?? []), { destination: '/data', type: 'bind', source: big, options: ['rbind', 'ro'] }];
+    c.linux!.resources = { ...c.linux!.resources, memory: { limit: 16 * 1024 * 1024 } };
+  });
+  const c = await f.rt.create('cg-pressure', { bundle: b.dir, stdio: 'ignore' });
+  const first = firstValueFrom(f.rt.memoryPressure$('cg-pressure', 'low'));
+  await c.start();
+  assert.equal(await first, 'low');
+  await c.delete({ force: true });
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
