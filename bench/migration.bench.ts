@@ -282,7 +282,7 @@ async function main(): Promise<number> {
           const p = spawnSleeper(fd);
           closeSync(fd);
           const t2 = now();
-          cg.join(p.pid);
+          await cg.join(p.pid);
           const t3 = now();
           record('berth-hybrid', 'openForSpawn + spawn({ cgroupFd })', t2 - t1);
           record('berth-hybrid', 'cg.join(pid): the v1 hierarchies', t3 - t2);

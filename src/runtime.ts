@@ -63,6 +63,14 @@ interface Live {
 
 export { DEFAULT_ROOT };
 
+/**
+ * Intents whose effect cannot be taken back (a process spawned or released, a signal sent,
+ * state removed) are synced to disk before the effect runs (DESIGN rule 6). A pause, resume
+ * or update can be undone and the probe on the next load sees what happened, so their intents
+ * skip the fsync: it was half the cost of a pause.
+ */
+const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested']);
+
 /** Open a runtime on a root. The returned runtime owns no global state; close it when done. */
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const root = opts.root ?? DEFAULT_ROOT;
@@ -284,7 +292,7 @@ export class Runtime {
       const snap = l.actor.getSnapshot();
       const st = leafState(snap.value);
       if (!snap.can(intent)) throw refusal(id, cmd, st, intent.type === 'DeleteRequested' && intent.force);
-      const r = await this.log.append(id, [toLogEvent(intent)], { expectedVersion: l.version, sync: true });
+      const r = await this.log.append(id, [toLogEvent(intent)], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
       l.version = r.nextVersion;
       l.actor.send(intent);
       const after = await this.settle(l);

@@ -114,7 +114,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
   // readLine owns the status pipe from here: it closes it on the report, EOF or timeout.
   const report = readLine(statusR, READY_TIMEOUT_MS);
   try {
-    cg.join(spawned.pid);
+    await cg.join(spawned.pid);
     const line = await report;
     if (line !== 'READY') throw initFailure(id, line);
     return spawned;

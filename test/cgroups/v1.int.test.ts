@@ -44,7 +44,7 @@ describe('cgroup v1 backend on the real kernel', { skip }, () => {
       const out = join(tmp, 'counter');
       const child = start('sh', ['-c', `while :; do echo x; done > ${out}`]);
       try {
-        m.join(child.pid!);
+        await m.join(child.pid!);
         assert.deepEqual(m.pids(), [child.pid]);
         assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`:memory:/${TOP}/v1-${n}$`, 'm'));
         assert.ok(await grows(out));
@@ -111,7 +111,7 @@ describe('cgroup v1 backend on the real kernel', { skip }, () => {
       closeSync(devnull);
       const unified = m.paths[m.paths.length - 1]!;
       assert.equal(read(join(unified, 'cgroup.procs')), String(child.pid));
-      m.join(child.pid);
+      await m.join(child.pid);
       assert.deepEqual(m.pids(), [child.pid]);
       await m.freeze();
       assert.equal(await m.signalAll(9), 1);
@@ -154,7 +154,7 @@ describe('cgroup v1 backend on the real kernel', { skip }, () => {
     first.create(undefined);
     const child = start('sleep', ['100']);
     try {
-      first.join(child.pid!);
+      await first.join(child.pid!);
       assert.throws(() => cgroupManager(layout, `/${TOP}/v1-${n}`).create(undefined), (e) => isRuntimeError(e, 'ILLEGAL_STATE') && e.message.includes('already exists and holds processes'));
       assert.deepEqual(first.pids(), [child.pid]);
     } finally {

@@ -53,7 +53,7 @@ describe('cgroup v2 backend on the real cgroup2', { skip }, () => {
       const dir = m.paths[0]!;
       assert.equal(read(join(dir, 'cgroup.procs')), String(child.pid));
       assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`^0::/${TOP}/v2-1$`, 'm'));
-      m.join(child.pid);
+      await m.join(child.pid);
       assert.deepEqual(m.pids(), [child.pid]);
       assert.ok(await grows(out));
 

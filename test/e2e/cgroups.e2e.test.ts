@@ -233,7 +233,7 @@ test('a create interrupted before Created was logged is undone: the orphan in it
   cg.create(undefined);
   const orphan = spawn('/bin/busybox', ['sleep', '1000'], { stdio: 'ignore' });
   const exited = new Promise((r) => orphan.on('exit', (_code, signal) => r(signal)));
-  cg.join(orphan.pid!);
+  await cg.join(orphan.pid!);
   await assert.rejects(f.rt.state('cg-crashed'), { code: 'NOT_EXISTS' });
   assert.equal(await exited, 'SIGKILL');
   assert.equal(cg.exists(), false);

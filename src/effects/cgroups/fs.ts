@@ -3,6 +3,7 @@
  * their errors, reads that treat a missing file as absent, process lists, mkdir with undo,
  * rmdir with EBUSY retries, and polling without parking the loop.
  */
+import { writeFile } from 'node:fs/promises';
 import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +15,15 @@ import type { Write } from './resources.js';
 const REJECTED = new Set(['EINVAL', 'ERANGE', 'EOVERFLOW', 'EBUSY', 'ENOSPC']);
 
 /** Write `value` in one write(2), without O_CREAT (cgroupfs files are never created by writing). */
+/** writeCgroupFile from the threadpool, for writes the kernel may make wait (cgroup.procs). */
+export async function writeCgroupFileAsync(path: string, value: string): Promise<void> {
+  try {
+    await writeFile(path, value, { flag: fsc.O_WRONLY | fsc.O_TRUNC });
+  } catch (e) {
+    throw wrapSyscall(`write ${path} ${JSON.stringify(value)}`, e);
+  }
+}
+
 export function writeCgroupFile(path: string, value: string, field?: string): void {
   let fd: number;
   try {

@@ -27,7 +27,7 @@ export interface CgroupManager {
    */
   openForSpawn(): number | null;
   /** Move `pid` into every hierarchy (cgroup.procs), skipping those it is already in. */
-  join(pid: number): void;
+  join(pid: number): Promise<void>;
   /** Apply (update) resources; checks what it can before writing anything. */
   apply(resources: OciResources): void;
   freeze(): Promise<void>;

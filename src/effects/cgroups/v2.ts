@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { RuntimeError, errnoOf, wrapSyscall } from '../../errors.js';
 import {
   checkPlanFiles, mkdirLevels, pollUntil, procsRecursive, readCgroupFile, removeCgroup, removeMade, runPlan,
-  writeCgroupFile,
+  writeCgroupFile, writeCgroupFileAsync,
 } from './fs.js';
 import { planV2 } from './resources.js';
 import { freezeSignalThaw, SIGKILL } from './signal.js';
@@ -97,10 +97,10 @@ export function v2Manager(mount: string, cgroupPath: string, opts: V2Options = {
       }
     },
 
-    join(pid) {
+    async join(pid) {
       // Spawned into it with CLONE_INTO_CGROUP: already there, no migration to pay.
       if (procsHas(dir, pid)) return;
-      writeCgroupFile(file('cgroup.procs'), String(pid));
+      await writeCgroupFileAsync(file('cgroup.procs'), String(pid));
     },
 
     apply(resources) {
