@@ -244,9 +244,14 @@ export class Runtime {
   }
 
   /** The state rebuilt from the log alone, as it was after version `at` (default: now). */
-  async replay(id: string, opts: { at?: number } = {}): Promise<ContainerState | null> {
+  async replay(id: string, opts: { at?: number; atTime?: Date } = {}): Promise<ContainerState | null> {
     const events = await this.history(id);
-    const r = replay(id, events, opts.at);
+    let at = opts.at;
+    if (opts.atTime !== undefined) {
+      const t = opts.atTime.getTime();
+      at = events.filter((e) => Date.parse(e.at) <= t).at(-1)?.version ?? 0;
+    }
+    const r = replay(id, events, at);
     return exists(r.state) || r.state === 'deleted' ? publicState(r.state, r.context, r.version) : null;
   }
 

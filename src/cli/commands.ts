@@ -159,12 +159,14 @@ export const commands: Command[] = [
   {
     name: 'events',
     summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines',
-    usage: 'berth events [--stats] [--interval 5s] <id>',
+    usage: 'berth events [--stats] [--interval 5s] <id> | berth events --follow [<id>]',
     flags: [
       { name: 'stats', boolean: true, help: 'print the stats once and exit' },
       { name: 'interval', help: 'how often to print stats (default 5s)' },
+      { name: 'follow', boolean: true, help: 'tail the log: every event of one container (or all) as it is committed' },
     ],
     async run(ctx) {
+      if (bool(ctx.args, 'follow')) return follow(ctx);
       const [id] = positionals(ctx.args, 'events', ['container-id']);
       const rt = await ctx.runtime({ serve: false });
       const line = (type: string, data?: unknown) => ctx.out(JSON.stringify({ type, id, ...(data === undefined ? {} : { data }) }));
@@ -185,6 +187,34 @@ export const commands: Command[] = [
       } finally {
         sub.unsubscribe();
       }
+    },
+  },
+  {
+    name: 'replay',
+    summary: 'rebuild a container\'s state from the log alone, now or at a sequence number or time',
+    usage: 'berth replay [--at SEQ | --at-time ISO] (<id> | --all)',
+    flags: [
+      { name: 'at', help: 'the state after this sequence number' },
+      { name: 'at-time', help: 'the state at this time (ISO 8601)' },
+      { name: 'all', boolean: true, help: 'every container in the root' },
+    ],
+    async run(ctx) {
+      const all = bool(ctx.args, 'all');
+      const ids = all ? positionals(ctx.args, 'replay', []) : positionals(ctx.args, 'replay', ['container-id']);
+      const atStr = str(ctx.args, 'at');
+      const atTime = str(ctx.args, 'at-time');
+      if (atStr !== undefined && !/^\d+$/.test(atStr)) throw new RuntimeError('INVALID_ARGUMENT', `--at ${atStr}: a sequence number`);
+      if (atTime !== undefined && Number.isNaN(Date.parse(atTime))) throw new RuntimeError('INVALID_ARGUMENT', `--at-time ${atTime}: an ISO 8601 time`);
+      const rt = await ctx.runtime();
+      const opts = { ...(atStr !== undefined ? { at: Number(atStr) } : {}), ...(atTime !== undefined ? { atTime: new Date(atTime) } : {}) };
+      if (!all) {
+        ctx.out(json(await rt.replay(ids[0]!, opts)));
+        return 0;
+      }
+      const states = [];
+      for (const id of await rt.log.streams()) states.push(await rt.replay(id, opts));
+      ctx.out(json(states.filter((s) => s !== null && s.state !== 'deleted')));
+      return 0;
     },
   },
   {
@@ -255,6 +285,27 @@ export const commands: Command[] = [
     },
   },
 ];
+
+/**
+ * events --follow: JSON lines of committed events until interrupted. The process holds the
+ * root for long, so when it owns the log it serves it: other berth commands keep working
+ * (and their events show up here).
+ */
+async function follow(ctx: CommandContext): Promise<number> {
+  const [id] = positionals(ctx.args, 'events', [], ['container-id']);
+  const rt = await ctx.runtime({ serve: true });
+  const events$ = id === undefined ? rt.events$ : rt.events$For(id);
+  await new Promise<void>((resolve) => {
+    const sub = events$.subscribe({ next: (e) => ctx.out(JSON.stringify(e)), complete: resolve, error: () => resolve() });
+    const stop = () => {
+      sub.unsubscribe();
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
 
 function commandLine(pid: number): string {
   try {

@@ -2,6 +2,7 @@ import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { containerMachine, type ContainerContext } from './container.machine.js';
 import { fromLogEvent, type ContainerEvent } from './events.js';
 import { exists, leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
+import type { OciResources } from './spec.js';
 
 /**
  * Replay: the pure fold of a container's log through the machine's `transition()`. No effect
@@ -66,6 +67,9 @@ export interface ContainerState {
   state: MachineState;
   version: number;
   exit: { code: number | null; signal: number | null } | null;
+  /** The resource limits in force (the spec's, as updated since). */
+  resources: OciResources | null;
+  oomKills: number;
 }
 
 export const OCI_VERSION = '1.0.2';
@@ -85,6 +89,8 @@ export function publicState(state: MachineState, ctx: ContainerContext, version:
     state,
     version,
     exit: ctx.exit,
+    resources: ctx.resources,
+    oomKills: ctx.oomKills,
   };
 }
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
-import { berth } from '../helpers/cli.js';
+import { berth, CLI } from '../helpers/cli.js';
 import { actAsShim, assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
 let root: string;
@@ -156,4 +157,38 @@ test('cli: spec writes a config that runs; a second spec refuses to overwrite', 
   const config = JSON.parse(readFileSync(join(b.dir, 'config.json'), 'utf8')) as { process: { args: string[] }; root: { path: string } };
   assert.equal(config.root.path, 'rootfs');
   assert.equal((await berth(root, ['spec', '--bundle', b.dir])).status, 2);
+});
+
+test('cli: events --follow tails the log live while other commands run; replay rebuilds any point', async (t) => {
+  cleanup(t, 'cli-log');
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  // The follower opens the root first and serves it; every later command goes through it.
+  const out = join(b.dir, 'follow.out');
+  const fd = openSync(out, 'w');
+  const follower = spawn(process.execPath, [CLI, '--root', root, 'events', '--follow'], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  t.after(() => follower.kill('SIGKILL'));
+  for (let i = 0; i < 200 && !existsSync(join(root, 'log.sock')); i++) await new Promise((r) => setTimeout(r, 25));
+  await ok(['create', '--bundle', b.dir, 'cli-log']);
+  await ok(['start', 'cli-log']);
+  await ok(['kill', 'cli-log', 'KILL']);
+  await ok(['delete', '--force', 'cli-log']);
+  const exited = new Promise((r) => follower.on('exit', r));
+  follower.kill('SIGTERM');
+  await exited;
+  const followed = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { stream: string; type: string; version: number });
+  const history = (await ok(['history', '--format', 'json', 'cli-log'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; version: number; at: string });
+  assert.deepEqual(followed.map((e) => [e.stream, e.version, e.type]), history.map((e) => ['cli-log', e.version, e.type]), 'the follower saw every event, in order');
+
+  const at = async (...args: string[]) => JSON.parse((await ok(['replay', ...args, 'cli-log'])).stdout) as { status: string; state: string; version: number } | null;
+  assert.equal((await at('--at', '2'))?.status, 'created');
+  const started = history.find((e) => e.type === 'Started')!;
+  assert.equal((await at('--at-time', started.at))?.status, 'running');
+  assert.equal((await at('--at', '0')), null, 'before the first event there was no container');
+  assert.equal((await at())?.state, 'deleted');
+  const all = JSON.parse((await ok(['replay', '--all'])).stdout) as unknown[];
+  assert.deepEqual(all, [], 'replay --all lists the containers that exist');
+  assert.equal((await berth(root, ['replay', '--at', 'x', 'cli-log'])).status, 2);
+  await assertNoLeaks(before, root);
 });
