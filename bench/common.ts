@@ -1,10 +1,11 @@
 /**
- * Helpers shared by bench/pause.bench.ts and bench/migration.bench.ts: statistics, a seeded
- * shuffle, timing a child process, and the host checks for leftovers. (lifecycle.bench.ts
- * keeps its own copies.)
+ * Helpers shared by the benches (lifecycle, pause, migration): option parsing, statistics, a
+ * seeded shuffle, timing a child process, the report's machine and code stamps, and the host
+ * checks for leftovers.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -27,6 +28,60 @@ export function nonNegativeInt(name: string, v: string | undefined): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) fatal(`--${name} ${v}: a non-negative integer`);
   return n;
+}
+
+/** The options every bench takes, with its own defaults for --runs and --warmup (spread into parseArgs). */
+export function benchOptions(runs: string, warmup: string) {
+  return {
+    runs: { type: 'string' as const, default: runs },
+    warmup: { type: 'string' as const, default: warmup },
+    seed: { type: 'string' as const },
+    out: { type: 'string' as const },
+    label: { type: 'string' as const },
+    help: { type: 'boolean' as const, short: 'h', default: false },
+  };
+}
+
+/** With --help: print the usage and exit 0. */
+export function usage(help: boolean | undefined, text: string): void {
+  if (!help) return;
+  process.stdout.write(text);
+  process.exit(0);
+}
+
+/** --runs, --warmup and --seed checked (the seed defaults to one from the clock). */
+export function runOptions(flags: { runs?: string; warmup?: string; seed?: string }): { runs: number; warmup: number; seed: number } {
+  return {
+    runs: positiveInt('runs', flags.runs),
+    warmup: nonNegativeInt('warmup', flags.warmup),
+    seed: flags.seed === undefined ? Date.now() % 2 ** 31 : nonNegativeInt('seed', flags.seed),
+  };
+}
+
+/** SIGINT and SIGTERM end the run after the current round: `interrupted` turns true. `off()` stops listening. */
+export function trapInterrupts(): { interrupted: boolean; off(): void } {
+  const onSignal = () => {
+    trap.interrupted = true;
+    log('bench: interrupted, cleaning up after the current round');
+  };
+  const trap = {
+    interrupted: false,
+    off: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return trap;
+}
+
+/** Write the JSON report to --out, or to `<dir>/<name>-<start time>.json`, and say where. */
+export function writeReport(out: string | undefined, dir: string, name: string, started: Date, report: unknown): void {
+  const file = out ?? join(dir, `${name}-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  log(`bench: wrote ${file}`);
 }
 
 /** mulberry32: a small seeded PRNG, so a run's order can be replayed with --seed. */
@@ -177,17 +232,22 @@ export function ownProcesses(prefix: string, ignore: RegExp = /esbuild --service
   return out;
 }
 
-/** Cgroup directories under /sys/fs/cgroup (4 levels deep) whose name contains one of `needles`. */
-export function cgroupLeftovers(needles: string[]): string[] {
+/** The names of the directories in `dir`, or null when it cannot be read (gone). */
+export function subdirs(dir: string): string[] | null {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return null;
+  }
+}
+
+/** Cgroup directories under /sys/fs/cgroup (`maxDepth` levels deep) whose name contains one of `needles`. */
+export function cgroupLeftovers(needles: string[], maxDepth = 4): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
-    if (depth > 4) return;
-    let entries: string[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
-    }
+    if (depth > maxDepth) return;
+    const entries = subdirs(dir);
+    if (entries === null) return;
     for (const e of entries) {
       if (needles.some((n) => e.includes(n))) out.push(join(dir, e));
       else walk(join(dir, e), depth + 1);
@@ -195,6 +255,26 @@ export function cgroupLeftovers(needles: string[]): string[] {
   };
   walk('/sys/fs/cgroup', 0);
   return out;
+}
+
+/** Logs what a run left behind; true when it left anything. */
+export function reportLeftovers(procs: string[], cgroups: string[]): boolean {
+  if (procs.length) log(`bench: processes of this bench still running: ${procs.join('; ')}`);
+  if (cgroups.length) log(`bench: cgroups left: ${cgroups.join(', ')}`);
+  return procs.length > 0 || cgroups.length > 0;
+}
+
+/** The machine part of a report: cores, CPU model, memory, kernel, node. */
+export function machineInfo(): { cpus: number; cpuModel: string; memGiB: number; kernel: string; node: string } {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: round(totalmem() / 2 ** 30, 1), kernel: release(), node: process.version };
+}
+
+/** The code part of a report: the commit of `repo`, and the run's --label. */
+export function codeInfo(repo: string, label: string | undefined): { commit: string; label: string | null } {
+  return {
+    commit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout?.trim() || 'not a git checkout (see label)',
+    label: label ?? null,
+  };
 }
 
 /** The host's load average, CPU and kernel, for the report. */

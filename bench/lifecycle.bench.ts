@@ -9,10 +9,9 @@
  * (not root, nothing built) or when it could not clean up after itself.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -25,6 +24,10 @@ import type { Syscalls } from '../src/effects/syscalls.js';
 import { openRuntime, type Runtime } from '../src/index.js';
 import type { StoredEvent } from '../src/store/eventLog.js';
 import { makeBundle, type Bundle } from '../test/helpers/bundle.js';
+import {
+  benchOptions, trapInterrupts, writeReport, cgroupLeftovers, fatal, fmt as fmtTo, log, machineInfo, nodeChildEnv, nonNegativeInt, now, ownProcesses, prng, reportLeftovers,
+  round as roundTo, roundStats, runOptions, shuffled, stats, usage, type Stats,
+} from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // options, paths
@@ -43,18 +46,12 @@ const TIME = '/usr/bin/time';
 
 const { values: flags } = parseArgs({
   options: {
-    runs: { type: 'string', default: '50' },
-    warmup: { type: 'string', default: '5' },
-    out: { type: 'string' },
+    ...benchOptions('50', '5'),
     'keep-node-env': { type: 'boolean', default: false },
     trace: { type: 'string', default: '0' },
-    seed: { type: 'string' },
-    label: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench -- [--runs N] [--warmup N] [--out FILE] [--keep-node-env] [--trace N]
+usage(flags.help, `usage: npm run bench -- [--runs N] [--warmup N] [--out FILE] [--keep-node-env] [--trace N]
   --runs N          measured iterations per variant (default 50)
   --warmup N        unmeasured rounds first (default 5)
   --out FILE        JSON result (default bench/results/lifecycle-<date>.json)
@@ -63,100 +60,21 @@ if (flags.help) {
   --seed N          seed of the per-round shuffle (default: from the clock; printed)
   --label TEXT      a note kept in the JSON (e.g. which code was measured)
 `);
-  process.exit(0);
-}
-const RUNS = positiveInt('runs', flags.runs);
-const WARMUP = nonNegativeInt('warmup', flags.warmup);
+const { runs: RUNS, warmup: WARMUP, seed: SEED } = runOptions(flags);
 const TRACE = nonNegativeInt('trace', flags.trace);
-const SEED = flags.seed === undefined ? Date.now() % 2 ** 31 : nonNegativeInt('seed', flags.seed);
-
-/** mulberry32: a small seeded PRNG, so a run's order can be replayed with --seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(xs: T[], rand: () => number): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
-function positiveInt(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) fatal(`--${name} ${v}: a positive integer`);
-  return n;
-}
-function nonNegativeInt(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) fatal(`--${name} ${v}: a non-negative integer`);
-  return n;
-}
-function fatal(msg: string): never {
-  process.stderr.write(`bench: ${msg}\n`);
-  process.exit(2);
-}
-
-const now = (): number => performance.now();
-const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
 // Node children get this process's environment, less NODE_EXTRA_CA_CERTS: this sandbox sets
 // it, and it makes every node start read a CA bundle (~80 ms here) that berth never uses.
 // The startup table measures `node -e 0` both ways so the effect stays visible.
-const childEnv: NodeJS.ProcessEnv = { ...process.env };
-const droppedEnv: string[] = [];
-if (!flags['keep-node-env'] && childEnv.NODE_EXTRA_CA_CERTS !== undefined) {
-  delete childEnv.NODE_EXTRA_CA_CERTS;
-  droppedEnv.push('NODE_EXTRA_CA_CERTS');
-}
+const { env: childEnv, dropped: droppedEnv } = nodeChildEnv(flags['keep-node-env']);
 
 // ---------------------------------------------------------------------------------------------
 // statistics
 
-interface Stats {
-  n: number;
-  median: number;
-  p90: number;
-  min: number;
-  max: number;
-  mean: number;
-}
-
-function quantile(sorted: number[], q: number): number {
-  // Linear interpolation between closest ranks (the same as numpy's default).
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  const a = sorted[lo] ?? NaN;
-  const b = sorted[hi] ?? NaN;
-  return a + (b - a) * (pos - lo);
-}
-
-function stats(xs: number[]): Stats | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return {
-    n: s.length,
-    median: quantile(s, 0.5),
-    p90: quantile(s, 0.9),
-    min: s[0] ?? NaN,
-    max: s[s.length - 1] ?? NaN,
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-  };
-}
-
 const median = (xs: number[]): number => stats(xs)?.median ?? NaN;
-const round = (x: number, d = 3): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
-const fmt = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+// This bench's report rounds to 3 places and prints 2 by default (common.ts: 4 and 3).
+const round = (x: number, d = 3): number => roundTo(x, d);
+const fmt = (x: number | undefined, d = 2): string => fmtTo(x, d);
 
 // ---------------------------------------------------------------------------------------------
 // child processes
@@ -481,44 +399,7 @@ function printTimeline(tr: Trace): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// host checks for leftovers
-
-function ownProcesses(prefix: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      // tsx's esbuild service is a child of this process too; it ends with it.
-      if (/esbuild --service/.test(cmd)) continue;
-      if (cmd.includes(prefix) || ppid === process.pid) out.push(`${name} ${cmd}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-function cgroupLeftovers(prefix: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 3) return;
-    let entries: string[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.includes(prefix)) out.push(join(dir, e));
-      else walk(join(dir, e), depth + 1);
-    }
-  };
-  walk('/sys/fs/cgroup', 0);
-  return out;
-}
+// host checks for leftovers (the rest are in common.ts)
 
 const mountCount = (): number => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
 
@@ -581,13 +462,7 @@ async function main(): Promise<number> {
   let bundle: Bundle | null = null;
   let noCgroupBundle: Bundle | null = null;
   let stopLog: (() => void) | null = null;
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    log('bench: interrupted, cleaning up after the current round');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = trapInterrupts();
 
   try {
     bundle = makeBundle(['/bin/true']);
@@ -689,10 +564,10 @@ async function main(): Promise<number> {
         }
       }
     };
-    for (let r = 0; r < WARMUP && !interrupted; r++) await round1(r, 'w');
+    for (let r = 0; r < WARMUP && !signals.interrupted; r++) await round1(r, 'w');
     measuring = true;
     const tLoop = now();
-    for (let r = 0; r < RUNS && !interrupted; r++) {
+    for (let r = 0; r < RUNS && !signals.interrupted; r++) {
       await round1(r, 'm');
       if ((r + 1) % 10 === 0) log(`bench: ${r + 1}/${RUNS} rounds (${((now() - tLoop) / 1000).toFixed(1)} s)`);
     }
@@ -765,8 +640,7 @@ async function main(): Promise<number> {
       date: started.toISOString(),
       options: { runs: RUNS, warmup: WARMUP, seed: SEED, interleaved: 'every round runs each variant once, in an order shuffled per round (seeded)' },
       machine: {
-        cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: round(totalmem() / 2 ** 30, 1), kernel: release(),
-        node: process.version, runc: runcVersion, crun: crunVersion.split('\n')[0], loadavgBefore: load0, loadavgAfter: load1,
+        ...machineInfo(), runc: runcVersion, crun: crunVersion.split('\n')[0], loadavgBefore: load0, loadavgAfter: load1,
         cgroups: layout.kind, stateFs: '/run (the roots), bundle in the tmpdir',
       },
       env: { droppedForNodeChildren: droppedEnv },
@@ -774,7 +648,7 @@ async function main(): Promise<number> {
       bundle: { process: ['/bin/true'], rootfs: bundle.config.root.path, config: 'berth defaultConfig() via test/helpers/bundle.ts, identical for every runtime' },
       variants: Object.fromEntries(variants.map((v) => [v.key, {
         label: v.label, what: v.what, skipped: v.skipped, errors: v.errors.slice(0, 5), errorCount: v.errors.length,
-        stats: st[v.key] && roundStats(st[v.key]!), samplesMs: v.samples.map((x) => round(x)),
+        stats: st[v.key] && roundStats(st[v.key]!, 3), samplesMs: v.samples.map((x) => round(x)),
       }])),
       ratios,
       goal: {
@@ -795,34 +669,23 @@ async function main(): Promise<number> {
 
     printReport(report, variants, st, bd, standalone, rss, startup, hwm, stats(floorCloneMs), stats(cgroup2MountMs), cross);
 
-    const out = flags.out ?? join(RESULTS, `lifecycle-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-    mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`bench: wrote ${out}`);
+    writeReport(flags.out, RESULTS, 'lifecycle', started, report);
     if (leftovers.length) log(`bench: LEFTOVERS: ${leftovers.join('; ')}`);
     return 0;
   } finally {
     stopLog?.();
     for (const r of runtimes) await r.close().catch((e: unknown) => log(`bench: closing a runtime: ${String(e)}`));
     const procs = ownProcesses(prefix);
-    const cg = cgroupLeftovers(prefix);
+    const cg = cgroupLeftovers([prefix], 3);
     bundle?.cleanup();
     noCgroupBundle?.cleanup();
     if (errFd >= 0) closeSync(errFd);
     rmSync(work, { recursive: true, force: true });
     const mountsAfter = mountCount();
     let dirty = false;
-    if (procs.length) {
-      dirty = true;
-      log(`bench: processes of this bench still running: ${procs.join('; ')}`);
-    }
-    if (cg.length) {
-      dirty = true;
-      log(`bench: cgroups left: ${cg.join(', ')}`);
-    }
+    if (reportLeftovers(procs, cg)) dirty = true;
     if (mountsAfter !== mountsBefore) log(`bench: host mount table had ${mountsBefore} entries before, ${mountsAfter} after (other sessions may mount too)`);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.off();
     if (dirty) leftBehind = true;
   }
 }
@@ -845,10 +708,6 @@ function gitState(): { commit: string; srcChanges: string[]; distBuilt: string |
     distBuilt,
     label: flags.label ?? null,
   };
-}
-
-function roundStats(s: Stats): Stats {
-  return { n: s.n, median: round(s.median), p90: round(s.p90), min: round(s.min), max: round(s.max), mean: round(s.mean) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,8 +12,7 @@
  * 1 if it could not clean up after itself.
  */
 import { closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,8 +23,8 @@ import type { CgroupManager } from '../src/effects/cgroups/types.js';
 import { linuxSyscalls } from '../src/effects/linux.js';
 import type { Spawned } from '../src/effects/syscalls.js';
 import {
-  cgroupLeftovers, fatal, fmt, log, nonNegativeInt, now, ownProcesses, positiveInt, prng, round, roundStats, shuffled, sleep, stats,
-  type Stats,
+  benchOptions, trapInterrupts, writeReport, cgroupLeftovers, codeInfo, fatal, fmt, log, machineInfo, nonNegativeInt, now, ownProcesses, prng, reportLeftovers, round, roundStats,
+  runOptions, shuffled, sleep, stats, usage, type Stats,
 } from './common.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -36,18 +35,12 @@ const SIGKILL = 9;
 
 const { values: flags } = parseArgs({
   options: {
-    runs: { type: 'string', default: '30' },
-    warmup: { type: 'string', default: '2' },
+    ...benchOptions('30', '2'),
     gap: { type: 'string', default: '150' },
     v1: { type: 'string', default: 'memory' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    label: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:migration -- [--runs N] [--warmup N] [--gap MS] [--v1 CONTROLLER] [--seed N] [--out FILE] [--label TEXT]
+usage(flags.help, `usage: npm run bench:migration -- [--runs N] [--warmup N] [--gap MS] [--v1 CONTROLLER] [--seed N] [--out FILE] [--label TEXT]
   --runs N         measured rounds; each runs every scenario once (default 30)
   --warmup N       unmeasured rounds first (default 2)
   --gap MS         idle time before each scenario's timed part, so "cold" is cold (default 150)
@@ -55,12 +48,8 @@ if (flags.help) {
   --seed N         seed of the per-round shuffle (default: from the clock; printed)
   --out FILE       JSON result (default bench/results/migration-<date>.json)
 `);
-  process.exit(0);
-}
-const RUNS = positiveInt('runs', flags.runs);
-const WARMUP = nonNegativeInt('warmup', flags.warmup);
+const { runs: RUNS, warmup: WARMUP, seed: SEED } = runOptions(flags);
 const GAP = nonNegativeInt('gap', flags.gap);
-const SEED = flags.seed === undefined ? Date.now() % 2 ** 31 : nonNegativeInt('seed', flags.seed);
 /** The idle times of the warm-window probe (ms between two migrations of one process). */
 const WINDOW_GAPS = [0, 5, 10, 15, 20, 25, 30, 50, 100];
 
@@ -102,13 +91,7 @@ async function main(): Promise<number> {
   const fds = new Set<number>();
   const dirs: string[] = []; // every cgroup dir this run made, in creation order
   const managers = new Set<CgroupManager>();
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    log('bench: interrupted, cleaning up after the current round');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = trapInterrupts();
 
   const spawnSleeper = (cgroupFd = -1): Spawned => {
     const s = sys.spawn({ exe, argv: ['sleep', '1000'], env: [], flags: 0, fds: [devnull, devnull, devnull], cgroupFd });
@@ -346,10 +329,10 @@ async function main(): Promise<number> {
     const round1 = async () => {
       for (const k of shuffled(keys, rand)) await scenarios[k]!.run();
     };
-    for (let r = 0; r < WARMUP && !interrupted; r++) await round1();
+    for (let r = 0; r < WARMUP && !signals.interrupted; r++) await round1();
     measuring = true;
     const tLoop = now();
-    for (let r = 0; r < RUNS && !interrupted; r++) {
+    for (let r = 0; r < RUNS && !signals.interrupted; r++) {
       await round1();
       if ((r + 1) % 5 === 0) log(`bench: ${r + 1}/${RUNS} rounds (${((now() - tLoop) / 1000).toFixed(1)} s)`);
     }
@@ -363,7 +346,7 @@ async function main(): Promise<number> {
       const fb = open(b);
       const p = spawnSleeper();
       const reps = Math.max(3, Math.min(8, Math.ceil(RUNS / 4)));
-      for (let r = 0; r < reps && !interrupted; r++) {
+      for (let r = 0; r < reps && !signals.interrupted; r++) {
         for (const g of shuffled(WINDOW_GAPS, rand)) {
           await sleep(GAP);
           migrate(fa, p.pid); // cold, not recorded
@@ -434,13 +417,10 @@ async function main(): Promise<number> {
       date: started.toISOString(),
       options: { runs: RUNS, warmup: WARMUP, gapMs: GAP, v1: flags.v1, seed: SEED },
       machine: {
-        cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: round(totalmem() / 2 ** 30, 1), kernel: release(), node: process.version,
+        ...machineInfo(),
         cgroups: layout, loadavgBefore: load0, loadavgAfter: load1,
       },
-      code: {
-        commit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout?.trim() || 'not a git checkout (see label)',
-        label: flags.label ?? null,
-      },
+      code: codeInfo(REPO, flags.label),
       timing: 'each migration is one write(2) of the pid to an already open cgroup.procs, timed around writeSync; spawns are timed around the synchronous addon call (returns once the child has exec\'d)',
       table,
       derived,
@@ -449,14 +429,10 @@ async function main(): Promise<number> {
       checks,
       notes,
     };
-    const out = flags.out ?? join(RESULTS, `migration-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-    mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`bench: wrote ${out}`);
+    writeReport(flags.out, RESULTS, 'migration', started, report);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.off();
     for (const s of [...live]) await kill(s).catch(() => undefined);
     for (const fd of fds) closeSync(fd);
     for (const cg of managers) await cg.destroy().catch((e: unknown) => log(`bench: ${String(e)}`));
@@ -467,15 +443,8 @@ async function main(): Promise<number> {
     }
     sys.close(exe);
     closeSync(devnull);
-    const procs = ownProcesses(parent);
-    const cg = cgroupLeftovers([parent]);
-    if (procs.length || cg.length) {
-      leftBehind = true;
-      if (procs.length) log(`bench: processes of this bench still running: ${procs.join('; ')}`);
-      if (cg.length) log(`bench: cgroups left: ${cg.join(', ')}`);
-    } else {
-      log('bench: clean: no process or cgroup of this run is left');
-    }
+    if (reportLeftovers(ownProcesses(parent), cgroupLeftovers([parent]))) leftBehind = true;
+    else log('bench: clean: no process or cgroup of this run is left');
   }
 }
 

@@ -11,8 +11,8 @@
  * 1 if it could not clean up after itself.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,8 +24,8 @@ import type { CgroupManager } from '../src/effects/cgroups/types.js';
 import { openRuntime, type Container, type Runtime } from '../src/index.js';
 import { makeBundle, type Bundle } from '../test/helpers/bundle.js';
 import {
-  cgroupLeftovers, closeChildStderr, fatal, fmt, log, nodeChildEnv, nonNegativeInt, now, ownProcesses, positiveInt, prng, round, roundStats,
-  setChildStderr, shuffled, sleep, stats, timeChild, type Stats,
+  benchOptions, trapInterrupts, writeReport, cgroupLeftovers, closeChildStderr, codeInfo, fatal, fmt, log, machineInfo, nodeChildEnv, now, ownProcesses, prng, reportLeftovers,
+  round, roundStats, runOptions, setChildStderr, shuffled, sleep, stats, subdirs, timeChild, usage, type Stats,
 } from './common.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -38,27 +38,17 @@ const CG = '/sys/fs/cgroup';
 
 const { values: flags } = parseArgs({
   options: {
-    runs: { type: 'string', default: '50' },
-    warmup: { type: 'string', default: '5' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    label: { type: 'string' },
+    ...benchOptions('50', '5'),
     'keep-node-env': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (flags.help) {
-  process.stdout.write(`usage: npm run bench:pause -- [--runs N] [--warmup N] [--seed N] [--out FILE] [--label TEXT] [--keep-node-env]
+usage(flags.help, `usage: npm run bench:pause -- [--runs N] [--warmup N] [--seed N] [--out FILE] [--label TEXT] [--keep-node-env]
   --runs N      measured pause+resume cycles per row (default 50)
   --warmup N    unmeasured rounds first (default 5)
   --seed N      seed of the per-round shuffle (default: from the clock; printed)
   --out FILE    JSON result (default bench/results/pause-<date>.json)
 `);
-  process.exit(0);
-}
-const RUNS = positiveInt('runs', flags.runs);
-const WARMUP = nonNegativeInt('warmup', flags.warmup);
-const SEED = flags.seed === undefined ? Date.now() % 2 ** 31 : nonNegativeInt('seed', flags.seed);
+const { runs: RUNS, warmup: WARMUP, seed: SEED } = runOptions(flags);
 const { env: childEnv, dropped: droppedEnv } = nodeChildEnv(flags['keep-node-env']);
 
 /** The issue's figures for the kernel's freeze+thaw on this machine, and the goal: berth within 10x. */
@@ -122,12 +112,8 @@ const v2State = (dir: string) => (): string => (/^frozen 1$/m.test(readFileSync(
 function frozenElsewhere(mine: string[]): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
-    let entries: string[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
-    }
+    const entries = subdirs(dir);
+    if (entries === null) return;
     for (const e of entries) {
       const d = join(dir, e);
       if (mine.some((m) => d.includes(m))) continue;
@@ -261,14 +247,8 @@ async function main(): Promise<number> {
   const managers: CgroupManager[] = [];
   const cleanups: (() => Promise<void>)[] = [];
   let bundle: Bundle | null = null;
-  let interrupted = false;
   let cleaning = false;
-  const onSignal = () => {
-    interrupted = true;
-    log('bench: interrupted, cleaning up after the current round');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = trapInterrupts();
 
   /** A host `sleep 1000`, child of this process, moved into each of `procsDirs` (outside any timing). */
   const sleeper = async (procsDirs: string[]): Promise<number> => {
@@ -525,10 +505,10 @@ async function main(): Promise<number> {
       for (const d of frozenElsewhere([prefix, cgParent])) if (!othersFrozen.includes(d)) othersFrozen.push(d);
     };
     noteFrozen();
-    for (let r = 0; r < WARMUP && !interrupted; r++) await round1();
+    for (let r = 0; r < WARMUP && !signals.interrupted; r++) await round1();
     measuring = true;
     const tLoop = now();
-    for (let r = 0; r < RUNS && !interrupted; r++) {
+    for (let r = 0; r < RUNS && !signals.interrupted; r++) {
       await round1();
       noteFrozen();
       if ((r + 1) % 10 === 0) log(`bench: ${r + 1}/${RUNS} rounds (${((now() - tLoop) / 1000).toFixed(1)} s)`);
@@ -617,14 +597,11 @@ async function main(): Promise<number> {
       date: started.toISOString(),
       options: { runs: RUNS, warmup: WARMUP, seed: SEED },
       machine: {
-        cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memGiB: round(totalmem() / 2 ** 30, 1), kernel: release(), node: process.version,
+        ...machineInfo(),
         runc: spawnSync(RUNC, ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '?', cgroups: layout, loadavgBefore: load0, loadavgAfter: load1,
       },
       env: { droppedForNodeChildren: droppedEnv },
-      code: {
-        commit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout?.trim() || 'not a git checkout (see label)',
-        label: flags.label ?? null,
-      },
+      code: codeInfo(REPO, flags.label),
       issue: { kernelCycleUs: ISSUE_US, goalFactor: GOAL_FACTOR },
       rows: Object.fromEntries(rows.map((r) => [r.key, {
         label: r.label, what: r.what, skipped: r.skipped, errors: r.errors.slice(0, 5), errorCount: r.errors.length, wrongState: r.wrongState.slice(0, 5),
@@ -636,15 +613,11 @@ async function main(): Promise<number> {
       statusChecks,
       notes,
     };
-    const out = flags.out ?? join(RESULTS, `pause-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-    mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`bench: wrote ${out}`);
+    writeReport(flags.out, RESULTS, 'pause', started, report);
     return 0;
   } finally {
     cleaning = true;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.off();
     let dirty = false;
     for (const c of cleanups.reverse()) await c().catch((e: unknown) => log(`bench: cleanup: ${String(e)}`));
     for (const r of runtimes) {
@@ -682,16 +655,7 @@ async function main(): Promise<number> {
     bundle?.cleanup();
     closeChildStderr();
     rmSync(work, { recursive: true, force: true });
-    const procs = ownProcesses(prefix);
-    const cg = cgroupLeftovers([prefix, cgParent]);
-    if (procs.length) {
-      dirty = true;
-      log(`bench: processes of this bench still running: ${procs.join('; ')}`);
-    }
-    if (cg.length) {
-      dirty = true;
-      log(`bench: cgroups left: ${cg.join(', ')}`);
-    }
+    if (reportLeftovers(ownProcesses(prefix), cgroupLeftovers([prefix, cgParent]))) dirty = true;
     if (dirty) leftBehind = true;
     else log('bench: clean: no container, process or cgroup of this run is left');
   }

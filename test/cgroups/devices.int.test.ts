@@ -7,7 +7,7 @@
  * Everything is detached, removed and closed at the end.
  */
 import assert from 'node:assert/strict';
-import { closeSync, constants as fsc, existsSync, openSync, readdirSync, readSync, rmdirSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
@@ -16,6 +16,7 @@ import { DEVICE_FILTER_LICENSE, deviceFilter } from '../../src/effects/cgroups/d
 import { v2Manager } from '../../src/effects/cgroups/v2.js';
 import { linuxSyscalls } from '../../src/effects/linux.js';
 import type { Syscalls, WaitStatus } from '../../src/effects/syscalls.js';
+import { drain, exited } from '../helpers/spawn.js';
 import { layout, rootSkip } from './helpers.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -42,22 +43,6 @@ function why(): string | undefined {
 const skip = why();
 const sys = skip ? undefined! : linuxSyscalls();
 
-function exited(pidfd: number): Promise<WaitStatus | null> {
-  return new Promise((resolve) => {
-    sys.watchFd(pidfd, () => resolve(sys.waitid(pidfd)));
-  });
-}
-
-function drain(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(65536);
-  for (;;) {
-    const n = readSync(fd, buf, 0, buf.length, null);
-    if (n === 0) return Buffer.concat(chunks).toString('utf8');
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-}
-
 /** busybox `sh -c script` spawned into the cgroup `cgfd`; stdout and stderr after it exits. */
 async function runIn(cgfd: number, script: string): Promise<{ stdout: string; stderr: string; status: WaitStatus | null }> {
   const exe = sys.sealedCopy(BUSYBOX);
@@ -71,7 +56,7 @@ async function runIn(cgfd: number, script: string): Promise<{ stdout: string; st
     for (const fd of [exe, outW, errW]) sys.close(fd);
     closeSync(stdin);
   }
-  const status = await exited(pidfd);
+  const status = await exited(sys, pidfd);
   sys.close(pidfd);
   const stdout = drain(outR);
   const stderr = drain(errR);

@@ -10,7 +10,8 @@ import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { linuxSyscalls } from '../../src/effects/linux.js';
-import type { Spawned, WaitStatus } from '../../src/effects/syscalls.js';
+import type { Spawned } from '../../src/effects/syscalls.js';
+import { drain, exited } from '../helpers/spawn.js';
 
 const CLONE_NEWUTS = 0x04000000;
 const CLONE_NEWPID = 0x20000000;
@@ -38,24 +39,6 @@ function cgroup2Skip(): string | undefined {
   return cgroup2Root() ? undefined : 'requires a cgroup2 hierarchy (CLONE_INTO_CGROUP)';
 }
 
-/** Resolves with waitid's report once the pidfd is readable (the process exited). */
-function exited(pidfd: number): Promise<WaitStatus | null> {
-  return new Promise((resolve) => {
-    sys.watchFd(pidfd, () => resolve(sys.waitid(pidfd)));
-  });
-}
-
-/** Everything left in a pipe whose write ends are all closed. */
-function drain(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(65536);
-  for (;;) {
-    const n = readSync(fd, buf, 0, buf.length, null);
-    if (n === 0) return Buffer.concat(chunks).toString('utf8');
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-}
-
 function isCloexec(fd: number): boolean {
   const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
   assert.ok(m, `fdinfo of ${fd}`);
@@ -78,7 +61,7 @@ async function run(argv: string[], flags = 0, extraFds: number[] = []) {
     for (const fd of [exe, outW, errW]) sys.close(fd);
     closeSync(stdin);
   }
-  const status = await exited(child.pidfd);
+  const status = await exited(sys, child.pidfd);
   sys.close(child.pidfd);
   const stdout = drain(outR);
   const stderr = drain(errR);
@@ -200,7 +183,7 @@ describe('spawn and waitid', { skip }, () => {
 
   test('waitid is null while the process runs; SIGKILL through the pidfd is reported as signal 9', async () => {
     const child = sleeper();
-    const status = exited(child.pidfd);
+    const status = exited(sys, child.pidfd);
     try {
       assert.equal(sys.waitid(child.pidfd), null);
     } finally {
@@ -213,7 +196,7 @@ describe('spawn and waitid', { skip }, () => {
 
   test('pidfdOpen gives a second handle on our child', async () => {
     const child = sleeper();
-    const status = exited(child.pidfd);
+    const status = exited(sys, child.pidfd);
     let second = -1;
     try {
       second = sys.pidfdOpen(child.pid);
@@ -238,7 +221,7 @@ describe('spawn and waitid', { skip }, () => {
     });
     for (const fd of [exe, aW, bW]) sys.close(fd);
     closeSync(devnull);
-    assert.deepEqual(await exited(child.pidfd), { pid: child.pid, code: 0, signal: null });
+    assert.deepEqual(await exited(sys, child.pidfd), { pid: child.pid, code: 0, signal: null });
     sys.close(child.pidfd);
     assert.equal(drain(bR), 'out\n');
     assert.equal(drain(aR), 'err\nthree\n');
@@ -296,7 +279,7 @@ describe('spawn and waitid', { skip }, () => {
       const child = sys.spawn({ exe, argv: ['cat', '/proc/self/cgroup'], env: [], flags: 0, fds: [devnull, w, w], cgroupFd: cgfd });
       for (const fd of [exe, w]) sys.close(fd);
       closeSync(devnull);
-      assert.deepEqual(await exited(child.pidfd), { pid: child.pid, code: 0, signal: null });
+      assert.deepEqual(await exited(sys, child.pidfd), { pid: child.pid, code: 0, signal: null });
       sys.close(child.pidfd);
       const out = drain(r);
       sys.close(r);

@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { initHelperPath, linuxSyscalls } from '../../src/effects/linux.js';
 import { encodePlan, type PlanOp, type PlanOpName } from '../../src/effects/planWire.js';
 import type { WaitStatus } from '../../src/effects/syscalls.js';
+import { drain } from '../helpers/spawn.js';
 
 const CLONE_NEWNS = 0x00020000;
 const CLONE_NEWUTS = 0x04000000;
@@ -99,16 +100,6 @@ async function readLine(fd: number): Promise<string> {
     if (n === 0) return line;
     line += buf.toString('utf8', 0, n);
     if (line.includes('\n')) return line;
-  }
-}
-
-function drain(fd: number): string {
-  const chunks: Buffer[] = [];
-  const buf = Buffer.alloc(65536);
-  for (;;) {
-    const n = readSync(fd, buf, 0, buf.length, null);
-    if (n === 0) return Buffer.concat(chunks).toString('utf8');
-    chunks.push(Buffer.from(buf.subarray(0, n)));
   }
 }
 
