@@ -25,7 +25,7 @@ import { openRuntime, type Container, type Runtime } from '../src/index.js';
 import { makeBundle, type Bundle } from '../test/helpers/bundle.js';
 import {
   benchOptions, trapInterrupts, writeReport, cgroupLeftovers, closeChildStderr, codeInfo, fatal, fmt, log, machineInfo, nodeChildEnv, now, ownProcesses, prng, reportLeftovers,
-  round, roundStats, runOptions, setChildStderr, shuffled, sleep, stats, subdirs, timeChild, usage, type Stats,
+  round, roundStats, runOptions, setChildStderr, shuffled, sleep, stats, subdirs, timeChild, usage,
 } from './common.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));

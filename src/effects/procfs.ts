@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 /**
  * /proc readings for identity checks. A pid alone is not an identity (pids are reused); a pid
@@ -24,23 +24,4 @@ export function readProcStat(pid: number): ProcStat | null {
   const startTime = rest[19];
   if (state === undefined || startTime === undefined) return null;
   return { state, startTime };
-}
-
-/** The pid namespace link of a process (`pid:[4026531836]`), or null once it is gone. */
-export function pidNamespaceOf(pid: number): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/pid`);
-  } catch {
-    return null;
-  }
-}
-
-/** Host pids in the pid namespace `nsLink`: every process of a container with its own pid namespace. */
-export function pidsInPidNamespace(nsLink: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    if (pidNamespaceOf(Number(name)) === nsLink) out.push(Number(name));
-  }
-  return out;
 }

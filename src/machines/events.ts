@@ -112,11 +112,6 @@ export const SCHEMAS: Record<ContainerEventType, number> = {
   OomKilled: 1,
 };
 
-export const INTENT_TYPES: ReadonlySet<string> = new Set([
-  'CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'PauseRequested',
-  'ResumeRequested', 'UpdateRequested',
-]);
-
 export function isContainerEventType(t: string): t is ContainerEventType {
   return Object.hasOwn(SCHEMAS, t);
 }

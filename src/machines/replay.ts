@@ -1,7 +1,7 @@
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { containerMachine, type ContainerContext } from './container.machine.js';
 import { fromLogEvent, type ContainerEvent } from './events.js';
-import { exists, leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
+import { leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
 import type { OciResources } from './spec.js';
 
 /**
@@ -94,7 +94,3 @@ export function publicState(state: MachineState, ctx: ContainerContext, version:
   };
 }
 
-export function replayState(id: string, events: readonly LoggedEvent[], at?: number): ContainerState | null {
-  const r = replay(id, events, at);
-  return exists(r.state) ? publicState(r.state, r.context, r.version) : null;
-}

@@ -17,7 +17,7 @@ import {
 import { planV2 } from './resources.js';
 import { freezeSignalThaw, SIGKILL } from './signal.js';
 import { hugePageSizes, keyValues, statsV2 } from './stats.js';
-import type { CgroupManager, FreezerState, OciResources, Stats } from './types.js';
+import type { CgroupManager, FreezerState, Stats } from './types.js';
 import { validateResources, type DeviceRule } from './validate.js';
 import { BPF_F_ALLOW_MULTI, DEVICE_FILTER_LICENSE, deviceFilter } from './devices.js';
 import type { Syscalls } from '../syscalls.js';
