@@ -202,7 +202,7 @@ export class Runtime {
 
   /** Host pids of every process in the container's cgroup. */
   async ps(id: string): Promise<number[]> {
-    return (await this.alive(id, 'ps')).pids();
+    return (await this.alive(id, 'ps')).cg.pids();
   }
 
   /**
@@ -213,9 +213,8 @@ export class Runtime {
     return new Observable<PressureLevel>((sub) => {
       let stop = (): void => undefined;
       let closed = false;
-      this.alive(id, 'events').then((cg) => {
-        const cgroup = this.live.get(id)?.actor.getSnapshot().context.cgroup;
-        if (!closed && cgroup) stop = watchMemoryPressure(this.deps, cg, cgroup, level, (l) => sub.next(l));
+      this.alive(id, 'events').then(({ cg, cgroup }) => {
+        if (!closed) stop = watchMemoryPressure(this.deps, cg, cgroup, level, (l) => sub.next(l));
       }, (e: unknown) => sub.error(e));
       return () => {
         closed = true;
@@ -226,7 +225,7 @@ export class Runtime {
 
   /** Resource usage in runc's `events --stats` shape. */
   async stats(id: string): Promise<Stats> {
-    return (await this.alive(id, 'stats')).stats();
+    return (await this.alive(id, 'stats')).cg.stats();
   }
 
   delete(id: string, force = false): Promise<void> {
@@ -310,11 +309,11 @@ export class Runtime {
   }
 
   /** The cgroup of a container that is not stopped (ILLEGAL_STATE otherwise). */
-  private async alive(id: string, what: string): Promise<CgroupManager> {
+  private async alive(id: string, what: string): Promise<{ cg: CgroupManager; cgroup: string }> {
     const s = await this.state(id);
     if (s.status === 'stopped') throw new RuntimeError('ILLEGAL_STATE', `${what} ${id}: container not running`);
-    const l = this.live.get(id);
-    return cgroupOf(this.deps, { id, cgroup: l?.actor.getSnapshot().context.cgroup ?? null });
+    const cgroup = this.live.get(id)?.actor.getSnapshot().context.cgroup ?? null;
+    return { cg: cgroupOf(this.deps, { id, cgroup }), cgroup: cgroup ?? '' };
   }
 
   /** The live machine of a container, rebuilt from the log when this process's copy is stale. */

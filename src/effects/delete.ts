@@ -26,7 +26,6 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
       }
       if (cg) {
         await cg.signalAll(osc.signals.SIGKILL).catch(() => 0);
-        await cg.thaw().catch(() => undefined);
       }
       exit = await reap(d, proc);
     } else {

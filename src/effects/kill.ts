@@ -9,7 +9,8 @@ import { trackedProcess } from './track.js';
 /**
  * kill: signal the init through its pidfd (immune to pid reuse), or with `all` every process
  * in the container's cgroup. A frozen process cannot act on SIGKILL, so a paused container is
- * thawed after one (as runc does); other signals stay pending until resume.
+ * thawed after one (as runc does; signalAll does it itself); other signals stay pending until
+ * resume.
  */
 export async function signalContainer(d: EffectDeps, c: EffectInput): Promise<Signaled> {
   const id = c.id;
@@ -18,10 +19,10 @@ export async function signalContainer(d: EffectDeps, c: EffectInput): Promise<Si
   try {
     if (c.all) count = await cgroupOf(d, c).signalAll(c.signal);
     else d.sys.pidfdSendSignal(proc.pidfd, c.signal);
+    if (!c.all && c.resume === 'paused' && c.signal === osc.signals.SIGKILL) await cgroupOf(d, c).thaw();
   } catch (e) {
     if (errnoOf(e) === 'ESRCH') throw new RuntimeError('ILLEGAL_STATE', `kill ${id}: container not running`);
     throw wrapSyscall(`kill ${id}: signal ${c.signal}`, e, { step: 'pidfd_send_signal' });
   }
-  if (c.resume === 'paused' && c.signal === osc.signals.SIGKILL) await cgroupOf(d, c).thaw();
   return { type: 'Signaled', signal: c.signal, count };
 }

@@ -42,7 +42,6 @@ async function undoInterruptedCreate(d: EffectDeps, c: EffectInput): Promise<voi
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   if (cg.exists()) {
     await cg.signalAll(osc.signals.SIGKILL).catch(() => 0);
-    await cg.thaw().catch(() => undefined);
     await cg.destroy().catch((e: unknown) => d.log.warn({ id: c.id, cgroup, err: e }, 'cgroup of an interrupted create not removed'));
     removeEmptyDefaultParent(d, cgroup);
   }

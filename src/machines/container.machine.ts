@@ -84,6 +84,12 @@ const back = (actions: ('emitFact' | 'recordError' | 'applyUpdate')[]) => [
   { target: 'running', actions },
 ];
 
+/**
+ * An exit seen while an effect is in flight is recorded; that effect's own outcome then decides
+ * where the container lands (the same in every transitional state inside `alive`).
+ */
+const exitMeanwhile = { actions: ['recordExit', 'emitFact'] as ('recordExit' | 'emitFact')[] };
+
 export const containerMachine = setup({
   types: {
     context: {} as ContainerContext,
@@ -223,9 +229,7 @@ export const containerMachine = setup({
             onError: { actions: raise(({ event }) => ({ type: 'StartFailed' as const, error: toErrorInfo(event.error) })) },
           },
           on: {
-            // An exit seen while an effect is in flight is recorded; the effect's own outcome
-            // then decides where the container lands (the same in every transitional state).
-            Exited: { actions: ['recordExit', 'emitFact'] },
+            Exited: exitMeanwhile,
             Started: [
               { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
               { target: 'running', actions: 'emitFact' },
@@ -258,7 +262,7 @@ export const containerMachine = setup({
             onError: { actions: raise(({ event }) => ({ type: 'KillFailed' as const, error: toErrorInfo(event.error) })) },
           },
           on: {
-            Exited: { actions: ['recordExit', 'emitFact'] },
+            Exited: exitMeanwhile,
             Signaled: back(['emitFact']),
             KillFailed: back(['recordError', 'emitFact']),
           },
@@ -271,7 +275,7 @@ export const containerMachine = setup({
             onError: { actions: raise(({ event }) => ({ type: 'PauseFailed' as const, error: toErrorInfo(event.error) })) },
           },
           on: {
-            Exited: { actions: ['recordExit', 'emitFact'] },
+            Exited: exitMeanwhile,
             Paused: [
               { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
               {
@@ -290,7 +294,7 @@ export const containerMachine = setup({
             onError: { actions: raise(({ event }) => ({ type: 'ResumeFailed' as const, error: toErrorInfo(event.error) })) },
           },
           on: {
-            Exited: { actions: ['recordExit', 'emitFact'] },
+            Exited: exitMeanwhile,
             // A resumed container is running, or created if it was paused before it started.
             Resumed: [
               { guard: 'exitKnown', target: '#container.stopped', actions: 'emitFact' },
@@ -308,7 +312,7 @@ export const containerMachine = setup({
             onError: { actions: raise(({ event }) => ({ type: 'UpdateFailed' as const, error: toErrorInfo(event.error) })) },
           },
           on: {
-            Exited: { actions: ['recordExit', 'emitFact'] },
+            Exited: exitMeanwhile,
             Updated: back(['applyUpdate', 'emitFact']),
             UpdateFailed: back(['recordError', 'emitFact']),
           },

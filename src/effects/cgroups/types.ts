@@ -36,7 +36,10 @@ export interface CgroupManager {
   freezerState(): FreezerState;
   /** Host pids of every process in the cgroup and its descendants. */
   pids(): number[];
-  /** Signal every process (cgroup.kill for SIGKILL where the kernel has it); resolves with how many were signalled. */
+  /**
+   * Signal every process (cgroup.kill for SIGKILL where the kernel has it); resolves with how many
+   * were signalled. After SIGKILL a frozen cgroup is thawed, so its tasks can die.
+   */
   signalAll(signal: number): Promise<number>;
   stats(): Stats;
   /** OOM kills so far (memory.oom_control / memory.events `oom_kill`); 0 where the file is absent. */
