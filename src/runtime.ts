@@ -268,6 +268,11 @@ export class Runtime {
     return this.log.events$(id);
   }
 
+  /** `await using rt = await openRuntime()` closes the runtime when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
