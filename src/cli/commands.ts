@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError, isRuntimeError } from '../errors.js';
 import { defaultConfig } from '../machines/spec.js';
 import type { Runtime } from '../runtime.js';
 import { parseSignal, signalName } from '../signals.js';
@@ -125,7 +125,14 @@ export const commands: Command[] = [
     flags: [{ name: 'force', short: 'f', boolean: true, help: 'kill the container if it is not stopped' }],
     async run(ctx) {
       const [id] = positionals(ctx.args, 'delete', ['container-id']);
-      await (await ctx.runtime()).delete(id!, bool(ctx.args, 'force'));
+      const force = bool(ctx.args, 'force');
+      try {
+        await (await ctx.runtime()).delete(id!, force);
+      } catch (e) {
+        // As runc: a forced delete of a container that is already gone succeeds, so a client's
+        // cleanup (containerd's shim deletes again after the container is removed) is idempotent.
+        if (!(force && isRuntimeError(e) && e.code === 'NOT_EXISTS')) throw e;
+      }
       return 0;
     },
   },

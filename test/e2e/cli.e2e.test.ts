@@ -79,6 +79,10 @@ test('cli: create → start → state → kill → delete, each a separate proce
   const gone = await berth(root, ['state', 'cli-life']);
   assert.equal(gone.status, 4);
   assert.match(gone.stderr, /container cli-life does not exist \[NOT_EXISTS\]/);
+  // A plain delete of a deleted container fails; a forced one succeeds and logs nothing (runc).
+  assert.equal((await berth(root, ['delete', 'cli-life'])).status, 4);
+  assert.equal((await berth(root, ['delete', '--force', 'cli-life'])).status, 0);
+  assert.equal((await berth(root, ['delete', '--force', 'never-existed'])).status, 0);
 
   const history = (await ok(['history', '--format', 'json', 'cli-life'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; version: number; at: string; data: Record<string, unknown> });
   assert.deepEqual(history.map((e) => e.type), [
