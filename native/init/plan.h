@@ -85,6 +85,7 @@
 #define PLAN_FD 3
 #define STATUS_FD 4
 #define FIFO_FD 5
+#define CTL_FD 6
 #define PLAN_MAX_BYTES (4 * 1024 * 1024)
 
 #endif
