@@ -12,6 +12,7 @@
 import { ReadStream } from 'node:tty';
 import { RuntimeError, errnoOf } from '../errors.js';
 import type { OciProcess } from '../machines/spec.js';
+import type { ControlChannel } from './control.js';
 import type { Syscalls } from './syscalls.js';
 
 /** What the caller of create asked for a terminal's master (registered per create, like stdio). */
@@ -90,4 +91,15 @@ export class ConsoleStream extends ReadStream {
     }
     return super.destroy(error);
   }
+}
+
+/**
+ * After READY: the master the init sent over its control socket goes to its target. A process
+ * without a terminal gets none (anything else received is closed with the channel).
+ */
+export function deliverConsole(what: string, p: OciProcess, ctl: ControlChannel, target: ConsoleTarget): void {
+  if (p.terminal !== true) return;
+  const master = ctl.takeOne('console');
+  if (master === null) throw new RuntimeError('INTERNAL', `${what}: the init helper sent no console`);
+  target.deliver(master);
 }

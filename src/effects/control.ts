@@ -7,7 +7,7 @@
  *   const ctl = new ControlChannel(d.sys);
  *   spawn({ ..., fds: [0, 1, 2, plan, status, fifo, ctl.theirs] }); ctl.releaseTheirs();
  *   ... READY ...
- *   ctl.drain(); const [master] = ctl.take('console') ?? []; ctl.close();
+ *   ctl.drain(); const master = ctl.takeOne('console'); ctl.close();
  *
  * On failure, `close` releases every fd received and not taken; fds still in the socket go with it.
  */
@@ -60,6 +60,14 @@ export class ControlChannel {
     const fds = this.received.get(name) ?? null;
     this.received.delete(name);
     return fds;
+  }
+
+  /** The one fd received under `name`, now the caller's; null (closing them) unless exactly one came. */
+  takeOne(name: string): number | null {
+    const fds = this.take(name) ?? [];
+    if (fds.length === 1) return fds[0]!;
+    for (const fd of fds) this.sys.close(fd);
+    return null;
   }
 
   /** Close everything still held: both ends, and every fd received and not taken. Idempotent. */

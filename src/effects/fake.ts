@@ -225,6 +225,11 @@ export class FakeSyscalls implements Syscalls {
     this.queued.get(peer)!.push({ data: Buffer.from(data), fds: fds.length });
   }
 
+  /** The other end of a socket made by socketpair or connectUnix. */
+  peerOf(fd: number): number | undefined {
+    return this.peers.get(fd);
+  }
+
   /** Queue a message for `fd` as if its peer had sent `count` fds with it (berth-init's side). */
   deliver(fd: number, name: string, count = 1): void {
     this.queued.get(fd)?.push({ data: Buffer.from(name), fds: count });
