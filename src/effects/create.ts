@@ -149,6 +149,10 @@ function initFailure(id: string, line: string | null): RuntimeError {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
     return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
   }
+  if (op === 'TERMINAL' && (errnoName === 'ENODEV' || errnoName === 'ENOENT')) {
+    const why = `${detail}: ${errnoName} (a terminal needs a devpts mount at /dev/pts)`;
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: terminal: ${why}`, { field: 'process.terminal', step: op });
+  }
   if (op === 'CWD') {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
   }
