@@ -19,6 +19,21 @@ namespace berth {
 static const size_t kMaxData = 4096;
 static const int kMaxFds = 16;
 
+// One message over `iov`, with room for kMaxFds fds in its control data. Not copyable: the
+// header points into the object itself.
+struct FdMsg {
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  struct msghdr msg = {};
+  explicit FdMsg(struct iovec* iov) {
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  FdMsg(const FdMsg&) = delete;
+  FdMsg& operator=(const FdMsg&) = delete;
+};
+
 // socketpair() -> [a, b]: AF_UNIX SOCK_SEQPACKET, so each sendmsg is one message and a message's
 // fds arrive with it, never split or merged with the next one.
 Napi::Value Socketpair(const Napi::CallbackInfo& info) {
@@ -75,15 +90,12 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
     fds.push_back(v.As<Napi::Number>().Int32Value());
   }
   struct iovec iov = {(void*)data.data(), data.size()};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    struct cmsghdr align;
-  } control = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (!fds.empty()) {
-    msg.msg_control = control.buf;
+  FdMsg m(&iov);
+  struct msghdr& msg = m.msg;
+  if (fds.empty()) {
+    msg.msg_control = nullptr;
+    msg.msg_controllen = 0;
+  } else {
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
@@ -106,15 +118,8 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   REQUIRE_INT32(0, fd);
   char data[kMaxData];
   struct iovec iov = {data, sizeof data};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * kMaxFds)];
-    struct cmsghdr align;
-  } control = {};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  FdMsg m(&iov);
+  struct msghdr& msg = m.msg;
   ssize_t n;
   do n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
