@@ -1,5 +1,6 @@
 import { firstValueFrom, filter, type Observable } from 'rxjs';
 import { RuntimeError } from './errors.js';
+import type { ConsoleStream } from './effects/console.js';
 import type { ContainerStdio } from './effects/stdio.js';
 import type { ExitInfo } from './machines/events.js';
 import type { ContainerState } from './machines/replay.js';
@@ -17,6 +18,23 @@ export class Container {
     /** Streams to the container's stdio when it was created with `stdio: 'pipe'`. */
     readonly stdio: ContainerStdio,
   ) {}
+
+  /**
+   * The pty master of a `process.terminal` container created by this runtime without a
+   * console socket, as a stream: read the terminal's output, write its input (a tty.ReadStream,
+   * a net.Socket that writes too). It ends when the container's last holder of the pty closes
+   * it (the kernel's EIO is its end of stream), and is destroyed (the fd closed) by `delete()`
+   * and by closing the runtime. Read it: a pty whose output is not read blocks its writers once
+   * its buffer is full. Null otherwise (a handle from `get()` in another process, no terminal).
+   */
+  get console(): ConsoleStream | null {
+    return this.rt.console(this.id);
+  }
+
+  /** Resize the console (TIOCSWINSZ; the foreground process gets SIGWINCH). */
+  resizeConsole(rows: number, cols: number): void {
+    this.rt.resizeConsole(this.id, rows, cols);
+  }
 
   /** The current state, then every change, derived from the log; completes on delete. */
   get state$(): Observable<ContainerState> {

@@ -15,6 +15,7 @@ export type { ContainerEvent, ExitInfo } from './machines/events.js';
 export type { OciStatus } from './machines/lifecycle.js';
 export type { StoredEvent, EventLog } from './store/eventLog.js';
 export type { StdioSpec, ContainerStdio } from './effects/stdio.js';
+export type { ConsoleStream } from './effects/console.js';
 export type { OciConfig } from './machines/spec.js';
 export { defaultConfig, validateConfig } from './machines/spec.js';
 export { parseSignal, signalName } from './signals.js';

@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { Observable } from 'rxjs';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { Container } from './container.js';
-import { RuntimeError, isRuntimeError } from './errors.js';
+import { RuntimeError, isRuntimeError, wrapSyscall } from './errors.js';
 import { makeEffects } from './effects/index.js';
 import type { EffectDeps, TrackedProcess, StdioFds } from './effects/deps.js';
 import { fdWatchHub } from './effects/fdWatch.js';
@@ -11,6 +11,7 @@ import { readCgroupLayout, type CgroupLayout } from './effects/cgroupLayout.js';
 import { initHelperPath, linuxSyscalls } from './effects/linux.js';
 import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
+import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/console.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
@@ -50,6 +51,17 @@ export interface CreateOptions {
   pidFile?: string;
   /** The container's stdio (default `inherit`). With `pipe`, `container.stdio` holds the streams. */
   stdio?: StdioSpec;
+  /**
+   * For a `process.terminal` container: a listening unix socket that receives the pty master
+   * (runc's `--console-socket`: one message, data "/dev/ptmx", the fd by SCM_RIGHTS); this
+   * process keeps no copy. Without it the master is kept as `container.console`.
+   */
+  consoleSocket?: string;
+  /**
+   * The caller will not stay to hold the master (the CLI's `create` and `run --detach`): a
+   * terminal then needs `consoleSocket`, and a `consoleSocket` needs a terminal (runc's rules).
+   */
+  detached?: boolean;
 }
 
 /** A container's live machine in this process and the log version it reflects. */
@@ -88,6 +100,9 @@ export class Runtime {
   private readonly live = new Map<string, Live>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly stdio = new Map<string, StdioFds>();
+  /** Terminal requests of creates in flight, and the pty masters kept for containers created here. */
+  private readonly consoleRequests = new Map<string, ConsoleRequest>();
+  private readonly consoles = new Map<string, { stream: ConsoleStream; fd: number }>();
   private readonly deps: EffectDeps;
   private readonly machine;
   private helper: number | null = null;
@@ -115,6 +130,7 @@ export class Runtime {
       cgroups: () => (this.layout ??= readCgroupLayout()),
       systemdCgroup,
       stdioFor: (id) => this.stdio.get(id) ?? { fds: [0, 1, 2], owned: [] },
+      consoleFor: (id) => this.consoleRequests.get(id) ?? NO_CONSOLE,
     };
     this.machine = containerMachine.provide({ actors: makeEffects(this.deps) });
   }
@@ -129,20 +145,58 @@ export class Runtime {
     if (typeof opts?.bundle !== 'string' || !opts.bundle.startsWith('/')) {
       throw new RuntimeError('INVALID_ARGUMENT', `create ${id}: bundle must be an absolute path, got ${JSON.stringify(opts?.bundle)}`, { field: 'bundle' });
     }
+    if (opts.consoleSocket !== undefined && (typeof opts.consoleSocket !== 'string' || opts.consoleSocket === '')) {
+      throw new RuntimeError('INVALID_ARGUMENT', `create ${id}: consoleSocket must be a socket path`, { field: 'consoleSocket' });
+    }
     const { fds, streams } = openStdio(this.sys, opts.stdio);
     this.stdio.set(id, fds);
+    let master: number | null = null;
+    this.consoleRequests.set(id, { socket: opts.consoleSocket ?? null, detached: opts.detached ?? false, keep: (fd) => { master = fd; } });
     try {
       await this.command(id, 'create', {
         type: 'CreateRequested', bundle: opts.bundle, pidFile: opts.pidFile ?? null, owner: '',
       });
+      if (master !== null) this.keepConsole(id, master);
     } catch (e) {
       for (const s of Object.values(streams)) s?.destroy();
+      if (master !== null && !this.consoles.has(id)) this.sys.close(master);
       throw e;
     } finally {
       for (const fd of fds.owned.splice(0)) this.sys.close(fd);
       this.stdio.delete(id);
+      this.consoleRequests.delete(id);
     }
     return new Container(this, id, streams);
+  }
+
+  /** The pty master of a terminal container created by this runtime without a console socket. */
+  console(id: string): ConsoleStream | null {
+    return this.consoles.get(id)?.stream ?? null;
+  }
+
+  /** Set the window size of that pty (the container's foreground process gets SIGWINCH). */
+  resizeConsole(id: string, rows: number, cols: number): void {
+    const c = this.consoles.get(id);
+    if (!c || c.stream.destroyed) throw new RuntimeError('INVALID_ARGUMENT', `resize console ${id}: this runtime holds no console of it`, { field: 'console' });
+    try {
+      this.sys.setWindowSize(c.fd, rows, cols);
+    } catch (e) {
+      throw e instanceof TypeError ? new RuntimeError('INVALID_ARGUMENT', `resize console ${id}: ${e.message}`) : wrapSyscall(`resize console ${id}`, e);
+    }
+  }
+
+  private keepConsole(id: string, fd: number): void {
+    const stream = new ConsoleStream(fd);
+    this.consoles.set(id, { stream, fd });
+    stream.once('close', () => {
+      if (this.consoles.get(id)?.stream === stream) this.consoles.delete(id);
+    });
+  }
+
+  /** Close a kept console (delete, close): the container is gone or no longer ours to watch. */
+  private dropConsole(id: string): void {
+    this.consoles.get(id)?.stream.destroy();
+    this.consoles.delete(id);
   }
 
   /** A handle on an existing container (NOT_EXISTS otherwise). */
@@ -229,7 +283,7 @@ export class Runtime {
   }
 
   delete(id: string, force = false): Promise<void> {
-    return this.command(id, 'delete', { type: 'DeleteRequested', force }).then(() => undefined);
+    return this.command(id, 'delete', { type: 'DeleteRequested', force }).then(() => this.dropConsole(id));
   }
 
   /** The container's events from the log (versions `from`..`to`, inclusive). */
@@ -277,6 +331,7 @@ export class Runtime {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.locks.values()]);
+    for (const id of [...this.consoles.keys()]) this.dropConsole(id);
     for (const l of this.live.values()) {
       await l.appends;
       l.actor.stop();

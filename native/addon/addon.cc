@@ -20,6 +20,11 @@ Napi::Value BpfProgAttach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgDetach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgQueryDevice(const Napi::CallbackInfo& info);  // bpf.cc
 Napi::Value BpfProgGetFdById(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value Socketpair(const Napi::CallbackInfo& info);       // unix.cc
+Napi::Value ConnectUnix(const Napi::CallbackInfo& info);      // unix.cc
+Napi::Value SendFds(const Napi::CallbackInfo& info);          // unix.cc
+Napi::Value RecvFds(const Napi::CallbackInfo& info);          // unix.cc
+Napi::Value SetWindowSize(const Napi::CallbackInfo& info);    // tty.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -40,6 +45,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfProgDetach", Napi::Function::New(env, berth::BpfProgDetach, "bpfProgDetach"));
   exports.Set("bpfProgQueryDevice", Napi::Function::New(env, berth::BpfProgQueryDevice, "bpfProgQueryDevice"));
   exports.Set("bpfProgGetFdById", Napi::Function::New(env, berth::BpfProgGetFdById, "bpfProgGetFdById"));
+  exports.Set("socketpair", Napi::Function::New(env, berth::Socketpair, "socketpair"));
+  exports.Set("connectUnix", Napi::Function::New(env, berth::ConnectUnix, "connectUnix"));
+  exports.Set("sendFds", Napi::Function::New(env, berth::SendFds, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New(env, berth::RecvFds, "recvFds"));
+  exports.Set("setWindowSize", Napi::Function::New(env, berth::SetWindowSize, "setWindowSize"));
   return exports;
 }
 

@@ -64,8 +64,13 @@ static int resolve_exe(struct init_state *st, char *out, size_t outsz) {
 }
 
 /* CVE-2024-21626: nothing but stdio, the status pipe and the fifo reaches the container. The
- * procfs handle moves to fd 6 and is close-on-exec, like 4 and 5. */
+ * control socket is closed first, so the runtime, reading it after READY, sees its messages end;
+ * the procfs handle takes its place at fd 6 and is close-on-exec, like 4 and 5. */
 static int close_fds(struct init_state *st) {
+  if (st->ctlfd >= 0) {
+    close(st->ctlfd);
+    st->ctlfd = -1;
+  }
   if (st->procfd != PROCFD_FINAL) {
     if (dup3(st->procfd, PROCFD_FINAL, O_CLOEXEC) < 0) return fail(st, "dup3", "procfs handle");
     st->procfd = PROCFD_FINAL;

@@ -84,7 +84,10 @@ int main(void) {
   char *buf = read_plan(&len);
   close(PLAN_FD);
 
-  struct init_state st = {.rootfd = -1, .devnullfd = -1};
+  struct init_state st = {.rootfd = -1, .devnullfd = -1, .ctlfd = -1};
+  /* Before anything is opened: fd 6 is ours only if the runtime placed it (spawn closes all
+   * other inherited fds on exec). */
+  if (fcntl(CTL_FD, F_GETFD) >= 0) st.ctlfd = CTL_FD;
   st.procfd = open_host_proc();
   st.last_cap = read_last_cap(st.procfd);
 

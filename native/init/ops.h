@@ -15,6 +15,7 @@ struct init_state {
   int rootfd;     /* O_PATH dirfd of the rootfs bind mount (ROOTFS), -1 before */
   int devnullfd;  /* O_PATH fd of the container's /dev/null, verified char 1:3 (first MASK) */
   int last_cap;   /* /proc/sys/kernel/cap_last_cap */
+  int ctlfd;      /* the control socket (CTL_FD) when the runtime passed one, else -1 (chan.c) */
   char **argv;    /* ARG values, NULL-terminated */
   char **envp;    /* ENV values, NULL-terminated */
   int argc, envc;
@@ -63,7 +64,10 @@ int mount_fds(struct init_state *st, int srcfd, const char *src, int dstfd, cons
               unsigned long flags, const char *data);
 int remount_fd(struct init_state *st, int fd, unsigned long flags);
 
-/* the operations (ops.c, mounts.c, creds.c, exec.c) */
+/* chan.c: one SEQPACKET message on the control socket, `name` as data and `fd` by SCM_RIGHTS */
+int chan_send_fd(struct init_state *st, const char *name, int fd);
+
+/* the operations (ops.c, mounts.c, creds.c, exec.c, terminal.c) */
 int op_setsid(struct init_state *st, char **args);
 int op_propagation(struct init_state *st, char **args);
 int op_rootfs(struct init_state *st, char **args);
@@ -88,5 +92,6 @@ int op_cwd(struct init_state *st, char **args);
 int op_env(struct init_state *st, char **args);
 int op_arg(struct init_state *st, char **args);
 int op_exec(struct init_state *st, char **args);
+int op_terminal(struct init_state *st, char **args);
 
 #endif

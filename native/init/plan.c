@@ -35,6 +35,7 @@ static const struct op_def OP_DEFS[] = {
     {"ENV", "e", op_env},
     {"ARG", "s", op_arg},
     {"EXEC", "", op_exec},
+    {"TERMINAL", "nnnn", op_terminal},
 };
 
 const struct op_def *op_lookup(const char *name) {

@@ -20,6 +20,12 @@
  *            "ERR MOUNT 19 mount /proc", "ERR EXEC 2 resolve nosuch", "ERR PLAN 22 bad magic"
  *   5        exec fifo, opened O_PATH by the parent; reopened O_WRONLY through a procfs
  *            handle taken before pivot_root, so the wait works with or without /proc mounted
+ *   6        the control socket (optional: only if the runtime placed one; src/effects/control.ts):
+ *            one end of an AF_UNIX SOCK_SEQPACKET pair. The helper sends fds to the runtime on
+ *            it, one message each: the data is the fd's name, the fd travels as SCM_RIGHTS
+ *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
+ *            before READY, so the runtime reads every message after READY, up to end of stream.
+ *            Other new fds start at 7.
  *
  * The helper is already in the new namespaces (clone3 flags) when it starts.
  *
@@ -43,6 +49,17 @@
  *                                            back to bind-mounting the same-named host /dev node
  *   SYMLINK <target> <dest>                  symlink inside the rootfs (EEXIST is success)
  *   PIVOT_ROOT                               pivot_root into the rootfs, detach the old root
+ *   TERMINAL <uid> <rows> <cols> <console>   process.terminal (terminal.c), once "/" is the container's
+ *                                            root (after PIVOT_ROOT; for an exec, after joining the
+ *                                            mount namespace), after SETSID, before CREDS. Opens
+ *                                            /dev/pts/ptmx resolved in the root without symlinks,
+ *                                            verified char 5:2 on devpts, unlockpt, the peer by
+ *                                            TIOCGPTPEER (verified a pts of the same devpts);
+ *                                            TIOCSWINSZ if rows and cols are both non-zero; if
+ *                                            console is 1, binds the peer on /dev/console (made
+ *                                            as an empty file; must be a file or char device);
+ *                                            sends the master on fd 6 as "console" and closes it;
+ *                                            TIOCSCTTY, dup2 onto 0, 1, 2, fchown(peer, uid, -1)
  *   SYSCTL <key> <value>                     write /proc/sys/<key with '.' as '/'> through the
  *                                            container's own /proc (verified procfs); must come
  *                                            before READONLY /proc/sys (runc writes sysctls
@@ -72,7 +89,8 @@
  *   ENV <K=V>                                appended to the process environment (repeatable)
  *   ARG <value>                              appended to argv (repeatable; at least one)
  *   EXEC                                     resolve argv[0] through PATH of ENV (as execvp) and
- *                                            check it is executable, close every fd but 0-2, 4, 5,
+ *                                            check it is executable, close the control socket and
+ *                                            every fd but 0-2, 4, 5 (the procfs handle moves to 6),
  *                                            write READY, block opening the exec fifo for writing,
  *                                            write one byte "0", execve. An execve failure writes
  *                                            "ERR EXEC <errno> <path>" to stderr and exits 127.
@@ -85,6 +103,7 @@
 #define PLAN_FD 3
 #define STATUS_FD 4
 #define FIFO_FD 5
+#define CTL_FD 6
 #define PLAN_MAX_BYTES (4 * 1024 * 1024)
 
 #endif

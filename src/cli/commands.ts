@@ -8,6 +8,7 @@ import type { StoredEvent } from '../store/eventLog.js';
 import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
 import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
+import { relayConsole } from './terminal.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -37,6 +38,12 @@ const compatFlags: FlagSpec[] = [
 ];
 
 const bundleOf = (ctx: CommandContext): string => resolve(ctx.cwd, str(ctx.args, 'bundle') ?? '.');
+
+/** --console-socket, resolved against the working directory (runc dials it as given). */
+function consoleSocketOf(ctx: CommandContext): { consoleSocket?: string } {
+  const path = str(ctx.args, 'console-socket');
+  return path === undefined ? {} : { consoleSocket: resolve(ctx.cwd, path) };
+}
 
 function preserveFds(ctx: CommandContext): void {
   const n = str(ctx.args, 'preserve-fds');
@@ -83,14 +90,15 @@ export const commands: Command[] = [
   {
     name: 'create',
     summary: 'create a container from a bundle; its process waits for start',
-    usage: 'berth create [--bundle DIR] [--pid-file FILE] <id>',
+    usage: 'berth create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] <id>',
     flags: [bundleFlag, pidFileFlag, consoleSocketFlag, { name: 'preserve-fds', help: 'extra fds to pass (only 0)' }, ...compatFlags],
     async run(ctx) {
       const [id] = positionals(ctx.args, 'create', ['container-id']);
       preserveFds(ctx);
       const rt = await ctx.runtime();
       const pidFile = str(ctx.args, 'pid-file');
-      await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}) });
+      // This process exits once the container is created: it cannot hold a terminal's master.
+      await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}), ...consoleSocketOf(ctx), detached: true });
       return 0;
     },
   },
@@ -227,7 +235,7 @@ export const commands: Command[] = [
   {
     name: 'run',
     summary: 'create and start a container, wait for it, delete it; exit with its status',
-    usage: 'berth run [--bundle DIR] [--detach] [--keep] [--pid-file FILE] <id>',
+    usage: 'berth run [--bundle DIR] [--detach] [--keep] [--pid-file FILE] [--console-socket SOCK] <id>',
     flags: [
       bundleFlag, pidFileFlag, consoleSocketFlag, { name: 'preserve-fds', help: 'extra fds to pass (only 0)' },
       { name: 'detach', short: 'd', boolean: true, help: 'return once started' },
@@ -238,11 +246,16 @@ export const commands: Command[] = [
       const [id] = positionals(ctx.args, 'run', ['container-id']);
       preserveFds(ctx);
       const detach = bool(ctx.args, 'detach');
+      const consoleSocket = consoleSocketOf(ctx);
+      if (!detach && consoleSocket.consoleSocket !== undefined) {
+        // runc's rule: in the foreground, run itself is the terminal's other end.
+        throw new RuntimeError('INVALID_ARGUMENT', `run ${id}: cannot use console socket if berth will not detach or allocate tty`, { field: 'consoleSocket' });
+      }
       // A foreground run holds the log for the container's lifetime, so it serves the log
       // to other berth processes on the same root.
       const rt = await ctx.runtime({ serve: !detach });
       const pidFile = str(ctx.args, 'pid-file');
-      const c = await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}) });
+      const c = await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}), ...consoleSocket, detached: detach });
       if (detach) {
         await c.start().catch(async (e: unknown) => {
           await c.delete({ force: true }).catch(() => undefined);
@@ -251,12 +264,15 @@ export const commands: Command[] = [
         return 0;
       }
       const forward = forwardSignals((sig) => c.kill(sig).catch(() => undefined));
+      const relay = c.console ? relayConsole(c, c.console) : null;
       try {
         await c.start();
         const exit = await c.wait();
+        await relay?.finish();
         if (!bool(ctx.args, 'keep')) await c.delete({ force: true });
         return exit.signal !== null ? 128 + exit.signal : exit.code ?? 0;
       } catch (e) {
+        await relay?.finish();
         await c.delete({ force: true }).catch(() => undefined);
         throw e;
       } finally {

@@ -15,6 +15,8 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
+import { ControlChannel } from './control.js';
+import { deliverConsole, prepareConsole } from './console.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -33,15 +35,18 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
   const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
+  const term = prepareConsole(d.sys, `create ${id}`, config.process, d.consoleFor(id));
   const dir = d.paths.containerDir(id);
-  // The log says this id is free, so anything here is debris of an interrupted create.
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   let cgroupMade = false;
+  let ctl: ControlChannel | null = null;
   try {
+    // The log says this id is free, so anything here is debris of an interrupted create.
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
-    const spawned = await spawnInit(d, id, plan, cg);
+    ctl = new ControlChannel(d.sys);
+    const spawned = await spawnInit(d, id, plan, cg, ctl);
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
       await killAndReap(d, spawned.pidfd);
@@ -49,9 +54,13 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     }
     d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
     if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
+    deliverConsole(`create ${id}`, config.process, ctl, term);
+    ctl.close();
     d.log.debug({ id, pid: spawned.pid, cgroup }, 'container created');
     return { type: 'Created', pid: spawned.pid, startTime: stat.startTime, created: new Date().toISOString(), rootfs, config, cgroup };
   } catch (e) {
+    ctl?.close();
+    term.close();
     d.procs.delete(id);
     if (cgroupMade) await cg.destroy().catch(() => undefined);
     removeEmptyDefaultParent(d, cgroup);
@@ -71,11 +80,11 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 }
 
 /**
- * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO) and wait for its
- * one report. On cgroup v1 the init joins the cgroup here, long before its user process can run.
+ * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, control socket)
+ * and wait for its one report; then read what it sent on the control socket. On cgroup v1 the init joins the cgroup here, long before its user process can run.
  * A failure after the spawn kills and reaps the helper before it is reported.
  */
-async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager): Promise<Spawned> {
+async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel): Promise<Spawned> {
   const stdio = d.stdioFor(id);
   const childEnds: number[] = [];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
@@ -101,7 +110,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       argv: ['berth-init', id],
       env: [],
       flags: plan.cloneFlags,
-      fds: [...stdio.fds, planFd, statusW, fifoFd],
+      fds: [...stdio.fds, planFd, statusW, fifoFd, ctl.theirs],
       cgroupFd: cgroupFd ?? -1,
     });
   } catch (e) {
@@ -110,6 +119,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
   } finally {
     closeAll(childEnds);
     closeAll(stdio.owned);
+    ctl.releaseTheirs();
   }
   // readLine owns the status pipe from here: it closes it on the report, EOF or timeout.
   const report = readLine(statusR, READY_TIMEOUT_MS);
@@ -117,6 +127,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     await cg.join(spawned.pid);
     const line = await report;
     if (line !== 'READY') throw initFailure(id, line);
+    ctl.drain();
     return spawned;
   } catch (e) {
     await killAndReap(d, spawned.pidfd);
@@ -137,6 +148,10 @@ function initFailure(id: string, line: string | null): RuntimeError {
   if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
     return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
+  }
+  if (op === 'TERMINAL' && (errnoName === 'ENODEV' || errnoName === 'ENOENT')) {
+    const why = `${detail}: ${errnoName} (a terminal needs a devpts mount at /dev/pts)`;
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: terminal: ${why}`, { field: 'process.terminal', step: op });
   }
   if (op === 'CWD') {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });

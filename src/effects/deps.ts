@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ExitInfo } from '../machines/events.js';
 import type { CgroupLayout } from './cgroupLayout.js';
+import type { ConsoleRequest } from './console.js';
 import type { WatchFn } from './fdWatch.js';
 import type { RootPaths } from './paths.js';
 import type { Syscalls } from './syscalls.js';
@@ -41,5 +42,7 @@ export interface EffectDeps {
   systemdCgroup: boolean;
   /** The stdio for the container being created (the runtime registers it before CreateRequested). */
   stdioFor(id: string): StdioFds;
+  /** Where a terminal's pty master goes, for the container being created (console.ts). */
+  consoleFor(id: string): ConsoleRequest;
   log: Logger;
 }

@@ -1,4 +1,4 @@
-import type { SpawnArgs, Spawned, Syscalls, WaitStatus } from './syscalls.js';
+import type { FdMessage, SpawnArgs, Spawned, Syscalls, WaitStatus } from './syscalls.js';
 
 type Method = keyof Syscalls;
 
@@ -179,5 +179,74 @@ export class FakeSyscalls implements Syscalls {
     const fd = this.fd();
     this.bpfProgOfFd.set(fd, id);
     return fd;
+  }
+
+  /**
+   * Unix sockets: each end's peer and the messages queued for it. A sent fd arrives as a new fd
+   * (the kernel duplicates it); an end whose peer is closed reads end of stream once drained.
+   * `listenUnix(path)` makes a path `connectUnix` can reach and returns the accepting end.
+   */
+  private readonly peers = new Map<number, number>();
+  private readonly queued = new Map<number, { data: Buffer; fds: number }[]>();
+  private readonly listeners = new Map<string, (fd: number) => void>();
+
+  private pair(): [number, number] {
+    const [a, b] = [this.fd(), this.fd()];
+    this.peers.set(a, b).set(b, a);
+    this.queued.set(a, []).set(b, []);
+    return [a, b];
+  }
+
+  /** A listening path: each connection's far end is passed to `onAccept` (the test's side). */
+  listenUnix(path: string, onAccept: (fd: number) => void = () => undefined): void {
+    this.listeners.set(path, onAccept);
+  }
+
+  socketpair(): [number, number] {
+    this.record('socketpair', []);
+    return this.pair();
+  }
+
+  connectUnix(path: string): number {
+    this.record('connectUnix', [path]);
+    const accept = this.listeners.get(path);
+    if (!accept) throw Object.assign(errnoError('ENOENT', 'connect', 2), { path });
+    const [ours, theirs] = this.pair();
+    accept(theirs);
+    return ours;
+  }
+
+  sendFds(fd: number, data: Buffer | string, fds: number[]): void {
+    this.record('sendFds', [fd, data, fds]);
+    const peer = this.peers.get(fd);
+    if (peer === undefined) throw errnoError('ENOTSOCK', 'sendmsg', 88);
+    if (!this.openFds.has(peer)) throw errnoError('EPIPE', 'sendmsg', 32);
+    for (const f of fds) if (!this.openFds.has(f)) throw errnoError('EBADF', 'sendmsg', 9);
+    this.queued.get(peer)!.push({ data: Buffer.from(data), fds: fds.length });
+  }
+
+  /** The other end of a socket made by socketpair or connectUnix. */
+  peerOf(fd: number): number | undefined {
+    return this.peers.get(fd);
+  }
+
+  /** Queue a message for `fd` as if its peer had sent `count` fds with it (berth-init's side). */
+  deliver(fd: number, name: string, count = 1): void {
+    this.queued.get(fd)?.push({ data: Buffer.from(name), fds: count });
+  }
+
+  recvFds(fd: number): FdMessage {
+    this.record('recvFds', [fd]);
+    const q = this.queued.get(fd);
+    if (q === undefined) throw errnoError('ENOTSOCK', 'recvmsg', 88);
+    const m = q.shift();
+    if (m) return { data: m.data, fds: Array.from({ length: m.fds }, () => this.fd()) };
+    if (this.openFds.has(this.peers.get(fd)!)) throw errnoError('EAGAIN', 'recvmsg', 11);
+    return { data: Buffer.alloc(0), fds: [] };
+  }
+
+  setWindowSize(fd: number, rows: number, cols: number): void {
+    this.record('setWindowSize', [fd, rows, cols]);
+    if (!this.openFds.has(fd)) throw errnoError('EBADF', 'ioctl TIOCSWINSZ', 9);
   }
 }

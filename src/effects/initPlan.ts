@@ -10,7 +10,8 @@
  *   MKNOD (default devices, then linux.devices), SYMLINK (/dev/ptmx, /dev/fd, std streams, core)
  *   read-only remounts of tmpfs mounts asked `ro` (deferred, as runc does for /dev, so device
  *     nodes and nested mountpoints can still be created in them)
- *   PIVOT_ROOT, SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
+ *   PIVOT_ROOT, TERMINAL (process.terminal: terminalPlan.ts),
+ *   SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
  *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, EXEC
  * So the helper must accept MOUNT/BIND/PROPAGATE/MKNOD/SYMLINK interleaved before PIVOT_ROOT.
  *
@@ -31,6 +32,7 @@ import {
   NAMESPACE_FLAGS, RLIMITS, RLIM_INFINITY, S_IFBLK, S_IFCHR, S_IFIFO,
 } from './linuxConstants.js';
 import type { PlanOp, PlanOpName } from './planWire.js';
+import { planTerminal } from './terminalPlan.js';
 
 export interface InitHost {
   /** Absolute host path of the rootfs (bundle-relative root.path already resolved). */
@@ -360,6 +362,8 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
     ...planDev(config, host),
     ...mounts.deferred,
     op('PIVOT_ROOT'),
+    // The pty comes from the container's devpts, before the rootfs is finalized (runc's order).
+    ...planTerminal(config.process, { console: true }),
     // Sysctls go in before /proc/sys turns read-only (runc's order).
     ...[...sysctl].map(([name, value]) => op('SYSCTL', name, value)),
     ...(linux.maskedPaths ?? []).map((p) => op('MASK', p)),

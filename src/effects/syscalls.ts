@@ -34,6 +34,12 @@ export interface WaitStatus {
   signal: number | null;
 }
 
+/** One message from a unix socket: its bytes and the fds it carried (SCM_RIGHTS, now ours, O_CLOEXEC). */
+export interface FdMessage {
+  data: Buffer;
+  fds: number[];
+}
+
 export interface Syscalls {
   /** clone3(CLONE_PIDFD | flags, exit_signal SIGCHLD); the child resets signals, places fds, execveat(exe). */
   spawn(a: SpawnArgs): Spawned;
@@ -69,4 +75,21 @@ export interface Syscalls {
   bpfProgQueryDevice(cgroupFd: number): number[];
   /** bpf(BPF_PROG_GET_FD_BY_ID) → a program fd; ENOENT when the program no longer exists. */
   bpfProgGetFdById(id: number): number;
+  /**
+   * socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): two connected ends; each send is one
+   * message, its fds delivered with it. berth-init's control socket (fd 6) is one end.
+   */
+  socketpair(): [number, number];
+  /** socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC) + connect(path): runc's `--console-socket` dial. ENOENT/ECONNREFUSED when nothing listens there. */
+  connectUnix(path: string): number;
+  /** sendmsg(fd, data, SCM_RIGHTS fds, MSG_NOSIGNAL): `data` is 1 to 4096 bytes (an empty message would read as end of stream); at most 16 fds, which stay open here. */
+  sendFds(fd: number, data: Buffer | string, fds: number[]): void;
+  /**
+   * recvmsg(fd, MSG_DONTWAIT | MSG_CMSG_CLOEXEC): one message and its fds, which the caller now
+   * owns. Never blocks: EAGAIN when nothing is queued. `{ data: <empty>, fds: [] }` is end of
+   * stream. EMSGSIZE (fds closed) for a message over 4096 bytes or 16 fds.
+   */
+  recvFds(fd: number): FdMessage;
+  /** ioctl(fd, TIOCSWINSZ): set a pty's window size (rows, cols, each 0..65535); its foreground group gets SIGWINCH. */
+  setWindowSize(fd: number, rows: number, cols: number): void;
 }

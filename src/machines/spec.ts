@@ -12,7 +12,7 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   terminals, joining namespaces, user namespaces, idmapped mounts, seccomp, time offsets.
+ *   joining namespaces, user namespaces, idmapped mounts, seccomp, time offsets.
  */
 import { RuntimeError } from '../errors.js';
 
@@ -97,7 +97,10 @@ export interface OciRlimit {
 }
 
 export interface OciProcess {
+  /** A pty for the process (its stdio and controlling terminal); the master goes to the caller. */
   terminal?: boolean;
+  /** Read only with `terminal: true` (runtime-spec: ignored otherwise); 0..65535 each (a winsize). */
+  consoleSize?: { height: number; width: number };
   user: OciUser;
   args: string[];
   env?: string[];
@@ -323,12 +326,12 @@ function hostName(v: unknown, field: string): string {
 
 function validateProcess(v: unknown): OciProcess {
   const src = object(v, 'process');
-  if (src.terminal === true) refuse('process.terminal', 'terminals are not supported yet');
   const user = validateUser(src.user);
   if (!Array.isArray(src.args) || src.args.length === 0) mustBe('process.args', 'a non-empty array of strings');
   const args = strings(src.args, 'process.args');
   const proc: Partial<OciProcess> = {};
   opt(proc, 'terminal', src, 'process', boolean);
+  if (proc.terminal === true) opt(proc, 'consoleSize', src, 'process', validateConsoleSize);
   proc.user = user;
   proc.args = args;
   opt(proc, 'env', src, 'process', (e, f) => strings(e, f).map((s, i) => envVar(s, `${f}[${i}]`)));
@@ -340,6 +343,11 @@ function validateProcess(v: unknown): OciProcess {
   opt(proc, 'apparmorProfile', src, 'process', string);
   opt(proc, 'selinuxLabel', src, 'process', string);
   return proc as OciProcess;
+}
+
+function validateConsoleSize(v: unknown, field: string): { height: number; width: number } {
+  const src = object(v, field);
+  return { height: integer(src.height, `${field}.height`, 0, 65535), width: integer(src.width, `${field}.width`, 0, 65535) };
 }
 
 function envVar(s: string, field: string): string {
@@ -506,8 +514,9 @@ function absolutePaths(v: unknown, field: string): string[] {
 /**
  * What `berth spec` writes: `runc spec` of runc 1.1.5, field for field, with two deliberate
  * differences:
- * - `process.terminal` is false: berth has no terminal support yet (validateConfig rejects
- *   true), and a spec that fails its own validation would be a poor default;
+ * - `process.terminal` is false: a terminal needs a console socket for `berth create` and
+ *   `run --detach` (runc's rule too), which is how orchestrators and scripts run containers, so
+ *   the default is the spec that works everywhere; set it true for an interactive `berth run`;
  * - `hostname` is "berth" instead of "runc".
  */
 export function defaultConfig(): OciConfig {

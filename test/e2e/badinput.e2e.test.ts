@@ -7,6 +7,7 @@ import { tempRoot } from '../helpers/bundle.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import type { CreateOptions } from '../../src/index.js';
 
 /**
  * Bad input gets a clear, coded error naming the field or object, and leaves the host as if
@@ -19,9 +20,9 @@ const bundle = f.bundle;
 interface Expect { code: string; field?: string; message: RegExp }
 
 /** Create must fail with `expect`, leave nothing, log the attempt, and leave the id usable. */
-async function createFails(id: string, bundleDir: string, expect: Expect) {
+async function createFails(id: string, bundleDir: string, expect: Expect, opts: Partial<CreateOptions> = {}) {
   const before = snapshot();
-  const err = await f.rt.create(id, { bundle: bundleDir, stdio: 'ignore' }).then(() => null, (e: unknown) => e as { code: string; field?: string; message: string });
+  const err = await f.rt.create(id, { bundle: bundleDir, stdio: 'ignore', ...opts }).then(() => null, (e: unknown) => e as { code: string; field?: string; message: string });
   assert.ok(err, `create ${id} should have failed`);
   assert.equal(err.code, expect.code, err.message);
   if (expect.field) assert.equal(err.field, expect.field);
@@ -77,6 +78,32 @@ test('a cwd that does not exist in the rootfs', async () => {
 test('a mount the kernel refuses fails in the init helper, naming the step, and undoes everything', async () => {
   const b = bundle(['true'], (c) => { c.mounts = [...(c.mounts ?? []), { destination: '/mnt', type: 'nosuchfs', source: 'none' }]; });
   await createFails('bad-mount', b.dir, { code: 'SYSCALL', message: /mount .*\/mnt.*ENODEV/ });
+});
+
+test('terminal: a console socket that does not exist is named, nothing is left', async () => {
+  const b = bundle(['true'], (c) => { c.process.terminal = true; });
+  await createFails('tty-nosock', b.dir, { code: 'INVALID_ARGUMENT', field: 'consoleSocket', message: /--console-socket \/nonexistent\/console\.sock: ENOENT/ },
+    { consoleSocket: '/nonexistent/console.sock', detached: true });
+});
+
+test('terminal: a detached create with a terminal needs a console socket (runc\'s rule)', async () => {
+  const b = bundle(['true'], (c) => { c.process.terminal = true; });
+  await createFails('tty-detached', b.dir, { code: 'INVALID_ARGUMENT', field: 'process.terminal', message: /cannot allocate tty if berth will detach without setting console socket/ },
+    { detached: true });
+});
+
+test('terminal: a console socket for a process without a terminal is refused', async () => {
+  const b = bundle(['true']);
+  await createFails('tty-notty', b.dir, { code: 'INVALID_ARGUMENT', field: 'consoleSocket', message: /cannot use console socket if berth will not detach or allocate tty/ },
+    { consoleSocket: join(f.root, 'unused.sock'), detached: true });
+});
+
+test('terminal: without a devpts at /dev/pts there is no pty of the container\'s own to give', async () => {
+  const b = bundle(['true'], (c) => {
+    c.process.terminal = true;
+    c.mounts = c.mounts?.filter((m) => m.destination !== '/dev/pts');
+  });
+  await createFails('tty-nodevpts', b.dir, { code: 'INVALID_CONFIG', field: 'process.terminal', message: /terminal: resolve \/dev\/pts\/ptmx: ENOENT \(a terminal needs a devpts mount at \/dev\/pts\)/ });
 });
 
 test('a relative bundle and a bad id are refused before anything is logged', async () => {

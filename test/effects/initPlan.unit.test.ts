@@ -6,6 +6,7 @@ import type { CgroupLayout } from '../../src/effects/cgroupLayout.js';
 import { capabilityMask, parseMountOptions, planInit, type InitHost } from '../../src/effects/initPlan.js';
 import * as L from '../../src/effects/linuxConstants.js';
 import { encodePlan, type PlanOp } from '../../src/effects/planWire.js';
+import { planTerminal } from '../../src/effects/terminalPlan.js';
 import { defaultConfig, validateConfig, type OciConfig } from '../../src/machines/spec.js';
 
 const HYBRID: CgroupLayout = {
@@ -422,4 +423,25 @@ test('rlimits in order, large values as RLIM_INFINITY; oom score; no_new_privs o
 
 test('a relative rootfs is a caller bug', () => {
   assert.throws(() => planInit(config(), host(V2, { rootfs: 'rootfs' })), (e: unknown) => isRuntimeError(e, 'INVALID_ARGUMENT'));
+});
+
+test('terminal: TERMINAL right after PIVOT_ROOT (uid, consoleSize, /dev/console), before CREDS; none without a terminal', () => {
+  const ops = lines(planInit(config((c) => {
+    c.process.terminal = true;
+    c.process.consoleSize = { height: 40, width: 120 };
+    c.process.user.uid = 1000;
+    c.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  }), host()).ops);
+  const at = ops.indexOf('PIVOT_ROOT');
+  assert.deepEqual(ops.slice(at + 1, at + 3), ['TERMINAL 1000 40 120 1', 'SYSCTL net.ipv4.ip_forward 1']);
+  assert.ok(ops.findIndex((l) => l.startsWith('CREDS ')) > at + 1);
+  const noSize = lines(planInit(config((c) => (c.process.terminal = true)), host()).ops);
+  assert.ok(noSize.includes('TERMINAL 0 0 0 1'), 'no consoleSize: the size is left alone');
+  assert.equal(lines(planInit(config(), host()).ops).some((l) => l.startsWith('TERMINAL')), false);
+});
+
+test('planTerminal for an exec: no /dev/console mount, nothing without a terminal', () => {
+  const p = config((c) => Object.assign(c.process, { terminal: true, user: { uid: 7, gid: 7 } })).process;
+  assert.deepEqual(lines(planTerminal(p, { console: false })), ['TERMINAL 7 0 0 0']);
+  assert.deepEqual(planTerminal(config().process, { console: false }), []);
 });

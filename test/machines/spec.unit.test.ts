@@ -73,6 +73,14 @@ test('unknown fields are ignored and dropped, wherever they are', () => {
   assert.deepEqual(validateConfig(config), defaultConfig());
 });
 
+test('a terminal and its consoleSize are kept; consoleSize without a terminal is ignored, as the runtime-spec says', () => {
+  const withTerminal = validateConfig(withEdit((c) => Object.assign(c.process, { terminal: true, consoleSize: { height: 24, width: 80 } })));
+  assert.equal(withTerminal.process.terminal, true);
+  assert.deepEqual(withTerminal.process.consoleSize, { height: 24, width: 80 });
+  const without = validateConfig(withEdit((c) => (c.process.consoleSize = { height: 'tall' })));
+  assert.equal(without.process.consoleSize, undefined);
+});
+
 test('optional fields given as null count as absent', () => {
   const config = withEdit((c) => {
     c.hostname = null;
@@ -134,7 +142,9 @@ const BAD: [string, (c: Json) => void, string][] = [
   ['gid fractional', (c) => (c.process.user.gid = 1.5), 'process.user.gid'],
   ['additionalGids entry a string', (c) => (c.process.user.additionalGids = [1, '2']), 'process.user.additionalGids[1]'],
   ['umask above 0777', (c) => (c.process.user.umask = 0o1000), 'process.user.umask'],
-  ['terminal true', (c) => (c.process.terminal = true), 'process.terminal'],
+  ['consoleSize not an object (with a terminal)', (c) => Object.assign(c.process, { terminal: true, consoleSize: 80 }), 'process.consoleSize'],
+  ['consoleSize height missing', (c) => Object.assign(c.process, { terminal: true, consoleSize: { width: 80 } }), 'process.consoleSize.height'],
+  ['consoleSize width beyond a winsize', (c) => Object.assign(c.process, { terminal: true, consoleSize: { height: 1, width: 65536 } }), 'process.consoleSize.width'],
   ['terminal a string', (c) => (c.process.terminal = 'no'), 'process.terminal'],
   ['capability set not an array', (c) => (c.process.capabilities.bounding = 'CAP_KILL'), 'process.capabilities.bounding'],
   ['unknown capability', (c) => c.process.capabilities.effective.push('CAP_FLY'), 'process.capabilities.effective[3]'],
@@ -187,8 +197,8 @@ test('error messages name the field in the house style', () => {
     'invalid config: process.args must be a non-empty array of strings');
   rejects(withEdit((c) => (c.linux.namespaces[2].path = '/proc/1/ns/ipc')), 'linux.namespaces[2].path',
     'invalid config: linux.namespaces[2].path: joining an existing namespace is not supported yet');
-  rejects(withEdit((c) => (c.process.terminal = true)), 'process.terminal',
-    'invalid config: process.terminal: terminals are not supported yet');
+  rejects(withEdit((c) => Object.assign(c.process, { terminal: true, consoleSize: { height: -1, width: 80 } })), 'process.consoleSize.height',
+    'invalid config: process.consoleSize.height must be an integer from 0 to 65535');
   rejects(withEdit((c) => c.process.capabilities.effective.push('CAP_FLY')), 'process.capabilities.effective[3]',
     'invalid config: process.capabilities.effective[3]: unknown capability "CAP_FLY"');
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync,
-  readSync, rmSync, symlinkSync, writeFileSync, writeSync,
+  readSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { constants as fsc } from 'node:fs';
 import { release, tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { initHelperPath, linuxSyscalls } from '../../src/effects/linux.js';
 import { encodePlan, type PlanOp, type PlanOpName } from '../../src/effects/planWire.js';
 import type { WaitStatus } from '../../src/effects/syscalls.js';
+import { readPty } from '../helpers/pty.js';
 import { drain } from '../helpers/spawn.js';
 
 const CLONE_NEWNS = 0x00020000;
@@ -123,12 +124,13 @@ interface InitRun {
 
 /**
  * Spawns berth-init from a sealed copy into new namespaces with fds [stdin, stdout, stderr,
- * plan, status, fifo] and reads its status line.
+ * plan, status, fifo, ...extra] (extra[0] lands on fd 6, the control socket) and reads its
+ * status line.
  */
 /** Helpers started and not yet finished: a failed assertion must not leave one blocked. */
 const live = new Set<Started>();
 
-async function startInit(plan: Buffer | PlanOp[]): Promise<Started> {
+async function startInit(plan: Buffer | PlanOp[], extra: number[] = []): Promise<Started> {
   // 0622 like runc's: a container whose user is not root must be able to open it for writing
   const fifoPath = join(dir, 'exec.fifo');
   sys.mkfifo(fifoPath, 0o622);
@@ -144,7 +146,7 @@ async function startInit(plan: Buffer | PlanOp[]): Promise<Started> {
   const [stR, stW] = sys.pipe();
   let child: { pid: number; pidfd: number };
   try {
-    child = sys.spawn({ exe, argv: ['berth-init'], env: [], flags: NS, fds: [stdin, outW, errW, planFd, stW, fifoPathFd], cgroupFd: -1 });
+    child = sys.spawn({ exe, argv: ['berth-init'], env: [], flags: NS, fds: [stdin, outW, errW, planFd, stW, fifoPathFd, ...extra], cgroupFd: -1 });
   } finally {
     for (const fd of [exe, planFd, outW, errW, stW]) sys.close(fd);
     closeSync(stdin);
@@ -476,5 +478,73 @@ describe('berth-init', { skip }, () => {
     assert.match(r.stdout, /Read-only file system/);
     assert.match(r.stdout, /^tmp-ok$/m);
     assert.equal(existsSync(join(rootfs, 'etc/x')), false);
+  });
+
+  /** A devpts of its own at /dev/pts (as the default spec mounts it), /dev/tty and /dev/ptmx. */
+  const devpts = (): PlanOp[] => [
+    op('MOUNT', 'devpts', '/dev/pts', 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
+    op('MKNOD', '/dev/tty', S_IFCHR | 0o666, 5, 0, 0, 0),
+    op('SYMLINK', 'pts/ptmx', '/dev/ptmx'),
+  ];
+
+  test('TERMINAL: a pty of the container\'s devpts becomes its stdio and controlling terminal; the master comes over fd 6', async () => {
+    const [ours, theirs] = sys.socketpair();
+    try {
+      const script = [
+        'ls -1 /proc/$$/fd; echo fds-end', // first, with no redirection
+        'tty', 'test -t 0 && test -t 1 && test -t 2 && echo stdio-tty', 'stty size',
+        'echo ctty-ok > /dev/tty', // opening /dev/tty needs a controlling terminal
+        'busybox stat -c "owner=%u group=%g" $(tty)',
+        'busybox stat -c "pty=%d:%i" $(tty)', 'busybox stat -L -c "console=%d:%i" /dev/console',
+        'busybox stat -c "devpts=%d" /dev/pts',
+      ].join('\n');
+      const started = await startInit([
+        ...setup(), ...devpts(), op('PIVOT_ROOT'),
+        op('TERMINAL', 1000, 33, 101, 1),
+        op('CREDS', 1000, 1000, '-', 0, 0, 0, 0, 0),
+        ...command(script),
+      ], [theirs]);
+      sys.close(theirs);
+      assert.equal(started.status, 'READY\n', drain(started.errR));
+      const m = sys.recvFds(ours);
+      assert.equal(m.data.toString(), 'console');
+      assert.equal(m.fds.length, 1);
+      assert.deepEqual(sys.recvFds(ours), { data: Buffer.alloc(0), fds: [] }, 'the helper closed its end before READY');
+      const pty = readPty(m.fds[0]!);
+      const r = await finish(started);
+      assert.equal(r.exit?.code, 0, r.stderr);
+      assert.equal(r.stdout, '', 'the command\'s output went to the pty');
+      const out = await pty.output;
+      const f = fields(out);
+      assert.ok(out.startsWith('0\n1\n2\nfds-end\n'), `only stdio reaches the command: ${out}`);
+      assert.match(out, /^\/dev\/pts\/0$/m);
+      assert.match(out, /^stdio-tty$/m);
+      assert.match(out, /^33 101$/m, 'the window size');
+      assert.match(out, /^ctty-ok$/m);
+      assert.match(out, /^owner=1000 group=5$/m, 'the pty belongs to the process\'s user; its group stays the devpts gid');
+      assert.equal(f.pty, f.console, '/dev/console is the pty');
+      assert.equal(f.pty?.split(':')[0], f.devpts, 'the pty is on the container\'s devpts');
+      assert.notEqual(f.devpts, String(statSync('/dev/pts').dev), 'not the host\'s');
+    } finally {
+      sys.close(ours);
+    }
+  });
+
+  test('TERMINAL refuses a /dev/pts/ptmx that is not the ptmx of a devpts (symlink or fake node)', async () => {
+    const fake = await runInit([
+      ...setup(), op('MKNOD', '/dev/pts/ptmx', S_IFCHR | 0o666, 5, 2, 0, 0), op('PIVOT_ROOT'),
+      op('TERMINAL', 0, 0, 0, 1), ...command('true'),
+    ]);
+    assert.equal(fake.status, 'ERR TERMINAL 19 verify /dev/pts/ptmx (not the ptmx of a devpts mount)\n');
+    const link = await runInit([
+      ...setup(), op('MKNOD', '/dev/ptmx', S_IFCHR | 0o666, 5, 2, 0, 0), op('SYMLINK', '../ptmx', '/dev/pts/ptmx'),
+      op('PIVOT_ROOT'), op('TERMINAL', 0, 0, 0, 1), ...command('true'),
+    ]);
+    assert.equal(link.status, 'ERR TERMINAL 19 verify /dev/pts/ptmx (not the ptmx of a devpts mount)\n', 'the link itself, not followed');
+  });
+
+  test('TERMINAL without a control socket fails before READY', async () => {
+    const r = await runInit([...setup(), ...devpts(), op('PIVOT_ROOT'), op('TERMINAL', 0, 0, 0, 0), ...command('true')]);
+    assert.equal(r.status, 'ERR TERMINAL 9 send console\n');
   });
 });

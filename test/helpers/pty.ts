@@ -1,0 +1,24 @@
+/**
+ * Reading a pty master in tests, through the runtime's ConsoleStream: it reads until every fd of
+ * the peer is closed; the terminal's "\r\n" line ends are read back as "\n".
+ */
+import { ConsoleStream } from '../../src/effects/console.js';
+
+export interface PtyReader {
+  stream: ConsoleStream;
+  /** Everything read until the end; the master is closed by then. */
+  output: Promise<string>;
+}
+
+/** Read `master` (taking ownership of the fd) until its end. */
+export function readPty(master: number): PtyReader {
+  const stream = new ConsoleStream(master);
+  let text = '';
+  stream.setEncoding('utf8');
+  const output = new Promise<string>((resolve, reject) => {
+    stream.on('data', (chunk: string) => { text += chunk; });
+    stream.on('close', () => resolve(text.replace(/\r\n/g, '\n')));
+    stream.on('error', reject);
+  });
+  return { stream, output };
+}
