@@ -9,6 +9,7 @@ import type { EffectDeps, TrackedProcess, StdioFds } from './effects/deps.js';
 import { fdWatchHub } from './effects/fdWatch.js';
 import { readCgroupLayout, type CgroupLayout } from './effects/cgroupLayout.js';
 import { initHelperPath, linuxSyscalls } from './effects/linux.js';
+import { realBundle } from './effects/bundle.js';
 import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
 import type { Syscalls } from './effects/syscalls.js';
@@ -133,7 +134,7 @@ export class Runtime {
     this.stdio.set(id, fds);
     try {
       await this.command(id, 'create', {
-        type: 'CreateRequested', bundle: opts.bundle, pidFile: opts.pidFile ?? null, owner: '',
+        type: 'CreateRequested', bundle: realBundle(opts.bundle), pidFile: opts.pidFile ?? null, owner: '',
       });
     } catch (e) {
       for (const s of Object.values(streams)) s?.destroy();

@@ -35,6 +35,10 @@ static const struct op_def OP_DEFS[] = {
     {"ENV", "e", op_env},
     {"ARG", "s", op_arg},
     {"EXEC", "", op_exec},
+    {"HOOKS_SYNC", "", op_hooks_sync},
+    {"HOOK_ARG", "s", op_hook_arg},
+    {"HOOK_ENV", "e", op_hook_env},
+    {"HOOK", "sspns", op_hook},
 };
 
 const struct op_def *op_lookup(const char *name) {
