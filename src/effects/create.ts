@@ -21,6 +21,8 @@ import type { Spawned } from './syscalls.js';
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
 const READY_TIMEOUT_MS = 60_000;
+/** berth-init's fd for the hooks' go-ahead pipe (native/init/plan.h CONTINUE_FD). */
+const CONTINUE_FD = 7;
 const errnoNames = new Map(Object.entries(osc.errno).map(([name, n]) => [n, name]));
 
 /**
@@ -104,13 +106,15 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     const planFd = d.sys.memfdCreate('berth-plan');
     childEnds.push(planFd);
     writeSync(planFd, encodePlan(plan.ops));
-    const hookFds: number[] = [];
+    const fds = [...stdio.fds, planFd, statusW, fifoFd];
     if (sync) {
-      const [r, w] = d.sys.pipe();
-      goAhead = w;
-      childEnds.push(r);
-      // fd 6 is reserved for the control socket: a copy of the read end holds the slot
-      hookFds.push(r, r);
+      const [goR, goW] = d.sys.pipe();
+      goAhead = goW;
+      childEnds.push(goR);
+      // The go-ahead pipe goes to fd 7; a slot below it that nothing else fills (fd 6, reserved
+      // for the control socket) holds a copy, since the child's fds are placed by index.
+      while (fds.length < CONTINUE_FD) fds.push(goR);
+      fds.push(goR);
     }
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
@@ -119,7 +123,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       argv: ['berth-init', id],
       env: [],
       flags: plan.cloneFlags,
-      fds: [...stdio.fds, planFd, statusW, fifoFd, ...hookFds],
+      fds,
       cgroupFd: cgroupFd ?? -1,
     });
   } catch (e) {
