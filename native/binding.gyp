@@ -18,7 +18,7 @@
       "sources": [
         "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
         "init/mounts.c", "init/creds.c", "init/exec.c",
-        "init/chan.c", "init/terminal.c"
+        "init/chan.c", "init/terminal.c", "init/hooks.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],

@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'STORE_LOCKED',
   'STORE_CORRUPT',
   'INTERNAL',
+  'HOOK_FAILED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -23,7 +24,7 @@ export interface RuntimeErrorOptions {
   cause?: unknown;
   /** The config field (JSON path such as `process.args`) or object the error is about. */
   field?: string;
-  /** The init-helper step or effect that failed (`mount /proc`, `pivot_root`, `start`). */
+  /** The init-helper step or effect that failed (`mount /proc`, `pivot_root`, `start`), or the hook (`hooks.prestart[0]`). */
   step?: string;
 }
 

@@ -9,6 +9,7 @@ import type { EffectDeps, TrackedProcess, StdioFds } from './effects/deps.js';
 import { fdWatchHub } from './effects/fdWatch.js';
 import { readCgroupLayout, type CgroupLayout } from './effects/cgroupLayout.js';
 import { initHelperPath, linuxSyscalls } from './effects/linux.js';
+import { realBundle } from './effects/bundle.js';
 import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
 import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/console.js';
@@ -154,7 +155,7 @@ export class Runtime {
     this.consoleRequests.set(id, { socket: opts.consoleSocket ?? null, detached: opts.detached ?? false, keep: (fd) => { master = fd; } });
     try {
       await this.command(id, 'create', {
-        type: 'CreateRequested', bundle: opts.bundle, pidFile: opts.pidFile ?? null, owner: '',
+        type: 'CreateRequested', bundle: realBundle(opts.bundle), pidFile: opts.pidFile ?? null, owner: '',
       });
       if (master !== null) this.keepConsole(id, master);
     } catch (e) {

@@ -1,6 +1,8 @@
 /*
  * EXEC: resolve argv[0] through the PATH of the ENV operations (as execvp), close every fd
- * but 0-2, 4 and 5, report READY, block until `berth start` opens the exec fifo, and execve.
+ * but 0-2, 4 and 5, report READY, block until `berth start` opens the exec fifo, run the
+ * startContainer hooks, and execve. The fifo's write end is close-on-exec: its reader sees end of
+ * file exactly when the user process has replaced us (or we died).
  * After READY the status line is spent: an execve failure goes to stderr, with exit 127.
  */
 #include <errno.h>
@@ -103,8 +105,10 @@ int op_exec(struct init_state *st, char **args) {
   do fd = openat(st->procfd, fifo, O_WRONLY | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) exec_failed(errno, "open exec fifo");
+  run_start_hooks(st, fd);
   if (write_all(fd, "0", 1) < 0) exec_failed(errno, "write exec fifo");
-  close(fd);
+  /* fd stays open (close-on-exec): `berth start` waits for its end of file, so it returns
+   * (and runs poststart hooks) once the user process is executing */
   execve(path, st->argv, st->envp);
   exec_failed(errno, path);
 }

@@ -68,7 +68,8 @@ static int open_proc_sys(struct init_state *st) {
 }
 
 /* SYSCTL <key> <value>: written through the container's own /proc; the key ('.' becomes '/')
- * is resolved beneath /proc/sys without following any link. */
+ * is resolved beneath /proc/sys without following any link or crossing a mount, so a file bound
+ * over a sysctl (CVE-2025-52881 class) cannot take the write. */
 int op_sysctl(struct init_state *st, char **args) {
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "/proc/sys/%s", args[0]) >= (int)sizeof path) {
@@ -82,7 +83,8 @@ int op_sysctl(struct init_state *st, char **args) {
   int dir = open_proc_sys(st);
   if (dir < 0) return -1;
   struct open_how how = {.flags = O_WRONLY | O_CLOEXEC,
-                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                                    RESOLVE_NO_XDEV};
   int fd = (int)syscall(SYS_openat2, dir, rel, &how, sizeof how);
   close(dir);
   if (fd < 0) return fail(st, "open", path);
@@ -135,11 +137,18 @@ int op_umask(struct init_state *st, char **args) {
   return 0;
 }
 
-/* CWD <path>: CVE-2024-21626: after chdir, getcwd() must name a path inside our root; a
- * directory outside it (a leaked fd's) reads "(unreachable)/..." or fails. */
+/* CWD <path>: CVE-2024-21626: resolved inside the root by fd, where a magic link such as
+ * /proc/self/fd/<N> (a leaked fd's directory) fails with ELOOP; then getcwd() must still name a
+ * path inside our root: a directory outside it reads "(unreachable)/..." or fails. */
 int op_cwd(struct init_state *st, char **args) {
   char buf[PATH_MAX];
-  if (chdir(args[0]) < 0) return fail(st, "chdir", args[0]);
+  int fd = open_in_root(st->rootfd, args[0], O_PATH | O_DIRECTORY, 0);
+  if (fd < 0) return fail(st, "chdir", args[0]);
+  int rc = fchdir(fd);
+  int err = errno;
+  close(fd);
+  errno = err;
+  if (rc < 0) return fail(st, "chdir", args[0]);
   if (getcwd(buf, sizeof buf) == NULL) return fail(st, "getcwd", args[0]);
   if (buf[0] != '/' || strncmp(buf, "(unreachable)", 13) == 0) {
     errno = ENOENT;

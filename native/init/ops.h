@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct hook_list; /* hooks.c */
+
 struct init_state {
   int procfd;     /* the host procfs, opened and verified before any operation */
   int rootfd;     /* O_PATH dirfd of the rootfs bind mount (ROOTFS), -1 before */
@@ -20,6 +22,7 @@ struct init_state {
   char **envp;    /* ENV values, NULL-terminated */
   int argc, envc;
   char detail[512];
+  struct hook_list *hooks; /* HOOK_ARG/HOOK_ENV in progress, startContainer hooks for EXEC */
 };
 
 typedef int (*op_fn)(struct init_state *st, char **args);
@@ -93,5 +96,12 @@ int op_env(struct init_state *st, char **args);
 int op_arg(struct init_state *st, char **args);
 int op_exec(struct init_state *st, char **args);
 int op_terminal(struct init_state *st, char **args);
+int op_hooks_sync(struct init_state *st, char **args);
+int op_hook_arg(struct init_state *st, char **args);
+int op_hook_env(struct init_state *st, char **args);
+int op_hook(struct init_state *st, char **args);
+
+/* hooks.c: runs the startContainer hooks; on a failure reports on fifofd and exits */
+void run_start_hooks(struct init_state *st, int fifofd);
 
 #endif

@@ -36,6 +36,10 @@ static const struct op_def OP_DEFS[] = {
     {"ARG", "s", op_arg},
     {"EXEC", "", op_exec},
     {"TERMINAL", "nnnn", op_terminal},
+    {"HOOKS_SYNC", "", op_hooks_sync},
+    {"HOOK_ARG", "s", op_hook_arg},
+    {"HOOK_ENV", "e", op_hook_env},
+    {"HOOK", "sspns", op_hook},
 };
 
 const struct op_def *op_lookup(const char *name) {

@@ -26,6 +26,11 @@
  *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
  *            before READY, so the runtime reads every message after READY, up to end of stream.
  *            Other new fds start at 7.
+ *   7        only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe (fd 6 then holds
+ *            a copy until EXEC: 6 is reserved for the control socket)
+ *
+ * Before its last line the status pipe may carry "HOOKS\n" (HOOKS_SYNC): the runtime runs its
+ * prestart and createRuntime hooks, then writes one byte "C" on fd 7 (or closes it to abort).
  *
  * The helper is already in the new namespaces (clone3 flags) when it starts.
  *
@@ -48,6 +53,25 @@
  *                                            mode includes S_IFCHR/S_IFBLK/S_IFIFO; on EPERM falls
  *                                            back to bind-mounting the same-named host /dev node
  *   SYMLINK <target> <dest>                  symlink inside the rootfs (EEXIST is success)
+ *   HOOKS_SYNC                               (just before PIVOT_ROOT, when the config has prestart
+ *                                            or createRuntime hooks) write "HOOKS\n" on fd 4, block
+ *                                            reading fd 7 for the byte "C", close fd 7; EOF fails
+ *                                            with ECANCELED
+ *   HOOK_ARG <value>                         appended to the next HOOK's argv (repeatable; none:
+ *                                            argv is just the path)
+ *   HOOK_ENV <K=V>                           appended to the next HOOK's environment (repeatable;
+ *                                            nothing else is in it)
+ *   HOOK <stage> <name> <path> <timeout> <state>
+ *                                            stage createContainer (before PIVOT_ROOT, after
+ *                                            HOOKS_SYNC): fork and execve path now, cwd the rootfs;
+ *                                            stage startContainer (anywhere before EXEC): kept and run
+ *                                            by EXEC. <name> ("hooks.createContainer[0]") names it in
+ *                                            reports; <timeout> in seconds, 0 for none (SIGKILL at
+ *                                            the deadline); <state> is the OCI state JSON without its
+ *                                            opening '{': the hook's stdin is '{"pid":<host pid>,'
+ *                                            followed by it. Fails with "ERR HOOK <errno> <name>
+ *                                            <what>[: <stderr tail>]": errno of a failed exec,
+ *                                            ETIMEDOUT, or 0 for a non-zero exit or a signal
  *   PIVOT_ROOT                               pivot_root into the rootfs, detach the old root
  *   TERMINAL <uid> <rows> <cols> <console>   process.terminal (terminal.c), once "/" is the container's
  *                                            root (after PIVOT_ROOT; for an exec, after joining the
@@ -61,7 +85,8 @@
  *                                            sends the master on fd 6 as "console" and closes it;
  *                                            TIOCSCTTY, dup2 onto 0, 1, 2, fchown(peer, uid, -1)
  *   SYSCTL <key> <value>                     write /proc/sys/<key with '.' as '/'> through the
- *                                            container's own /proc (verified procfs); must come
+ *                                            container's own /proc (verified procfs, and no mount
+ *                                            crossed beneath /proc/sys: EXDEV); must come
  *                                            before READONLY /proc/sys (runc writes sysctls
  *                                            before readonly and masked paths too)
  *   MASK <path>                              after pivot: bind the container's /dev/null (opened
@@ -84,16 +109,20 @@
  *                                            capset(eff, prm, inh), raise ambient
  *   NO_NEW_PRIVS                             prctl(PR_SET_NO_NEW_PRIVS)
  *   UMASK <octal>
- *   CWD <path>                               chdir, then verify getcwd() resolves inside the root
- *                                            (CVE-2024-21626)
+ *   CWD <path>                               resolved inside the root without magic links
+ *                                            (/proc/self/fd/<N> fails with ELOOP), fchdir, then
+ *                                            verify getcwd() names a path inside it (CVE-2024-21626)
  *   ENV <K=V>                                appended to the process environment (repeatable)
  *   ARG <value>                              appended to argv (repeatable; at least one)
  *   EXEC                                     resolve argv[0] through PATH of ENV (as execvp) and
  *                                            check it is executable, close the control socket and
  *                                            every fd but 0-2, 4, 5 (the procfs handle moves to 6),
  *                                            write READY, block opening the exec fifo for writing,
- *                                            write one byte "0", execve. An execve failure writes
- *                                            "ERR EXEC <errno> <path>" to stderr and exits 127.
+ *                                            run the startContainer hooks, write one byte "0",
+ *                                            execve. A failed startContainer hook writes its
+ *                                            "ERR HOOK ..." line into the fifo instead and exits 1.
+ *                                            An execve failure writes "ERR EXEC <errno> <path>" to
+ *                                            stderr and exits 127.
  */
 #ifndef BERTH_PLAN_H
 #define BERTH_PLAN_H
@@ -104,6 +133,7 @@
 #define STATUS_FD 4
 #define FIFO_FD 5
 #define CTL_FD 6
+#define CONTINUE_FD 7
 #define PLAN_MAX_BYTES (4 * 1024 * 1024)
 
 #endif

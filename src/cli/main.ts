@@ -18,6 +18,7 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 7,
   STORE_LOCKED: 7,
   STORE_CORRUPT: 8,
+  HOOK_FAILED: 1,
 };
 
 export const globalFlags: FlagSpec[] = [

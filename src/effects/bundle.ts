@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { RuntimeError, errnoOf } from '../errors.js';
 import { validateConfig, type OciConfig } from '../machines/spec.js';
@@ -33,5 +33,21 @@ export function loadBundle(bundle: string): { config: OciConfig; rootfs: string 
   if (!isDir) {
     throw new RuntimeError('INVALID_CONFIG', `invalid config: root.path ${rootfs} is not an existing directory`, { field: 'root.path' });
   }
+  // As runc's rootfs validation: the rootfs must be its own real path. A symlink (rootfs -> /)
+  // would be followed by the bind that makes it the container's root.
+  const real = realpathSync(rootfs);
+  if (real === '/') throw new RuntimeError('INVALID_CONFIG', `invalid config: root.path ${rootfs} is the host's root directory`, { field: 'root.path' });
+  if (real !== rootfs) {
+    throw new RuntimeError('INVALID_CONFIG', `invalid config: root.path ${rootfs} is a symlink or goes through one (to ${real})`, { field: 'root.path' });
+  }
   return { config, rootfs };
+}
+
+/** The bundle's real path (symlinks resolved, as runc records it), or the path as given when it does not resolve. */
+export function realBundle(bundle: string): string {
+  try {
+    return realpathSync(bundle);
+  } catch {
+    return bundle; // loadBundle reports it
+  }
 }

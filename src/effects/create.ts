@@ -7,12 +7,14 @@ import type { EffectInput } from '../machines/container.machine.js';
 import { loadBundle } from './bundle.js';
 import type { EffectDeps } from './deps.js';
 import { planInit, type InitPlan } from './initPlan.js';
-import { readLine } from './pipes.js';
+import { createContainerBudgetMs, ociState } from './hookPlan.js';
+import { checkHooks, helperHookFailure, hookCwd, runHooks, runHooksWarning } from './hooks.js';
 import { encodePlan } from './planWire.js';
+import { statusLines } from './statusLines.js';
 import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
 import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './cgroup.js';
-import type { OciResources } from '../machines/spec.js';
+import type { OciConfig, OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
 import { ControlChannel } from './control.js';
@@ -21,19 +23,25 @@ import { deliverConsole, prepareConsole } from './console.js';
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
 const READY_TIMEOUT_MS = 60_000;
+/** berth-init's fd for the hooks' go-ahead pipe (native/init/plan.h CONTINUE_FD). */
+const CONTINUE_FD = 7;
 const errnoNames = new Map(Object.entries(osc.errno).map(([name, n]) => [n, name]));
 
 /**
  * create: validate the bundle, plan the init, make the container's cgroup, spawn berth-init
  * into new namespaces (and, on cgroup v2, straight into the cgroup) and wait until it reports
- * READY (blocked on the exec FIFO). Any failure kills what was spawned and removes what was
- * made, so the host is as if create had never been attempted.
+ * READY (blocked on the exec FIFO); prestart and createRuntime hooks run when it stops at
+ * HOOKS_SYNC. Any failure kills what was spawned and removes what was made, so the host is as
+ * if create had never been attempted; then, as runc's destroy does (runtime.md "Lifecycle":
+ * a failed create hook continues at steps 12 and 13), the poststop hooks run.
  */
 export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Created> {
   const id = c.id;
-  const { config, rootfs } = loadBundle(c.bundle ?? '');
+  const bundle = c.bundle ?? '';
+  const { config, rootfs } = loadBundle(bundle);
+  checkHooks(config);
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
-  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
+  const plan = planInit(config, { rootfs, bundle, cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, id });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const term = prepareConsole(d.sys, `create ${id}`, config.process, d.consoleFor(id));
   const dir = d.paths.containerDir(id);
@@ -46,7 +54,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
     ctl = new ControlChannel(d.sys);
-    const spawned = await spawnInit(d, id, plan, cg, ctl);
+    const spawned = await spawnInit(d, id, plan, cg, ctl, { id, bundle, config });
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
       await killAndReap(d, spawned.pidfd);
@@ -65,6 +73,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     if (cgroupMade) await cg.destroy().catch(() => undefined);
     removeEmptyDefaultParent(d, cgroup);
     rmSync(dir, { recursive: true, force: true });
+    await runHooksWarning('poststop', config, ociState({ id, bundle, config }, 'stopped'), `create ${id}`, hookCwd(bundle), d.log);
     throw e instanceof RuntimeError ? e : wrapSyscall(`create ${id}`, e);
   }
 }
@@ -80,15 +89,19 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 }
 
 /**
- * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, control socket)
- * and wait for its one report; then read what it sent on the control socket. On cgroup v1 the init joins the cgroup here, long before its user process can run.
+ * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, control socket at
+ * fd 6, and the hooks' go-ahead pipe at fd 7 when the plan has HOOKS_SYNC) and wait for its
+ * report; then read what it sent on the control socket. On cgroup v1 the
+ * init joins the cgroup here, before any hook runs or its user process can.
  * A failure after the spawn kills and reaps the helper before it is reported.
  */
-async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel): Promise<Spawned> {
+async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel, hooks: HookSource): Promise<Spawned> {
   const stdio = d.stdioFor(id);
   const childEnds: number[] = [];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
+  const sync = plan.ops.some((o) => o.op === 'HOOKS_SYNC');
   let statusR = -1;
+  let goAhead = -1;
   let spawned: Spawned;
   try {
     const fifo = d.paths.execFifo(id);
@@ -103,6 +116,14 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     const planFd = d.sys.memfdCreate('berth-plan');
     childEnds.push(planFd);
     writeSync(planFd, encodePlan(plan.ops));
+    const fds = [...stdio.fds, planFd, statusW, fifoFd, ctl.theirs];
+    if (sync) {
+      const [goR, goW] = d.sys.pipe();
+      goAhead = goW;
+      childEnds.push(goR);
+      if (fds.length !== CONTINUE_FD) throw new RuntimeError('INTERNAL', `create ${id}: the go-ahead pipe must land on fd ${CONTINUE_FD}`);
+      fds.push(goR);
+    }
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
     spawned = d.sys.spawn({
@@ -110,30 +131,52 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       argv: ['berth-init', id],
       env: [],
       flags: plan.cloneFlags,
-      fds: [...stdio.fds, planFd, statusW, fifoFd, ctl.theirs],
+      fds,
       cgroupFd: cgroupFd ?? -1,
     });
   } catch (e) {
     if (statusR >= 0) closeQuietly(d, statusR);
+    if (goAhead >= 0) closeQuietly(d, goAhead);
     throw e;
   } finally {
     closeAll(childEnds);
     closeAll(stdio.owned);
     ctl.releaseTheirs();
   }
-  // readLine owns the status pipe from here: it closes it on the report, EOF or timeout.
-  const report = readLine(statusR, READY_TIMEOUT_MS);
+  // From here statusLines owns the status pipe (closed below); a line is read as it comes.
+  const status = statusLines(statusR);
+  const budget = createContainerBudgetMs(hooks.config);
+  const lastWait = budget === null ? null : READY_TIMEOUT_MS + budget;
   try {
     await cg.join(spawned.pid);
-    const line = await report;
+    let line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
+    if (sync && line === 'HOOKS') {
+      await runCreateHooks(hooks, spawned.pid);
+      writeSync(goAhead, 'C');
+      closeQuietly(d, goAhead);
+      goAhead = -1;
+      line = await status.next(lastWait);
+    }
     if (line !== 'READY') throw initFailure(id, line);
     ctl.drain();
     return spawned;
   } catch (e) {
     await killAndReap(d, spawned.pidfd);
-    await report.catch(() => undefined);
     throw e;
+  } finally {
+    status.close();
+    if (goAhead >= 0) closeQuietly(d, goAhead);
   }
+}
+
+interface HookSource { id: string; bundle: string; config: OciConfig }
+
+/** prestart, then createRuntime: the runtime namespace, the init's host pid, status creating. */
+async function runCreateHooks(h: HookSource, pid: number): Promise<void> {
+  const state = ociState(h, 'creating', pid);
+  const what = `create ${h.id}`;
+  await runHooks('prestart', h.config, state, what, hookCwd(h.bundle));
+  await runHooks('createRuntime', h.config, state, what, hookCwd(h.bundle));
 }
 
 /** Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step. */
@@ -145,6 +188,10 @@ function initFailure(id: string, line: string | null): RuntimeError {
   const errno = Number(errnoStr);
   const errnoName = errnoNames.get(errno) ?? `errno ${errno}`;
   const what = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
+  if (op === 'HOOK') return helperHookFailure(`create ${id}`, errno, detail);
+  if (op === 'MASK' && detail.startsWith('verify /dev/null')) {
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: linux.maskedPaths: the container's /dev/null must be the character device 1:3 (${errnoName})`, { field: 'linux.maskedPaths', step: op });
+  }
   if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
     return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });

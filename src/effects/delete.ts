@@ -4,6 +4,8 @@ import type { Deleted, ExitInfo } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
+import { ociState } from './hookPlan.js';
+import { hookCwd, runHooksWarning } from './hooks.js';
 import { collect, reap } from './reap.js';
 import { openIfSame, untrack } from './track.js';
 
@@ -11,7 +13,8 @@ import { openIfSame, untrack } from './track.js';
  * delete: with force, SIGKILL every process of the container (thawing it if paused, so they
  * can die) and wait for the init; then remove its cgroup and its directory (exec fifo
  * included) and forget its pidfd. Reaps the init when we are its parent, so no zombie
- * outlives the container.
+ * outlives the container. Then the poststop hooks run: a failure is a warning, kept in
+ * `Deleted`, and the delete still succeeds (runtime.md "Lifecycle" step 13).
  */
 export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<Deleted> {
   const proc = d.procs.get(c.id) ?? openIfSame(d, c);
@@ -38,5 +41,8 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
     removeEmptyDefaultParent(d, c.cgroup!);
   }
   rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
-  return { type: 'Deleted', exit: exit && (exit.code !== null || exit.signal !== null) ? exit : null };
+  const state = ociState(c, 'stopped');
+  const warnings = await runHooksWarning('poststop', c.config, state, `delete ${c.id}`, hookCwd(c.bundle), d.log);
+  const deleted: Deleted = { type: 'Deleted', exit: exit && (exit.code !== null || exit.signal !== null) ? exit : null };
+  return warnings.length > 0 ? { ...deleted, warnings } : deleted;
 }

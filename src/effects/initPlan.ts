@@ -10,9 +10,10 @@
  *   MKNOD (default devices, then linux.devices), SYMLINK (/dev/ptmx, /dev/fd, std streams, core)
  *   read-only remounts of tmpfs mounts asked `ro` (deferred, as runc does for /dev, so device
  *     nodes and nested mountpoints can still be created in them)
+ *   HOOKS_SYNC and the createContainer hooks (hookPlan.ts)
  *   PIVOT_ROOT, TERMINAL (process.terminal: terminalPlan.ts),
  *   SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
- *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, EXEC
+ *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, the startContainer hooks, EXEC
  * So the helper must accept MOUNT/BIND/PROPAGATE/MKNOD/SYMLINK interleaved before PIVOT_ROOT.
  *
  * A remount is a MOUNT whose flags hold MS_REMOUNT (here always with MS_BIND: per-mount flags
@@ -33,6 +34,7 @@ import {
 } from './linuxConstants.js';
 import type { PlanOp, PlanOpName } from './planWire.js';
 import { planTerminal } from './terminalPlan.js';
+import { planHooks } from './hookPlan.js';
 
 export interface InitHost {
   /** Absolute host path of the rootfs (bundle-relative root.path already resolved). */
@@ -44,6 +46,8 @@ export interface InitHost {
   kcore?: boolean;
   /** The container's own cgroup path (relative to each hierarchy), when it has one. */
   cgroup?: string;
+  /** The container's id, for the state its createContainer and startContainer hooks read. */
+  id?: string;
 }
 
 export interface InitPlan {
@@ -313,7 +317,7 @@ function rlimitValue(n: number): string {
   return n > Number.MAX_SAFE_INTEGER ? RLIM_INFINITY : String(n);
 }
 
-function planProcess(config: OciConfig): PlanOp[] {
+function planProcess(config: OciConfig, beforeExec: PlanOp[]): PlanOp[] {
   const p = config.process;
   const ops: PlanOp[] = [];
   for (const r of p.rlimits ?? []) ops.push(op('RLIMIT', RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)));
@@ -325,7 +329,7 @@ function planProcess(config: OciConfig): PlanOp[] {
   ops.push(op('CWD', p.cwd));
   for (const e of p.env ?? []) ops.push(op('ENV', e));
   for (const a of p.args) ops.push(op('ARG', a));
-  ops.push(op('EXEC'));
+  ops.push(...beforeExec, op('EXEC'));
   return ops;
 }
 
@@ -353,6 +357,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   const mounts: MountPlan = { ops: [], deferred: [] };
   const cgroupView = { ownNamespace: has('cgroup'), cgroup: host.cgroup };
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
+  const hooks = planHooks(config, { id: host.id ?? '', bundle: host.bundle });
 
   const ops: PlanOp[] = [
     op('SETSID'),
@@ -361,6 +366,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
     ...mounts.ops,
     ...planDev(config, host),
     ...mounts.deferred,
+    ...hooks.beforePivot,
     op('PIVOT_ROOT'),
     // The pty comes from the container's devpts, before the rootfs is finalized (runc's order).
     ...planTerminal(config.process, { console: true }),
@@ -372,6 +378,6 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
-  ops.push(...planProcess(config));
+  ops.push(...planProcess(config, hooks.beforeExec));
   return { ops, cloneFlags };
 }

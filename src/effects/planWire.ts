@@ -9,7 +9,8 @@ export type PlanOpName =
   | 'SETSID' | 'PROPAGATION' | 'ROOTFS' | 'MOUNT' | 'BIND' | 'PROPAGATE' | 'MKNOD' | 'SYMLINK'
   | 'PIVOT_ROOT' | 'MASK' | 'READONLY' | 'ROOT_READONLY' | 'SYSCTL' | 'HOSTNAME' | 'DOMAINNAME'
   | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC'
-  | 'TERMINAL';
+  | 'TERMINAL'
+  | 'HOOKS_SYNC' | 'HOOK_ARG' | 'HOOK_ENV' | 'HOOK';
 
 export interface PlanOp {
   op: PlanOpName;

@@ -48,14 +48,16 @@ export interface Created {
   cgroup: string;
 }
 export interface CreateFailed { type: 'CreateFailed'; error: ErrorInfo }
-export interface Started { type: 'Started' }
+/** `warnings`: poststart hooks that failed (the start still succeeded); absent when none did. */
+export interface Started { type: 'Started'; warnings?: ErrorInfo[] }
 export interface StartFailed { type: 'StartFailed'; error: ErrorInfo }
 export interface Signaled { type: 'Signaled'; signal: number; count: number }
 export interface KillFailed { type: 'KillFailed'; error: ErrorInfo }
 export interface Exited extends ExitInfo {
   type: 'Exited';
 }
-export interface Deleted { type: 'Deleted'; exit: ExitInfo | null }
+/** `warnings`: poststop hooks that failed (the delete still succeeded); absent when none did. */
+export interface Deleted { type: 'Deleted'; exit: ExitInfo | null; warnings?: ErrorInfo[] }
 export interface DeleteFailed { type: 'DeleteFailed'; error: ErrorInfo }
 export interface Paused { type: 'Paused' }
 export interface PauseFailed { type: 'PauseFailed'; error: ErrorInfo }

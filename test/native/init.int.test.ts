@@ -180,6 +180,16 @@ async function finish(s: Started): Promise<InitRun> {
     });
     fifo = await Promise.race([byte, exited.then(() => null)]);
     stop();
+    // a command that exits at once may be reaped before the fifo's watch fires: the byte is
+    // still in the fifo, which we hold open
+    if (fifo === null) {
+      const b = Buffer.alloc(8);
+      try {
+        fifo = b.toString('utf8', 0, readSync(fifoR, b, 0, 8, null)) || null;
+      } catch {
+        fifo = null; // EAGAIN: nothing was written
+      }
+    }
     closeSync(fifoR);
   }
   const exit = await exited;
