@@ -20,6 +20,9 @@ Napi::Value BpfProgAttach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgDetach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgQueryDevice(const Napi::CallbackInfo& info);  // bpf.cc
 Napi::Value BpfProgGetFdById(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value SpawnUsernsHolder(const Napi::CallbackInfo& info);  // mount.cc
+Napi::Value OpenTree(const Napi::CallbackInfo& info);         // mount.cc
+Napi::Value MountSetattr(const Napi::CallbackInfo& info);     // mount.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -40,6 +43,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfProgDetach", Napi::Function::New(env, berth::BpfProgDetach, "bpfProgDetach"));
   exports.Set("bpfProgQueryDevice", Napi::Function::New(env, berth::BpfProgQueryDevice, "bpfProgQueryDevice"));
   exports.Set("bpfProgGetFdById", Napi::Function::New(env, berth::BpfProgGetFdById, "bpfProgGetFdById"));
+  exports.Set("spawnUsernsHolder", Napi::Function::New(env, berth::SpawnUsernsHolder, "spawnUsernsHolder"));
+  exports.Set("openTree", Napi::Function::New(env, berth::OpenTree, "openTree"));
+  exports.Set("mountSetattr", Napi::Function::New(env, berth::MountSetattr, "mountSetattr"));
   return exports;
 }
 

@@ -88,5 +88,11 @@ int op_cwd(struct init_state *st, char **args);
 int op_env(struct init_state *st, char **args);
 int op_arg(struct init_state *st, char **args);
 int op_exec(struct init_state *st, char **args);
+int op_move_mount(struct init_state *st, char **args);     /* mountapi.c */
+int op_mount_setattr(struct init_state *st, char **args);  /* mountapi.c */
+int op_tmpcopyup(struct init_state *st, char **args);      /* mountapi.c */
+
+/* copyup.c: the entries of dirfd `from` copied into dirfd `to` (TMPCOPYUP) */
+int copy_tree(int from, int to, int depth);
 
 #endif

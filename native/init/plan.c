@@ -35,6 +35,9 @@ static const struct op_def OP_DEFS[] = {
     {"ENV", "e", op_env},
     {"ARG", "s", op_arg},
     {"EXEC", "", op_exec},
+    {"MOVE_MOUNT", "npn", op_move_mount},
+    {"MOUNT_SETATTR", "pnn", op_mount_setattr},
+    {"TMPCOPYUP", "spsns", op_tmpcopyup},
 };
 
 const struct op_def *op_lookup(const char *name) {

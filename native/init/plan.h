@@ -20,8 +20,11 @@
  *            "ERR MOUNT 19 mount /proc", "ERR EXEC 2 resolve nosuch", "ERR PLAN 22 bad magic"
  *   5        exec fifo, opened O_PATH by the parent; reopened O_WRONLY through a procfs
  *            handle taken before pivot_root, so the wait works with or without /proc mounted
+ *   7...     detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
+ *            closed once attached
  *
- * The helper is already in the new namespaces (clone3 flags) when it starts.
+ * The helper is already in the new namespaces (clone3 flags) when it starts. With a user
+ * namespace, its uid_map and gid_map were written by the runtime before the helper was exec'd.
  *
  * Operations, in the order initPlan.ts emits them:
  *   SETSID                                   setsid(); runc does the same for every init
@@ -37,6 +40,16 @@
  *                                            created as a dir or an empty file matching the source;
  *                                            then, if flags has bits beyond MS_BIND|MS_REC, a
  *                                            remount MS_BIND|MS_REMOUNT|flags applies ro/nosuid/...
+ *   MOVE_MOUNT <fd> <dest> <flags>           move_mount the detached mount fd (>= 7) onto dest (created
+ *                                            as a dir or an empty file like the mount's root), close
+ *                                            fd, then remount with flags beyond MS_BIND|MS_REC, as BIND
+ *   TMPCOPYUP <source> <dest> <fstype> <flags> <data>
+ *                                            MOUNT, after opening dest; the covered directory's
+ *                                            content (dirs, files, symlinks, nodes, with mode and
+ *                                            owner) is then copied into the new mount
+ *   MOUNT_SETATTR <dest> <attr_set> <attr_clr>
+ *                                            mount_setattr(AT_RECURSIVE) with MOUNT_ATTR_* bits, after
+ *                                            that mount's MOUNT/BIND/MOVE_MOUNT (rro, rnosuid, ...)
  *   PROPAGATE <dest> <flags>                 mount(NULL, dest, NULL, flags) (MS_SHARED, MS_PRIVATE ...)
  *   MKNOD <dest> <mode> <major> <minor> <uid> <gid>
  *                                            mode includes S_IFCHR/S_IFBLK/S_IFIFO; on EPERM falls
@@ -85,6 +98,7 @@
 #define PLAN_FD 3
 #define STATUS_FD 4
 #define FIFO_FD 5
+#define FIRST_EXTRA_FD 7  /* MOVE_MOUNT fds start here (6 is the tty branch's control socket) */
 #define PLAN_MAX_BYTES (4 * 1024 * 1024)
 
 #endif

@@ -15,6 +15,8 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
+import { prepareIdmappedMounts, writeIdMaps } from './userns.js';
+import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -41,7 +43,10 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   try {
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
-    const spawned = await spawnInit(d, id, plan, cg);
+    const owner = cgroupOwner(config, d.cgroups());
+    if (owner !== null) delegateCgroup(join(d.cgroups().unified ?? '', cgroup), owner, delegatedFiles());
+    const mountFds = await prepareIdmappedMounts(d, id, plan.idmapped);
+    const spawned = await spawnInit(d, id, plan, cg, mountFds);
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
       await killAndReap(d, spawned.pidfd);
@@ -73,11 +78,13 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 /**
  * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO) and wait for its
  * one report. On cgroup v1 the init joins the cgroup here, long before its user process can run.
+ * With a user namespace, its maps are written while the helper waits before execveat. The
+ * idmapped mounts' fds (`mountFds`, closed here) go to fds 7 and up; fd 6 stays empty.
  * A failure after the spawn kills and reaps the helper before it is reported.
  */
-async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager): Promise<Spawned> {
+async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, mountFds: number[]): Promise<Spawned> {
   const stdio = d.stdioFor(id);
-  const childEnds: number[] = [];
+  const childEnds: number[] = [...mountFds];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
   let statusR = -1;
   let spawned: Spawned;
@@ -101,8 +108,9 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       argv: ['berth-init', id],
       env: [],
       flags: plan.cloneFlags,
-      fds: [...stdio.fds, planFd, statusW, fifoFd],
+      fds: [...stdio.fds, planFd, statusW, fifoFd, ...(mountFds.length > 0 ? [-1, ...mountFds] : [])],
       cgroupFd: cgroupFd ?? -1,
+      ...(plan.userns !== null ? { beforeExec: (pid: number) => writeIdMaps(pid, plan.userns!) } : {}),
     });
   } catch (e) {
     if (statusR >= 0) closeQuietly(d, statusR);

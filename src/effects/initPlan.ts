@@ -4,7 +4,9 @@
  *
  * Ordering, and what plan.h leaves to this file:
  *   SETSID, PROPAGATION, ROOTFS
- *   per mount, in config order: MOUNT or BIND, then one PROPAGATE per propagation option.
+ *   per mount, in config order: MOUNT, TMPCOPYUP, BIND or MOVE_MOUNT (idmapped, fd from the
+ *     runtime), then MOUNT_SETATTR for recursive attributes (rro, ...), then one PROPAGATE per
+ *     propagation option.
  *     A `cgroup` mount expands by the host layout (planCgroupMount), and its group can hold
  *     SYMLINK ops (co-mounted v1 controllers) and a closing read-only remount.
  *   MKNOD (default devices, then linux.devices), SYMLINK (/dev/ptmx, /dev/fd, std streams, core)
@@ -31,6 +33,21 @@ import {
   NAMESPACE_FLAGS, RLIMITS, RLIM_INFINITY, S_IFBLK, S_IFCHR, S_IFIFO,
 } from './linuxConstants.js';
 import type { PlanOp, PlanOpName } from './planWire.js';
+import { IDMAP_OPTIONS, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
+import { mountIdMap, type IdMaps, type MountIdMap } from '../machines/idmap.js';
+
+/** The first fd above berth-init's fixed ones (0-5, and 6 for the tty control socket). */
+export const FIRST_EXTRA_FD = 7;
+
+/** An idmapped bind mount the runtime prepares before the spawn and hands over as fd `fd`. */
+export interface IdmappedMount extends MountIdMap {
+  fd: number;
+  /** `mounts[i]`, for errors. */
+  field: string;
+  source: string;
+  /** rbind: the whole tree is cloned (open_tree AT_RECURSIVE). */
+  recursiveBind: boolean;
+}
 
 export interface InitHost {
   /** Absolute host path of the rootfs (bundle-relative root.path already resolved). */
@@ -48,6 +65,10 @@ export interface InitPlan {
   ops: PlanOp[];
   /** CLONE_NEW* flags for clone3. */
   cloneFlags: number;
+  /** Idmapped mounts, in fd order from FIRST_EXTRA_FD. */
+  idmapped: IdmappedMount[];
+  /** The maps to write for a new user namespace, else null. */
+  userns: IdMaps | null;
 }
 
 function invalid(field: string, reason: string): never {
@@ -84,18 +105,11 @@ export const PROPAGATION_OPTIONS = new Map<string, number>([
 ]);
 
 /**
- * Options with no effect here: `defaults` only restates the defaults (runc passes it on as
- * fs data, which tmpfs rejects); `tmpcopyup` (copy the image's files into a tmpfs) is not
- * implemented yet and ignored.
+ * Options that are not mount(2) flags or data: `defaults` only restates the defaults (runc passes
+ * it on as fs data, which tmpfs rejects); `tmpcopyup` makes a tmpfs a TMPCOPYUP; the recursive
+ * ones (mountAttrs.ts) become MOUNT_SETATTR; `idmap`/`ridmap` an idmapped mount.
  */
 const IGNORED_OPTIONS = new Set(['defaults', 'tmpcopyup']);
-
-/** Recursive mount_setattr(2) attributes and idmapped mounts: known, not implemented yet. */
-const UNSUPPORTED_OPTIONS = new Set([
-  'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnodiratime', 'rdiratime',
-  'rrelatime', 'rnorelatime', 'rnoatime', 'ratime', 'rstrictatime', 'rnostrictatime', 'rnosymfollow',
-  'rsymfollow', 'idmap', 'ridmap',
-]);
 
 export interface MountOptions {
   flags: number;
@@ -112,8 +126,7 @@ export function parseMountOptions(options: readonly string[], field = 'options')
     const p = PROPAGATION_OPTIONS.get(o);
     if (f !== undefined) out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
     else if (p !== undefined) out.propagation.push(p);
-    else if (UNSUPPORTED_OPTIONS.has(o)) invalid(`${field}[${i}]`, `mount option ${o} is not supported yet`);
-    else if (!IGNORED_OPTIONS.has(o)) out.data.push(o);
+    else if (!IGNORED_OPTIONS.has(o) && !IDMAP_OPTIONS.has(o) && !isRecursiveOption(o)) out.data.push(o);
   });
   return out;
 }
@@ -140,6 +153,10 @@ interface MountPlan {
   ops: PlanOp[];
   /** Read-only remounts held back until devices and nested mountpoints exist. */
   deferred: PlanOp[];
+  idmapped: IdmappedMount[];
+  config: OciConfig;
+  /** A sysfs mount is refused in a user namespace that does not own a network namespace. */
+  sysfsAsBind: boolean;
 }
 
 /** What a `cgroup` mount shows: the container's own cgroup, when it has one and no namespace does the job. */
@@ -153,9 +170,19 @@ function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, pla
   const dest = containerPath(m.destination);
   const opts = parseMountOptions(m.options ?? [], `${field}.options`);
   const data = opts.data.length > 0 ? opts.data.join(',') : '-';
-  if (isBind(m)) {
+  const idmap = mountIdMap(m, plan.config.linux);
+  if (isBind(m) && idmap !== null) {
+    const source = bindSource(m.source ?? '', host.bundle, `${field}.source`);
+    const fd = FIRST_EXTRA_FD + plan.idmapped.length;
+    plan.idmapped.push({ ...idmap, fd, field, source, recursiveBind: (opts.flags & MS_REC) !== 0 });
+    plan.ops.push(op('MOVE_MOUNT', fd, dest, opts.flags | MS_BIND));
+  } else if (isBind(m)) {
     const source = bindSource(m.source ?? '', host.bundle, `${field}.source`);
     plan.ops.push(op('BIND', source, dest, opts.flags | MS_BIND));
+  } else if (m.type === 'sysfs' && plan.sysfsAsBind) {
+    // runc: in a user namespace without its own network namespace the kernel refuses sysfs
+    // (EPERM), so the host's /sys is bound instead.
+    plan.ops.push(op('BIND', '/sys', dest, opts.flags | MS_BIND | MS_REC));
   } else if (m.type === 'cgroup') {
     planCgroupMount(dest, opts.flags, data, host.cgroups, view, plan.ops);
   } else {
@@ -166,8 +193,11 @@ function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, pla
       flags &= ~MS_RDONLY;
       plan.deferred.push(op('MOUNT', source, dest, type, opts.flags | MS_BIND | MS_REMOUNT, '-'));
     }
-    plan.ops.push(op('MOUNT', source, dest, type, flags, data));
+    const copyup = type === 'tmpfs' && (m.options ?? []).includes('tmpcopyup');
+    plan.ops.push(op(copyup ? 'TMPCOPYUP' : 'MOUNT', source, dest, type, flags, data));
   }
+  const rec = recursiveAttrs(m.options ?? []);
+  if (rec !== null) plan.ops.push(op('MOUNT_SETATTR', dest, rec.set, rec.clr));
   for (const p of opts.propagation) plan.ops.push(op('PROPAGATE', dest, p));
 }
 
@@ -348,7 +378,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   for (const t of types) cloneFlags |= NAMESPACE_FLAGS[t];
 
   const propagation = linux.rootfsPropagation === undefined ? MS_REC | MS_SLAVE : PROPAGATION_OPTIONS.get(linux.rootfsPropagation) ?? 0;
-  const mounts: MountPlan = { ops: [], deferred: [] };
+  const mounts: MountPlan = { ops: [], deferred: [], idmapped: [], config, sysfsAsBind: has('user') && !has('network') };
   const cgroupView = { ownNamespace: has('cgroup'), cgroup: host.cgroup };
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
 
@@ -369,5 +399,6 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
   ops.push(...planProcess(config));
-  return { ops, cloneFlags };
+  const userns = has('user') ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : null;
+  return { ops, cloneFlags, idmapped: mounts.idmapped, userns };
 }
