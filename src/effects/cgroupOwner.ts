@@ -26,7 +26,7 @@ export function cgroupOwner(config: OciConfig, layout: CgroupLayout): number | n
   if (!namespaces.some((n) => n.type === 'cgroup' && n.path === undefined)) return null;
   if (!namespaces.some((n) => n.type === 'user')) return null;
   const writable = (config.mounts ?? []).some((m) => m.source === 'cgroup'
-    && posix.normalize(`/${m.destination}`) === '/sys/fs/cgroup'
+    && posix.normalize(`/${m.destination}/`) === '/sys/fs/cgroup/'
     && (parseMountOptions(m.options ?? []).flags & MS_RDONLY) === 0);
   if (!writable) return null;
   return toHostId(config.linux?.uidMappings ?? [], config.process.user.uid);

@@ -171,10 +171,13 @@ async function createFails(id: string, edit: (c: OciConfig) => void, expect: Exp
   assert.deepEqual((await f.rt.history(id)).slice(-2).map((e) => e.type), ['CreateRequested', 'CreateFailed']);
 }
 
-test('refused: an idmapped bind of a filesystem that cannot be idmapped (sysfs) names the mount and leaves nothing, no user namespace holder either', async () => {
+test('refused: an idmapped bind of a filesystem that cannot be idmapped (sysfs) names the mount and leaves nothing (the tree made before it, user namespace holders)', async () => {
   await createFails('idmap-sysfs', (c) => {
-    c.mounts!.push(bind('/mnt', '/sys/kernel', ['idmap'], { uidMappings: [map(0, 5000, 10)], gidMappings: [map(0, 5000, 10)] }));
-  }, { code: 'INVALID_CONFIG', field: 'mounts[7]', message: /the filesystem of \/sys\/kernel does not support idmapped mounts/ });
+    c.mounts!.push(
+      bind('/ok', src, ['idmap'], { uidMappings: [map(1000, 5000, 1)], gidMappings: [map(1000, 5000, 1)] }),
+      bind('/mnt', '/sys/kernel', ['idmap'], { uidMappings: [map(0, 5000, 10)], gidMappings: [map(0, 5000, 10)] }),
+    );
+  }, { code: 'INVALID_CONFIG', field: 'mounts[8]', message: /the filesystem of \/sys\/kernel does not support idmapped mounts/ });
 });
 
 test('refused: idmap on a mount that is not a bind', async () => {
