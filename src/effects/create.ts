@@ -15,7 +15,7 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
-import { prepareIdmappedMounts, writeIdMaps } from './userns.js';
+import { checkHostDevices, prepareIdmappedMounts, writeIdMaps } from './userns.js';
 import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
@@ -34,6 +34,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const { config, rootfs } = loadBundle(c.bundle ?? '');
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
   const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
+  if (plan.userns !== null) checkHostDevices(config);
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
   // The log says this id is free, so anything here is debris of an interrupted create.

@@ -4,11 +4,12 @@
  * mounts are prepared here, in the host's namespaces, and handed to the helper as fds.
  * https://man7.org/linux/man-pages/man7/user_namespaces.7.html
  */
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 
 import { RuntimeError, errnoOf, wrapSyscall } from '../errors.js';
 import { formatIdMap, type IdMaps } from '../machines/idmap.js';
+import type { OciConfig } from '../machines/spec.js';
 import type { EffectDeps } from './deps.js';
 import type { IdmappedMount } from './initPlan.js';
 import { AT_RECURSIVE, MOUNT_ATTR_IDMAP, OPEN_TREE_CLONE } from './mountAttrs.js';
@@ -103,4 +104,32 @@ function idmappedTree(d: EffectDeps, id: string, m: IdmappedMount, ns: number): 
     }
     throw wrapSyscall(`create ${id}: idmapped mount ${m.field}: mount_setattr ${m.source}`, e, { field: m.field });
   }
+}
+
+/**
+ * In a user namespace mknod of a device is not allowed, so each of linux.devices is the host's node of the
+ * same path bound in (runc's bindMountDeviceNode). runc binds whatever is there; berth first
+ * checks that the host has that node with the type and numbers the spec asks for, so a missing
+ * or different one is a coded error naming the device instead of a failed bind or a wrong device.
+ */
+export function checkHostDevices(config: OciConfig): void {
+  (config.linux?.devices ?? []).forEach((dev, i) => {
+    if (dev.type === 'p') return; // a FIFO needs no privilege: mknod makes it there too
+    const field = `linux.devices[${i}]`;
+    const want = dev.type === 'b' ? 'b' : 'c';
+    let st;
+    try {
+      st = statSync(dev.path);
+    } catch (e) {
+      throw new RuntimeError('INVALID_CONFIG', `invalid config: ${field}: in a user namespace devices are bound from the host, which has no ${dev.path} (${errnoOf(e) ?? 'error'})`, { field });
+    }
+    const kind = st.isBlockDevice() ? 'b' : st.isCharacterDevice() ? 'c' : null;
+    // glibc's dev_t: major in bits 8-19, minor in bits 0-7 and 20-31 (for numbers this size)
+    const major = Math.floor(st.rdev / 256) & 0xfff;
+    const minor = (st.rdev & 0xff) | (Math.floor(st.rdev / 4096) & 0xfff00);
+    if (kind !== want || major !== (dev.major ?? 0) || minor !== (dev.minor ?? 0)) {
+      throw new RuntimeError('INVALID_CONFIG',
+        `invalid config: ${field}: in a user namespace devices are bound from the host, and the host's ${dev.path} is not ${want} ${dev.major ?? 0}:${dev.minor ?? 0}`, { field });
+    }
+  });
 }

@@ -107,6 +107,12 @@ function checkUserMapped(config: OciConfig): void {
   unmapped('process.user.uid', user.uid, uids, 'uidMappings');
   unmapped('process.user.gid', user.gid, gids, 'gidMappings');
   (user.additionalGids ?? []).forEach((g, i) => unmapped(`process.user.additionalGids[${i}]`, g, gids, 'gidMappings'));
+  // A FIFO is made with mknod there too, and chowned to ids of the namespace.
+  (config.linux?.devices ?? []).forEach((d, i) => {
+    if (d.type !== 'p') return;
+    unmapped(`linux.devices[${i}].uid`, d.uid ?? 0, uids, 'uidMappings');
+    unmapped(`linux.devices[${i}].gid`, d.gid ?? 0, gids, 'gidMappings');
+  });
   // devpts takes uid=/gid= as ids of the mounting user namespace: an unmapped one is EINVAL.
   (config.mounts ?? []).forEach((m, i) => {
     if (m.type !== 'devpts') return;

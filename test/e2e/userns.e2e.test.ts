@@ -131,8 +131,11 @@ test('userns: without a network namespace, /sys is the host\'s bound read-only (
 test('userns: a spec device is the host\'s node bound in, as runc does (mknod is not allowed)', async () => {
   const before = snapshot();
   const host = statSync('/dev/kmsg');
-  const b = usernsBundle(['ls', '-ln', '/dev/kmsg'], (c) => {
-    c.linux!.devices = [{ type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o600, uid: 7, gid: 7 }];
+  const b = usernsBundle(['ls', '-ln', '/dev/kmsg', '/dev/myfifo'], (c) => {
+    c.linux!.devices = [
+      { type: 'c', path: '/dev/kmsg', major: 1, minor: 11, fileMode: 0o600, uid: 7, gid: 7 },
+      { type: 'p', path: '/dev/myfifo', fileMode: 0o640, uid: 1000, gid: 1001 },
+    ];
   });
   const { out, exit } = await run('userns-dev', b.dir);
   assert.deepEqual(exit, { code: 0, signal: null }, out);
@@ -140,6 +143,8 @@ test('userns: a spec device is the host\'s node bound in, as runc does (mknod is
   // uid, gid and fileMode cannot be applied to a node the container does not own
   assert.equal(host.uid, 0);
   assert.match(out, new RegExp(`^${lsMode(host.mode)}\\s+1 65534\\s+65534\\s+1,\\s+11 .* /dev/kmsg$`, 'm'));
+  // a FIFO needs no privilege: made there, with the given mode and owner (ids of the namespace)
+  assert.match(out, /^prw-r-----\s+1 1000\s+1001\s+0 .* \/dev\/myfifo$/m);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
@@ -178,6 +183,9 @@ const BAD_MAPPINGS: [string, (c: OciConfig) => void, string, RegExp][] = [
   ['container root unmapped', (c) => { c.linux!.uidMappings = [map(1, 100001, 100)]; c.process.user.uid = 1; }, 'linux.uidMappings', /container uid 0 must be mapped/],
   ['the process uid unmapped', (c) => { c.process.user.uid = 70000; }, 'process.user.uid', /70000 is not mapped in linux\.uidMappings/],
   ['devpts gid= unmapped', (c) => { c.linux!.gidMappings = [map(0, 100000, 1)]; }, 'mounts[2].options[5]', /5 is not mapped in linux\.gidMappings/],
+  ['a FIFO device owned by an unmapped uid', (c) => { c.linux!.devices = [{ type: 'p', path: '/dev/f', uid: 70000 }]; }, 'linux.devices[0].uid', /70000 is not mapped/],
+  ['a device the host has no node for', (c) => { c.linux!.devices = [{ type: 'c', path: '/dev/berth-no-such-node', major: 10, minor: 229 }]; }, 'linux.devices[0]', /bound from the host, which has no \/dev\/berth-no-such-node/],
+  ['a device whose host node is another one', (c) => { c.linux!.devices = [{ type: 'b', path: '/dev/null', major: 1, minor: 3 }]; }, 'linux.devices[0]', /the host's \/dev\/null is not b 1:3/],
 ];
 
 for (const [what, edit, field, message] of BAD_MAPPINGS) {

@@ -69,6 +69,8 @@ test('a user namespace: root, the process ids, its groups and devpts uid=/gid= m
   refused(() => userns((c) => (c.process.user.gid = 65536)), 'process.user.gid', /65536 is not mapped in linux\.gidMappings/);
   refused(() => userns((c) => (c.process.user.additionalGids = [5, 70000])), 'process.user.additionalGids[1]', /70000 is not mapped/);
   refused(() => userns((c) => c.mounts[2].options.push('uid=70000')), 'mounts[2].options[6]', /70000 is not mapped in linux\.uidMappings/);
+  refused(() => userns((c) => (c.linux.devices = [{ type: 'p', path: '/dev/f', gid: 70000 }])), 'linux.devices[0].gid', /70000 is not mapped/);
+  userns((c) => (c.linux.devices = [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, uid: 70000 }])); // bound from the host: its uid does not apply
 });
 
 test('mappings without a user namespace are refused, as runc does', () => {
