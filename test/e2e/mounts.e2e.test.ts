@@ -7,7 +7,7 @@ import type { OciConfig, OciMount } from '../../src/machines/spec.js';
 import { ROOTFS } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
-import { MAPPED_ROOT, mappedRootfs, withUserns } from '../helpers/userns.js';
+import { MAPPED_ROOT, containerCgroups, mappedRootfs, withUserns } from '../helpers/userns.js';
 
 /**
  * Mounts beyond mount(2) flags, seen from inside the container: idmapped binds (with and
@@ -168,6 +168,7 @@ async function createFails(id: string, edit: (c: OciConfig) => void, expect: Exp
   assert.equal(err.field, expect.field, err.message);
   assert.match(err.message, expect.message);
   await assertNoLeaks(before, f.root, { openRuntime: true });
+  assert.deepEqual(containerCgroups(f.root, id), [], 'no cgroup left');
   assert.deepEqual((await f.rt.history(id)).slice(-2).map((e) => e.type), ['CreateRequested', 'CreateFailed']);
 }
 

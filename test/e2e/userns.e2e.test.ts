@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import type { OciConfig } from '../../src/machines/spec.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
-import { MAPPED_ROOT, mappedRootfs, statusIds, withUserns } from '../helpers/userns.js';
+import { MAPPED_ROOT, containerCgroups, mappedRootfs, statusIds, withUserns } from '../helpers/userns.js';
 
 /**
  * User namespaces: maps written from the host before the init runs, the container's root is
@@ -77,6 +77,7 @@ test('userns: the maps are in place, id is 0 inside while the host sees the mapp
   assert.deepEqual(statusIds(pid, 'Gid'), [MAPPED_ROOT, MAPPED_ROOT, MAPPED_ROOT, MAPPED_ROOT]);
   const made = statSync(`/proc/${pid}/root/dev/shm/made-inside`);
   assert.deepEqual([made.uid, made.gid], [MAPPED_ROOT, MAPPED_ROOT], 'on the host, the tmpfs file belongs to the mapped root');
+  assert.ok(containerCgroups(f.root, 'userns-basic').length > 0, 'it has its cgroups (the leak checks look for them)');
   await c.kill('KILL');
   await c.wait();
   await c.delete();
@@ -165,6 +166,7 @@ async function createFails(id: string, dir: string, expect: Expect): Promise<voi
   assert.equal(err.field, expect.field, err.message);
   assert.match(err.message, expect.message);
   await assertNoLeaks(before, f.root, { openRuntime: true });
+  assert.deepEqual(containerCgroups(f.root, id), [], 'no cgroup left');
   await assert.rejects(f.rt.state(id), { code: 'NOT_EXISTS' });
   const history = await f.rt.history(id);
   assert.deepEqual(history.slice(-2).map((e) => e.type), ['CreateRequested', 'CreateFailed']);

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultCgroupPath } from '../../src/effects/cgroup.js';
+import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
 import type { OciConfig, OciIdMapping } from '../../src/machines/spec.js';
 import { busyboxRootfs } from './bundle.js';
 
@@ -35,4 +37,12 @@ export function statusIds(pid: number, which: 'Uid' | 'Gid'): number[] {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const line = new RegExp(`^${which}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '';
   return line.split(/\s+/).map(Number);
+}
+
+/** The cgroup directories a container of this root would have, that exist on the host. */
+export function containerCgroups(root: string, id: string): string[] {
+  const layout = readCgroupLayout();
+  const path = defaultCgroupPath(root, id)!;
+  const mounts = new Set([...Object.values(layout.v1), ...(layout.unified ? [layout.unified] : [])]);
+  return [...mounts].map((m) => join(m, path)).filter((d) => existsSync(d));
 }
