@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,7 +84,7 @@ int op_tmpcopyup(struct init_state *st, char **args) {
   if (path < 0) return fail(st, "resolve", args[1]);
   int old = open_in_root(st->rootfd, args[1], O_RDONLY | O_DIRECTORY, 0);
   if (old < 0) return close_keep(path, fail(st, "open", args[1]));
-  const char *data = args[4][0] == '-' && args[4][1] == '\0' ? NULL : args[4];
+  const char *data = strcmp(args[4], "-") == 0 ? NULL : args[4];
   int rc = mount_fds(st, -1, args[0], path, args[2], (unsigned long)plan_u64(args[3]), data);
   close_keep(path, 0);
   if (rc < 0) return close_keep(old, fail(st, "mount", args[1]));

@@ -85,6 +85,7 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
  */
 async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, mountFds: number[]): Promise<Spawned> {
   const stdio = d.stdioFor(id);
+  const userns = plan.userns;
   const childEnds: number[] = [...mountFds];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
   let statusR = -1;
@@ -111,7 +112,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       flags: plan.cloneFlags,
       fds: [...stdio.fds, planFd, statusW, fifoFd, ...(mountFds.length > 0 ? [-1, ...mountFds] : [])],
       cgroupFd: cgroupFd ?? -1,
-      ...(plan.userns !== null ? { beforeExec: (pid: number) => writeIdMaps(pid, plan.userns!) } : {}),
+      ...(userns !== null ? { beforeExec: (pid: number) => writeIdMaps(pid, userns) } : {}),
     });
   } catch (e) {
     if (statusR >= 0) closeQuietly(d, statusR);

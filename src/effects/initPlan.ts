@@ -119,9 +119,9 @@ export interface MountOptions {
   data: string[];
 }
 
-export function parseMountOptions(options: readonly string[], field = 'options'): MountOptions {
+export function parseMountOptions(options: readonly string[]): MountOptions {
   const out: MountOptions = { flags: 0, propagation: [], data: [] };
-  options.forEach((o, i) => {
+  options.forEach((o) => {
     const f = FLAG_OPTIONS.get(o);
     const p = PROPAGATION_OPTIONS.get(o);
     if (f !== undefined) out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
@@ -168,7 +168,7 @@ interface CgroupView {
 function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, plan: MountPlan): void {
   const field = `mounts[${i}]`;
   const dest = containerPath(m.destination);
-  const opts = parseMountOptions(m.options ?? [], `${field}.options`);
+  const opts = parseMountOptions(m.options ?? []);
   const data = opts.data.length > 0 ? opts.data.join(',') : '-';
   const idmap = mountIdMap(m, plan.config.linux);
   if (isBind(m) && idmap !== null) {
