@@ -25,6 +25,9 @@ Napi::Value ConnectUnix(const Napi::CallbackInfo& info);      // unix.cc
 Napi::Value SendFds(const Napi::CallbackInfo& info);          // unix.cc
 Napi::Value RecvFds(const Napi::CallbackInfo& info);          // unix.cc
 Napi::Value SetWindowSize(const Napi::CallbackInfo& info);    // tty.cc
+Napi::Value SpawnUsernsHolder(const Napi::CallbackInfo& info);  // mount.cc
+Napi::Value OpenTree(const Napi::CallbackInfo& info);         // mount.cc
+Napi::Value MountSetattr(const Napi::CallbackInfo& info);     // mount.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -50,6 +53,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendFds", Napi::Function::New(env, berth::SendFds, "sendFds"));
   exports.Set("recvFds", Napi::Function::New(env, berth::RecvFds, "recvFds"));
   exports.Set("setWindowSize", Napi::Function::New(env, berth::SetWindowSize, "setWindowSize"));
+  exports.Set("spawnUsernsHolder", Napi::Function::New(env, berth::SpawnUsernsHolder, "spawnUsernsHolder"));
+  exports.Set("openTree", Napi::Function::New(env, berth::OpenTree, "openTree"));
+  exports.Set("mountSetattr", Napi::Function::New(env, berth::MountSetattr, "mountSetattr"));
   return exports;
 }
 

@@ -21,8 +21,8 @@ static const uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NE
                                         CLONE_NEWNET | 0x00000080 /* CLONE_NEWTIME */;
 
 // Child-side failure steps, reported as { step, errno } through the error pipe.
-enum ChildStep : int32_t { kStepDup = 1, kStepPlace, kStepCloseRange, kStepExec };
-static const char* const kStepSyscall[] = {"", "fcntl", "dup3", "close_range", "execveat"};
+enum ChildStep : int32_t { kStepDup = 1, kStepPlace, kStepCloseRange, kStepExec, kStepSetresgid, kStepSetresuid };
+static const char* const kStepSyscall[] = {"", "fcntl", "dup3", "close_range", "execveat", "setresgid", "setresuid"};
 
 // Everything the child needs, built in the parent before clone3: after clone3 the child is a
 // copy of a multithreaded process, so it may only make raw syscalls (no malloc, no locks).
@@ -35,6 +35,9 @@ struct ChildPlan {
   int nfds;
   int lowest;   // above every fd the child must keep apart while placing fds
   int errfd;    // write end of the O_CLOEXEC error pipe
+  int syncr;    // read end of the go-ahead pipe (beforeExec), or -1
+  int syncw;    // its write end, closed in the child so the parent's close is an EOF
+  bool userns;  // CLONE_NEWUSER: become the namespace's root once its maps are written
 };
 
 [[noreturn]] static void ChildFail(int errfd, int32_t step) {
@@ -45,6 +48,25 @@ struct ChildPlan {
 }
 
 [[noreturn]] static void RunChild(const ChildPlan* p) {
+  // A user namespace's maps are written by the parent (beforeExec) while we wait here: an
+  // execve with no uid mapped would drop every capability. Signals are still all blocked, so
+  // only SIGKILL ends the wait; EOF means the parent gave up.
+  if (p->syncr >= 0) {
+    char go = 0;
+    syscall(SYS_close, p->syncw);
+    long n;
+    do n = syscall(SYS_read, p->syncr, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) syscall(SYS_exit_group, 127);
+    syscall(SYS_close, p->syncr);
+  }
+  // Our ids are still the parent's (host root, unmapped in the new namespace): execve would
+  // then grant no capability. As root of the namespace (runc's nsexec does the same) it grants
+  // them all. Raw syscalls: this thread is the whole process.
+  if (p->userns && p->syncr >= 0) {
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) ChildFail(p->errfd, kStepSetresgid);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) ChildFail(p->errfd, kStepSetresuid);
+  }
   // Ignored dispositions survive execve (Node ignores SIGPIPE): reset all, then unblock.
   struct berth_ksigaction dfl = {SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < 65; sig++) {
@@ -59,10 +81,15 @@ struct ChildPlan {
   int exe = sys_fcntl(p->exe, F_DUPFD_CLOEXEC, p->lowest);
   if (exe < 0) ChildFail(errfd, kStepDup);
   for (int i = 0; i < p->nfds; i++) {
+    if (p->fds[i] < 0) continue;
     p->tmp[i] = sys_fcntl(p->fds[i], F_DUPFD_CLOEXEC, p->lowest);
     if (p->tmp[i] < 0) ChildFail(errfd, kStepDup);
   }
   for (int i = 0; i < p->nfds; i++) {
+    if (p->fds[i] < 0) {
+      (void)sys_fcntl(i, F_SETFD, FD_CLOEXEC);  // an empty slot: whatever is there goes at exec
+      continue;
+    }
     if (sys_dup3(p->tmp[i], i, 0) < 0) ChildFail(errfd, kStepPlace);  // clears CLOEXEC
   }
   if (sys_close_range(p->nfds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) ChildFail(errfd, kStepCloseRange);
@@ -84,10 +111,11 @@ static bool ToCStrings(const Napi::Array& arr, std::vector<std::string>& store,
   return true;
 }
 
+// -1 marks an empty slot (fd i stays closed in the child).
 static bool ToFds(const Napi::Array& arr, std::vector<int>& fds) {
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value v = arr.Get(i);
-    if (!IsInt32Value(v) || v.As<Napi::Number>().Int32Value() < 0) return false;
+    if (!IsInt32Value(v) || v.As<Napi::Number>().Int32Value() < -1) return false;
     fds.push_back(v.As<Napi::Number>().Int32Value());
   }
   return true;
@@ -130,15 +158,25 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (!ToCStrings(argv, argStore, argPtrs)) THROW_TYPE_ERROR("argv must be NUL-free strings");
   if (!ToCStrings(envv, envStore, envPtrs)) THROW_TYPE_ERROR("env must be NUL-free strings");
   std::vector<int> fdv;
-  if (!ToFds(fds, fdv)) THROW_TYPE_ERROR("fds must be non-negative int32s");
+  if (!ToFds(fds, fdv)) THROW_TYPE_ERROR("fds must be int32s, non-negative or -1");
+  Napi::Value beforeExec = a.Get("beforeExec");
+  bool sync = !beforeExec.IsUndefined();
+  if (sync && !beforeExec.IsFunction()) THROW_TYPE_ERROR("beforeExec must be a function");
 
-  int errpipe[2];
+  int errpipe[2], syncpipe[2] = {-1, -1};
   if (pipe2(errpipe, O_CLOEXEC) < 0) return ThrowErrno(env, errno, "pipe2");
+  if (sync && pipe2(syncpipe, O_CLOEXEC) < 0) {
+    int err = errno;
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return ThrowErrno(env, err, "pipe2");
+  }
   int lowest = std::max({(int)fdv.size(), exe + 1, errpipe[1] + 1, 3});
   for (int fd : fdv) lowest = std::max(lowest, fd + 1);
   std::vector<int> tmp(fdv.size());
   ChildPlan plan = {exe, argPtrs.data(), envPtrs.data(), fdv.data(), tmp.data(),
-                    (int)fdv.size(), lowest, errpipe[1]};
+                    (int)fdv.size(), lowest, errpipe[1], syncpipe[0], syncpipe[1],
+                    (flags & CLONE_NEWUSER) != 0};
   int pidfd = -1;
   struct berth_clone_args args = {};
   args.flags = CLONE_PIDFD | flags | (cgroupFd >= 0 ? CLONE_INTO_CGROUP : 0);
@@ -148,9 +186,28 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   pid_t pid = Clone(&args, &plan);
   int cloneErr = errno;
   close(errpipe[1]);
+  if (sync) close(syncpipe[0]);
   if (pid < 0) {
     close(errpipe[0]);
+    if (sync) close(syncpipe[1]);
     return ThrowErrno(env, cloneErr, "clone3");
+  }
+  if (sync) {
+    // The child waits before execveat until beforeExec(pid) has returned; if it throws, the
+    // child is killed and reaped and the exception propagates.
+    beforeExec.As<Napi::Function>().Call({Napi::Number::New(env, pid)});
+    bool threw = env.IsExceptionPending();
+    if (!threw) (void)!write(syncpipe[1], "1", 1);
+    close(syncpipe[1]);
+    if (threw) {
+      sys_pidfd_send_signal(pidfd, SIGKILL, nullptr, 0);
+      siginfo_t si;
+      while (sys_waitid_pidfd(pidfd, &si, WEXITED) < 0 && errno == EINTR) {
+      }
+      close(pidfd);
+      close(errpipe[0]);
+      return env.Undefined();
+    }
   }
   int32_t msg[2];
   bool failed = ChildFailed(errpipe[0], msg);
@@ -160,7 +217,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     while (sys_waitid_pidfd(pidfd, &si, WEXITED) < 0 && errno == EINTR) {
     }
     close(pidfd);
-    int step = msg[0] >= kStepDup && msg[0] <= kStepExec ? msg[0] : kStepExec;
+    int step = msg[0] >= kStepDup && msg[0] <= kStepSetresuid ? msg[0] : kStepExec;
     return ThrowErrno(env, msg[1], kStepSyscall[step]);
   }
   Napi::Object out = Napi::Object::New(env);

@@ -103,5 +103,11 @@ int op_hook(struct init_state *st, char **args);
 
 /* hooks.c: runs the startContainer hooks; on a failure reports on fifofd and exits */
 void run_start_hooks(struct init_state *st, int fifofd);
+int op_move_mount(struct init_state *st, char **args);     /* mountapi.c */
+int op_mount_setattr(struct init_state *st, char **args);  /* mountapi.c */
+int op_tmpcopyup(struct init_state *st, char **args);      /* mountapi.c */
+
+/* copyup.c: the entries of dirfd `from` copied into dirfd `to` (TMPCOPYUP) */
+int copy_tree(int from, int to, int depth);
 
 #endif

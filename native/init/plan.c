@@ -40,6 +40,9 @@ static const struct op_def OP_DEFS[] = {
     {"HOOK_ARG", "s", op_hook_arg},
     {"HOOK_ENV", "e", op_hook_env},
     {"HOOK", "sspns", op_hook},
+    {"MOVE_MOUNT", "npn", op_move_mount},
+    {"MOUNT_SETATTR", "pnn", op_mount_setattr},
+    {"TMPCOPYUP", "spsns", op_tmpcopyup},
 };
 
 const struct op_def *op_lookup(const char *name) {

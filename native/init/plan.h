@@ -25,14 +25,15 @@
  *            it, one message each: the data is the fd's name, the fd travels as SCM_RIGHTS
  *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
  *            before READY, so the runtime reads every message after READY, up to end of stream.
- *            Other new fds start at 7.
- *   7        only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe (fd 6 then holds
- *            a copy until EXEC: 6 is reserved for the control socket)
+ *   7        only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe
+ *   8...     detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
+ *            closed once attached
  *
  * Before its last line the status pipe may carry "HOOKS\n" (HOOKS_SYNC): the runtime runs its
  * prestart and createRuntime hooks, then writes one byte "C" on fd 7 (or closes it to abort).
  *
- * The helper is already in the new namespaces (clone3 flags) when it starts.
+ * The helper is already in the new namespaces (clone3 flags) when it starts. With a user
+ * namespace, its uid_map and gid_map were written by the runtime before the helper was exec'd.
  *
  * Operations, in the order initPlan.ts emits them:
  *   SETSID                                   setsid(); runc does the same for every init
@@ -48,6 +49,16 @@
  *                                            created as a dir or an empty file matching the source;
  *                                            then, if flags has bits beyond MS_BIND|MS_REC, a
  *                                            remount MS_BIND|MS_REMOUNT|flags applies ro/nosuid/...
+ *   MOVE_MOUNT <fd> <dest> <flags>           move_mount the detached mount fd (>= 8) onto dest (created
+ *                                            as a dir or an empty file like the mount's root), close
+ *                                            fd, then remount with flags beyond MS_BIND|MS_REC, as BIND
+ *   TMPCOPYUP <source> <dest> <fstype> <flags> <data>
+ *                                            MOUNT, after opening dest; the covered directory's
+ *                                            content (dirs, files, symlinks, nodes, with mode and
+ *                                            owner) is then copied into the new mount
+ *   MOUNT_SETATTR <dest> <attr_set> <attr_clr>
+ *                                            mount_setattr(AT_RECURSIVE) with MOUNT_ATTR_* bits, after
+ *                                            that mount's MOUNT/BIND/MOVE_MOUNT (rro, rnosuid, ...)
  *   PROPAGATE <dest> <flags>                 mount(NULL, dest, NULL, flags) (MS_SHARED, MS_PRIVATE ...)
  *   MKNOD <dest> <mode> <major> <minor> <uid> <gid>
  *                                            mode includes S_IFCHR/S_IFBLK/S_IFIFO; on EPERM falls
@@ -134,6 +145,7 @@
 #define FIFO_FD 5
 #define CTL_FD 6
 #define CONTINUE_FD 7
+#define FIRST_EXTRA_FD 8  /* MOVE_MOUNT fds start here (6: control socket, 7: hooks go-ahead pipe) */
 #define PLAN_MAX_BYTES (4 * 1024 * 1024)
 
 #endif

@@ -19,6 +19,8 @@ import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
 import { ControlChannel } from './control.js';
 import { deliverConsole, prepareConsole } from './console.js';
+import { checkHostDevices, prepareIdmappedMounts, writeIdMaps } from './userns.js';
+import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -42,6 +44,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   checkHooks(config);
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
   const plan = planInit(config, { rootfs, bundle, cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, id });
+  if (plan.userns !== null) checkHostDevices(config);
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const term = prepareConsole(d.sys, `create ${id}`, config.process, d.consoleFor(id));
   const dir = d.paths.containerDir(id);
@@ -53,8 +56,11 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
+    const owner = cgroupOwner(config, d.cgroups());
+    if (owner !== null) delegateCgroup(join(d.cgroups().unified ?? '', cgroup), owner, delegatedFiles());
     ctl = new ControlChannel(d.sys);
-    const spawned = await spawnInit(d, id, plan, cg, ctl, { id, bundle, config });
+    const mountFds = await prepareIdmappedMounts(d, id, plan.idmapped);
+    const spawned = await spawnInit(d, id, plan, cg, ctl, mountFds, { id, bundle, config });
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
       await killAndReap(d, spawned.pidfd);
@@ -90,14 +96,16 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 
 /**
  * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, control socket at
- * fd 6, and the hooks' go-ahead pipe at fd 7 when the plan has HOOKS_SYNC) and wait for its
- * report; then read what it sent on the control socket. On cgroup v1 the
- * init joins the cgroup here, before any hook runs or its user process can.
- * A failure after the spawn kills and reaps the helper before it is reported.
+ * fd 6, the hooks' go-ahead pipe at fd 7 when the plan has HOOKS_SYNC, and the idmapped mounts'
+ * fds (`mountFds`, closed here) from fd 8) and wait for its report; then read what it sent on
+ * the control socket. On cgroup v1 the init joins the cgroup here, before any hook runs or its
+ * user process can. With a user namespace, its maps are written while the helper waits before
+ * execveat. A failure after the spawn kills and reaps the helper before it is reported.
  */
-async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel, hooks: HookSource): Promise<Spawned> {
+async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel, mountFds: number[], hooks: HookSource): Promise<Spawned> {
   const stdio = d.stdioFor(id);
-  const childEnds: number[] = [];
+  const userns = plan.userns;
+  const childEnds: number[] = [...mountFds];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
   const sync = plan.ops.some((o) => o.op === 'HOOKS_SYNC');
   let statusR = -1;
@@ -124,6 +132,8 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       if (fds.length !== CONTINUE_FD) throw new RuntimeError('INTERNAL', `create ${id}: the go-ahead pipe must land on fd ${CONTINUE_FD}`);
       fds.push(goR);
     }
+    // Idmapped mounts from FIRST_EXTRA_FD: fd 7 stays closed (-1) when there are no hooks to wait for.
+    if (mountFds.length > 0) fds.push(...(sync ? [] : [-1]), ...mountFds);
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
     spawned = d.sys.spawn({
@@ -133,6 +143,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       flags: plan.cloneFlags,
       fds,
       cgroupFd: cgroupFd ?? -1,
+      ...(userns !== null ? { beforeExec: (pid: number) => writeIdMaps(pid, userns) } : {}),
     });
   } catch (e) {
     if (statusR >= 0) closeQuietly(d, statusR);

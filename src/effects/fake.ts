@@ -1,4 +1,4 @@
-import type { FdMessage, SpawnArgs, Spawned, Syscalls, WaitStatus } from './syscalls.js';
+import type { FdMessage, MountAttr, SpawnArgs, Spawned, Syscalls, WaitStatus } from './syscalls.js';
 
 type Method = keyof Syscalls;
 
@@ -59,6 +59,7 @@ export class FakeSyscalls implements Syscalls {
   spawn(a: SpawnArgs): Spawned {
     this.record('spawn', [a]);
     const pid = this.nextPid++;
+    a.beforeExec?.(pid); // a throw here is the killed and reaped child: nothing of it remains
     const pidfd = this.fd();
     this.procs.set(pidfd, { pid, status: null, reaped: false, child: true });
     return { pid, pidfd };
@@ -248,5 +249,23 @@ export class FakeSyscalls implements Syscalls {
   setWindowSize(fd: number, rows: number, cols: number): void {
     this.record('setWindowSize', [fd, rows, cols]);
     if (!this.openFds.has(fd)) throw errnoError('EBADF', 'ioctl TIOCSWINSZ', 9);
+  }
+
+  spawnUsernsHolder(): Spawned {
+    this.record('spawnUsernsHolder', []);
+    const pid = this.nextPid++;
+    const pidfd = this.fd();
+    this.procs.set(pidfd, { pid, status: null, reaped: false, child: true });
+    return { pid, pidfd };
+  }
+
+  openTree(path: string, flags: number): number {
+    this.record('openTree', [path, flags]);
+    return this.fd();
+  }
+
+  mountSetattr(fd: number, flags: number, attr: MountAttr): void {
+    this.record('mountSetattr', [fd, flags, attr]);
+    if (!this.openFds.has(fd)) throw errnoError('EBADF', 'mount_setattr', 9);
   }
 }

@@ -4,7 +4,9 @@
  *
  * Ordering, and what plan.h leaves to this file:
  *   SETSID, PROPAGATION, ROOTFS
- *   per mount, in config order: MOUNT or BIND, then one PROPAGATE per propagation option.
+ *   per mount, in config order: MOUNT, TMPCOPYUP, BIND or MOVE_MOUNT (idmapped, fd from the
+ *     runtime), then MOUNT_SETATTR for recursive attributes (rro, ...), then one PROPAGATE per
+ *     propagation option.
  *     A `cgroup` mount expands by the host layout (planCgroupMount), and its group can hold
  *     SYMLINK ops (co-mounted v1 controllers) and a closing read-only remount.
  *   MKNOD (default devices, then linux.devices), SYMLINK (/dev/ptmx, /dev/fd, std streams, core)
@@ -35,6 +37,21 @@ import {
 import type { PlanOp, PlanOpName } from './planWire.js';
 import { planTerminal } from './terminalPlan.js';
 import { planHooks } from './hookPlan.js';
+import { IDMAP_OPTIONS, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
+import { mountIdMap, type IdMaps, type MountIdMap } from '../machines/idmap.js';
+
+/** The first fd above berth-init's fixed ones (0-5, 6 the control socket, 7 the hooks' go-ahead pipe). */
+export const FIRST_EXTRA_FD = 8;
+
+/** An idmapped bind mount the runtime prepares before the spawn and hands over as fd `fd`. */
+export interface IdmappedMount extends MountIdMap {
+  fd: number;
+  /** `mounts[i]`, for errors. */
+  field: string;
+  source: string;
+  /** rbind: the whole tree is cloned (open_tree AT_RECURSIVE). */
+  recursiveBind: boolean;
+}
 
 export interface InitHost {
   /** Absolute host path of the rootfs (bundle-relative root.path already resolved). */
@@ -54,6 +71,10 @@ export interface InitPlan {
   ops: PlanOp[];
   /** CLONE_NEW* flags for clone3. */
   cloneFlags: number;
+  /** Idmapped mounts, in fd order from FIRST_EXTRA_FD. */
+  idmapped: IdmappedMount[];
+  /** The maps to write for a new user namespace, else null. */
+  userns: IdMaps | null;
 }
 
 function invalid(field: string, reason: string): never {
@@ -90,18 +111,11 @@ export const PROPAGATION_OPTIONS = new Map<string, number>([
 ]);
 
 /**
- * Options with no effect here: `defaults` only restates the defaults (runc passes it on as
- * fs data, which tmpfs rejects); `tmpcopyup` (copy the image's files into a tmpfs) is not
- * implemented yet and ignored.
+ * Options that are not mount(2) flags or data: `defaults` only restates the defaults (runc passes
+ * it on as fs data, which tmpfs rejects); `tmpcopyup` makes a tmpfs a TMPCOPYUP; the recursive
+ * ones (mountAttrs.ts) become MOUNT_SETATTR; `idmap`/`ridmap` an idmapped mount.
  */
 const IGNORED_OPTIONS = new Set(['defaults', 'tmpcopyup']);
-
-/** Recursive mount_setattr(2) attributes and idmapped mounts: known, not implemented yet. */
-const UNSUPPORTED_OPTIONS = new Set([
-  'rro', 'rrw', 'rnosuid', 'rsuid', 'rnodev', 'rdev', 'rnoexec', 'rexec', 'rnodiratime', 'rdiratime',
-  'rrelatime', 'rnorelatime', 'rnoatime', 'ratime', 'rstrictatime', 'rnostrictatime', 'rnosymfollow',
-  'rsymfollow', 'idmap', 'ridmap',
-]);
 
 export interface MountOptions {
   flags: number;
@@ -111,15 +125,14 @@ export interface MountOptions {
   data: string[];
 }
 
-export function parseMountOptions(options: readonly string[], field = 'options'): MountOptions {
+export function parseMountOptions(options: readonly string[]): MountOptions {
   const out: MountOptions = { flags: 0, propagation: [], data: [] };
-  options.forEach((o, i) => {
+  options.forEach((o) => {
     const f = FLAG_OPTIONS.get(o);
     const p = PROPAGATION_OPTIONS.get(o);
     if (f !== undefined) out.flags = f.clear ? out.flags & ~f.flag : out.flags | f.flag;
     else if (p !== undefined) out.propagation.push(p);
-    else if (UNSUPPORTED_OPTIONS.has(o)) invalid(`${field}[${i}]`, `mount option ${o} is not supported yet`);
-    else if (!IGNORED_OPTIONS.has(o)) out.data.push(o);
+    else if (!IGNORED_OPTIONS.has(o) && !IDMAP_OPTIONS.has(o) && !isRecursiveOption(o)) out.data.push(o);
   });
   return out;
 }
@@ -146,6 +159,10 @@ interface MountPlan {
   ops: PlanOp[];
   /** Read-only remounts held back until devices and nested mountpoints exist. */
   deferred: PlanOp[];
+  idmapped: IdmappedMount[];
+  config: OciConfig;
+  /** A sysfs mount is refused in a user namespace that does not own a network namespace. */
+  sysfsAsBind: boolean;
 }
 
 /** What a `cgroup` mount shows: the container's own cgroup, when it has one and no namespace does the job. */
@@ -157,11 +174,21 @@ interface CgroupView {
 function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, plan: MountPlan): void {
   const field = `mounts[${i}]`;
   const dest = containerPath(m.destination);
-  const opts = parseMountOptions(m.options ?? [], `${field}.options`);
+  const opts = parseMountOptions(m.options ?? []);
   const data = opts.data.length > 0 ? opts.data.join(',') : '-';
-  if (isBind(m)) {
+  const idmap = mountIdMap(m, plan.config.linux);
+  if (isBind(m) && idmap !== null) {
+    const source = bindSource(m.source ?? '', host.bundle, `${field}.source`);
+    const fd = FIRST_EXTRA_FD + plan.idmapped.length;
+    plan.idmapped.push({ ...idmap, fd, field, source, recursiveBind: (opts.flags & MS_REC) !== 0 });
+    plan.ops.push(op('MOVE_MOUNT', fd, dest, opts.flags | MS_BIND));
+  } else if (isBind(m)) {
     const source = bindSource(m.source ?? '', host.bundle, `${field}.source`);
     plan.ops.push(op('BIND', source, dest, opts.flags | MS_BIND));
+  } else if (m.type === 'sysfs' && plan.sysfsAsBind) {
+    // runc: in a user namespace without its own network namespace the kernel refuses sysfs
+    // (EPERM), so the host's /sys is bound instead.
+    plan.ops.push(op('BIND', '/sys', dest, opts.flags | MS_BIND | MS_REC));
   } else if (m.type === 'cgroup') {
     planCgroupMount(dest, opts.flags, data, host.cgroups, view, plan.ops);
   } else {
@@ -172,8 +199,11 @@ function planMount(m: OciMount, i: number, host: InitHost, view: CgroupView, pla
       flags &= ~MS_RDONLY;
       plan.deferred.push(op('MOUNT', source, dest, type, opts.flags | MS_BIND | MS_REMOUNT, '-'));
     }
-    plan.ops.push(op('MOUNT', source, dest, type, flags, data));
+    const copyup = type === 'tmpfs' && (m.options ?? []).includes('tmpcopyup');
+    plan.ops.push(op(copyup ? 'TMPCOPYUP' : 'MOUNT', source, dest, type, flags, data));
   }
+  const rec = recursiveAttrs(m.options ?? []);
+  if (rec !== null) plan.ops.push(op('MOUNT_SETATTR', dest, rec.set, rec.clr));
   for (const p of opts.propagation) plan.ops.push(op('PROPAGATE', dest, p));
 }
 
@@ -354,7 +384,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   for (const t of types) cloneFlags |= NAMESPACE_FLAGS[t];
 
   const propagation = linux.rootfsPropagation === undefined ? MS_REC | MS_SLAVE : PROPAGATION_OPTIONS.get(linux.rootfsPropagation) ?? 0;
-  const mounts: MountPlan = { ops: [], deferred: [] };
+  const mounts: MountPlan = { ops: [], deferred: [], idmapped: [], config, sysfsAsBind: has('user') && !has('network') };
   const cgroupView = { ownNamespace: has('cgroup'), cgroup: host.cgroup };
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
   const hooks = planHooks(config, { id: host.id ?? '', bundle: host.bundle });
@@ -379,5 +409,6 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
   ops.push(...planProcess(config, hooks.beforeExec));
-  return { ops, cloneFlags };
+  const userns = has('user') ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : null;
+  return { ops, cloneFlags, idmapped: mounts.idmapped, userns };
 }

@@ -20,6 +20,7 @@ const METHODS = [
   'memfdCreate', 'sealedCopy', 'close',
   'eventfd', 'bpfProgLoadDevice', 'bpfProgAttach', 'bpfProgDetach', 'bpfProgQueryDevice', 'bpfProgGetFdById',
   'socketpair', 'connectUnix', 'sendFds', 'recvFds', 'setWindowSize',
+  'spawnUsernsHolder', 'openTree', 'mountSetattr',
 ] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */

@@ -10,7 +10,8 @@ export type PlanOpName =
   | 'PIVOT_ROOT' | 'MASK' | 'READONLY' | 'ROOT_READONLY' | 'SYSCTL' | 'HOSTNAME' | 'DOMAINNAME'
   | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC'
   | 'TERMINAL'
-  | 'HOOKS_SYNC' | 'HOOK_ARG' | 'HOOK_ENV' | 'HOOK';
+  | 'HOOKS_SYNC' | 'HOOK_ARG' | 'HOOK_ENV' | 'HOOK'
+  | 'MOVE_MOUNT' | 'MOUNT_SETATTR' | 'TMPCOPYUP';
 
 export interface PlanOp {
   op: PlanOpName;

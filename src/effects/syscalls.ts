@@ -14,10 +14,24 @@ export interface SpawnArgs {
   env: string[];
   /** CLONE_NEW* flags for clone3 (CLONE_PIDFD is always added by the addon). */
   flags: number;
-  /** fds[i] becomes fd i in the child (CLOEXEC cleared); every other fd is closed on exec. */
+  /** fds[i] becomes fd i in the child (CLOEXEC cleared), -1 leaves fd i closed; every other fd is closed on exec. */
   fds: number[];
   /** A cgroup directory fd for CLONE_INTO_CGROUP, or -1 for none. */
   cgroupFd: number;
+  /**
+   * Called with the child's pid while the child waits before execveat (a user namespace's maps
+   * are written here). If it throws, the child is killed and reaped and the error propagates.
+   */
+  beforeExec?: (pid: number) => void;
+}
+
+/** struct mount_attr of mount_setattr(2). */
+export interface MountAttr {
+  attrSet: number;
+  attrClr: number;
+  propagation: number;
+  /** A user namespace fd for MOUNT_ATTR_IDMAP, else -1. */
+  usernsFd: number;
 }
 
 export interface Spawned {
@@ -92,4 +106,14 @@ export interface Syscalls {
   recvFds(fd: number): FdMessage;
   /** ioctl(fd, TIOCSWINSZ): set a pty's window size (rows, cols, each 0..65535); its foreground group gets SIGWINCH. */
   setWindowSize(fd: number, rows: number, cols: number): void;
+  /**
+   * clone3(CLONE_NEWUSER | CLONE_PIDFD) of a process that does nothing but hold a new user
+   * namespace (all signals blocked: only SIGKILL ends it). The caller writes its maps, opens
+   * /proc/<pid>/ns/user, then kills and reaps it.
+   */
+  spawnUsernsHolder(): Spawned;
+  /** open_tree(AT_FDCWD, path, flags | OPEN_TREE_CLOEXEC): with OPEN_TREE_CLONE, a detached copy of the mount at path. */
+  openTree(path: string, flags: number): number;
+  /** mount_setattr(fd, "", flags | AT_EMPTY_PATH, attr) (flags may hold AT_RECURSIVE). */
+  mountSetattr(fd: number, flags: number, attr: MountAttr): void;
 }

@@ -12,9 +12,11 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   joining namespaces, user namespaces, idmapped mounts, seccomp, time offsets.
+ *   joining namespaces, seccomp, time offsets.
+ * - id mappings (user namespace and idmapped mounts) follow the kernel's rules: idmap.ts.
  */
 import { RuntimeError } from '../errors.js';
+import { checkIdMaps, checkMappings } from './idmap.js';
 
 // The spec's vocabularies. The kernel numbers for them live in src/effects/linuxConstants.ts
 // (machines import no effects); a unit test checks that both agree.
@@ -78,6 +80,9 @@ export interface OciMount {
   /** Required for bind mounts: absolute, or relative to the bundle. */
   source?: string;
   options?: string[];
+  /** An idmapped bind mount (with `idmap`/`ridmap`): host ids of the source seen through these. */
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
 }
 
 export interface OciUser {
@@ -283,6 +288,7 @@ export function validateConfig(json: unknown): OciConfig {
   opt(out, 'hooks', src, '', validateHooks);
   opt(out, 'annotations', src, '', stringMap);
   opt(out, 'linux', src, '', validateLinux);
+  checkIdMaps(out as OciConfig);
   return out as OciConfig;
 }
 
@@ -307,9 +313,8 @@ function validateMount(v: unknown, field: string): OciMount {
   opt(mount, 'type', src, field, string);
   opt(mount, 'source', src, field, string);
   opt(mount, 'options', src, field, strings);
-  if (src.uidMappings != null || src.gidMappings != null) {
-    refuse(`${field}.${src.uidMappings != null ? 'uidMappings' : 'gidMappings'}`, 'idmapped mounts are not supported yet');
-  }
+  opt(mount, 'uidMappings', src, field, validateMappings);
+  opt(mount, 'gidMappings', src, field, validateMappings);
   if (isBindMount(mount.type, mount.options)) {
     if (mount.source === undefined || mount.source === '') refuse(`${field}.source`, 'a bind mount needs a source');
   } else if (mount.type === undefined || mount.type === '') {
@@ -456,7 +461,7 @@ function validateNamespaces(v: unknown, field: string): OciNamespace[] {
 }
 
 function validateMappings(v: unknown, field: string): OciIdMapping[] {
-  return array(v, field).map((m, i) => {
+  const maps = array(v, field).map((m, i) => {
     const f = `${field}[${i}]`;
     const src = object(m, f);
     return {
@@ -465,6 +470,8 @@ function validateMappings(v: unknown, field: string): OciIdMapping[] {
       size: integer(src.size, `${f}.size`, 1, UINT32_MAX),
     };
   });
+  checkMappings(maps, field);
+  return maps;
 }
 
 function checkUserNamespace(linux: OciLinux, field: string): void {
@@ -472,7 +479,6 @@ function checkUserNamespace(linux: OciLinux, field: string): void {
   if (i < 0) return;
   if (!linux.uidMappings?.length) refuse(`${field}.uidMappings`, 'a user namespace needs uid mappings');
   if (!linux.gidMappings?.length) refuse(`${field}.gidMappings`, 'a user namespace needs gid mappings');
-  refuse(`${field}.namespaces[${i}].type`, 'user namespaces are not supported yet');
 }
 
 /** dev_t: 12-bit major, 20-bit minor (include/linux/kdev_t.h MINORBITS). */

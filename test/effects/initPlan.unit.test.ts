@@ -205,10 +205,76 @@ test('mount option translation follows runc', () => {
   });
 });
 
-test('recursive mount attributes and idmapped mounts are refused as not supported yet', () => {
-  for (const o of ['rro', 'rnosuid', 'ratime', 'idmap', 'ridmap']) {
-    rejects(() => planInit(config((c) => c.mounts[5].options.push(o)), host()), 'mounts[5].options[4]');
-  }
+test('recursive mount attributes become one MOUNT_SETATTR after the mount, before propagation (runc\'s table)', () => {
+  const attrs = (options: string[]) => {
+    const plan = planInit(config((c) => (c.mounts = [{ destination: '/data', type: 'bind', source: '/srv', options: ['rbind', ...options, 'rshared'] }])), host());
+    assert.deepEqual(parseMountOptions(options).data, [], 'not mount(2) data');
+    return lines(plan.ops).slice(3, 6);
+  };
+  const A = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME: 0x70, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 };
+  assert.deepEqual(attrs(['rro', 'rnosuid']), [
+    `BIND /srv /data ${L.MS_BIND | L.MS_REC}`, `MOUNT_SETATTR /data ${A.RDONLY | A.NOSUID} 0`, `PROPAGATE /data ${L.MS_SHARED | L.MS_REC}`,
+  ]);
+  const setClr = (options: string[]) => attrs(options)[1]!.split(' ').slice(2).map(Number);
+  assert.deepEqual(setClr(['rrw', 'rsuid', 'rdev', 'rexec']), [0, A.RDONLY | A.NOSUID | A.NODEV | A.NOEXEC]);
+  assert.deepEqual(setClr(['rnodev', 'rnoexec', 'rnosymfollow', 'rnodiratime']), [A.NODEV | A.NOEXEC | A.NOSYMFOLLOW | A.NODIRATIME, 0]);
+  assert.deepEqual(setClr(['rnoatime']), [A.NOATIME, A.ATIME], 'an access-time setting also clears MOUNT_ATTR__ATIME');
+  assert.deepEqual(setClr(['rstrictatime']), [A.STRICTATIME, A.ATIME]);
+  assert.deepEqual(setClr(['rrelatime']), [0, A.ATIME]);
+  assert.deepEqual(setClr(['ratime', 'rnostrictatime', 'rnorelatime', 'rsymfollow', 'rdiratime']), [0, A.NOATIME | A.STRICTATIME | A.NOSYMFOLLOW | A.NODIRATIME]);
+  assert.deepEqual(setClr(['rro', 'rrw']), [0, A.RDONLY], 'the last of two opposites wins');
+  assert.deepEqual(setClr(['rrw', 'rro']), [A.RDONLY, 0]);
+});
+
+test('idmapped binds: MOVE_MOUNT of fds 8, 9, ... in mount order, with what the runtime must prepare', () => {
+  const m = (containerID: number, hostID: number, size: number) => ({ containerID, hostID, size });
+  const plan = planInit(config((c) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [m(0, 100000, 65536)];
+    c.linux.gidMappings = [m(0, 200000, 65536)];
+    c.mounts = [
+      { destination: '/a', type: 'bind', source: '/srv/a', options: ['rbind', 'ro', 'ridmap'], uidMappings: [m(1000, 5000, 1)], gidMappings: [m(1000, 6000, 1)] },
+      { destination: '/plain', type: 'bind', source: '/srv/plain', options: ['bind'] },
+      { destination: '/b', type: 'bind', source: 'rel', options: ['bind', 'idmap'] },
+    ];
+  }), host());
+  assert.deepEqual(lines(plan.ops).slice(3, 6), [
+    `MOVE_MOUNT 8 /a ${L.MS_BIND | L.MS_REC | L.MS_RDONLY}`,
+    `BIND /srv/plain /plain ${L.MS_BIND}`,
+    `MOVE_MOUNT 9 /b ${L.MS_BIND}`,
+  ]);
+  assert.deepEqual(plan.idmapped, [
+    { fd: 8, field: 'mounts[0]', source: '/srv/a', recursiveBind: true, recursive: true, uidMappings: [m(1000, 5000, 1)], gidMappings: [m(1000, 6000, 1)] },
+    { fd: 9, field: 'mounts[2]', source: '/run/b/rel', recursiveBind: false, recursive: false, uidMappings: [m(0, 100000, 65536)], gidMappings: [m(0, 200000, 65536)] },
+  ]);
+  assert.equal(plan.cloneFlags & L.CLONE_NEWUSER, L.CLONE_NEWUSER);
+  assert.deepEqual(plan.userns, { uidMappings: [m(0, 100000, 65536)], gidMappings: [m(0, 200000, 65536)] });
+  assert.equal(planInit(config(), host()).userns, null);
+});
+
+test('tmpcopyup makes a tmpfs a TMPCOPYUP with MOUNT\'s arguments; on other types it does nothing (runc)', () => {
+  const plan = planInit(config((c) => (c.mounts = [
+    { destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'nosuid', 'mode=755'] },
+    { destination: '/q', type: 'mqueue', source: 'mqueue', options: ['tmpcopyup'] },
+  ])), host());
+  assert.deepEqual(lines(plan.ops).slice(3, 5), [`TMPCOPYUP tmpfs /etc tmpfs ${L.MS_NOSUID} mode=755`, 'MOUNT mqueue /q mqueue 0 -']);
+});
+
+test('in a user namespace without a network namespace, sysfs is the host\'s /sys bound recursively (runc)', () => {
+  const userns = (c: Json) => {
+    c.linux.namespaces.push({ type: 'user' });
+    c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  };
+  const sysOps = (edit: (c: Json) => void) => lines(planInit(config(edit), host()).ops).filter((l) => / \/sys /.test(l));
+  const flags = NOSUID_NOEXEC_NODEV | L.MS_RDONLY;
+  assert.deepEqual(sysOps((c) => {
+    userns(c);
+    c.linux.namespaces = c.linux.namespaces.filter((n: Json) => n.type !== 'network');
+  }), [`BIND /sys /sys ${flags | L.MS_BIND | L.MS_REC}`]);
+  assert.deepEqual(sysOps(userns), [`MOUNT sysfs /sys sysfs ${flags} -`], 'with its own network namespace, a fresh sysfs');
+  assert.deepEqual(sysOps((c) => (c.linux.namespaces = c.linux.namespaces.filter((n: Json) => n.type !== 'network'))),
+    [`MOUNT sysfs /sys sysfs ${flags} -`], 'without a user namespace the kernel allows sysfs');
 });
 
 test('bind mounts: sources relative to the bundle, flags, propagation after the mount', () => {

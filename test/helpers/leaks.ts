@@ -16,6 +16,7 @@ export interface HostSnapshot {
 }
 
 const ourPidNs = readlinkSync('/proc/self/ns/pid');
+const ourUserNs = readlinkSync('/proc/self/ns/user');
 
 function mounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ').slice(3, 5).join(' ')).filter(Boolean).sort();
@@ -56,8 +57,10 @@ function ours(pid: number): boolean {
 }
 
 /**
- * Processes that look like a container's (in another pid namespace, or a berth-init), started
- * since `before` and descending from this test process: other work on the host is not ours.
+ * Processes that look like a container's (in another pid or user namespace, or a berth-init),
+ * started since `before` and descending from this test process: other work on the host is not
+ * ours. A user namespace holder (idmapped mounts) is a copy of this process in a new user
+ * namespace: the user namespace check catches one left behind.
  */
 export function containerProcesses(before: Set<number> = new Set()): string[] {
   const out: string[] = [];
@@ -65,10 +68,11 @@ export function containerProcesses(before: Set<number> = new Set()): string[] {
     if (before.has(pid) || !ours(pid)) continue;
     try {
       const ns = readlinkSync(`/proc/${pid}/ns/pid`);
+      const userNs = readlinkSync(`/proc/${pid}/ns/user`);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
       const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
       const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (ns !== ourPidNs || cmd.startsWith('berth-init')) out.push(`${pid} [${state}] ${cmd}`);
+      if (ns !== ourPidNs || userNs !== ourUserNs || cmd.startsWith('berth-init')) out.push(`${pid} [${state}] ${cmd}`);
     } catch {
       // gone
     }

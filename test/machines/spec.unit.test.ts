@@ -129,7 +129,8 @@ const BAD: [string, (c: Json) => void, string][] = [
   ['mount options not strings', (c) => (c.mounts[3].options = ['ro', 7]), 'mounts[3].options[1]'],
   ['mount type missing on a non-bind mount', (c) => delete c.mounts[0].type, 'mounts[0].type'],
   ['bind mount without source', (c) => c.mounts.push({ destination: '/x', options: ['rbind'] }), 'mounts[7].source'],
-  ['idmapped mount', (c) => (c.mounts[0].uidMappings = []), 'mounts[0].uidMappings'],
+  ['idmapped mount with uidMappings only', (c) => (c.mounts[0].uidMappings = []), 'mounts[0].gidMappings'],
+  ['idmapped mount mapping not an object', (c) => (c.mounts[0].uidMappings = [1]), 'mounts[0].uidMappings[0]'],
   ['process missing', (c) => delete c.process, 'process'],
   ['process.args empty', (c) => (c.process.args = []), 'process.args'],
   ['process.args element not a string', (c) => (c.process.args = ['sh', 1]), 'process.args[1]'],
@@ -203,17 +204,19 @@ test('error messages name the field in the house style', () => {
     'invalid config: process.capabilities.effective[3]: unknown capability "CAP_FLY"');
 });
 
-test('a user namespace needs both mappings, and is then refused as not supported yet', () => {
+test('a user namespace needs both mappings, and is then accepted with them', () => {
   const mapping = [{ containerID: 0, hostID: 100000, size: 65536 }];
   rejects(withEdit((c) => {
     c.linux.namespaces.push({ type: 'user' });
     c.linux.uidMappings = mapping;
-  }), 'linux.gidMappings');
-  rejects(withEdit((c) => {
+  }), 'linux.gidMappings', 'invalid config: linux.gidMappings: a user namespace needs gid mappings');
+  const config = validateConfig(withEdit((c) => {
     c.linux.namespaces.push({ type: 'user' });
     c.linux.uidMappings = mapping;
     c.linux.gidMappings = mapping;
-  }), 'linux.namespaces[5].type', 'invalid config: linux.namespaces[5].type: user namespaces are not supported yet');
+  }));
+  assert.deepEqual(config.linux?.uidMappings, mapping);
+  assert.deepEqual(config.linux?.gidMappings, mapping);
 });
 
 test('the first bad field in document order is the one named', () => {

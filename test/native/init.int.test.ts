@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import {
-  chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync,
+  chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync,
   readSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { constants as fsc } from 'node:fs';
@@ -29,6 +29,8 @@ const NS = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWN
 const MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_BIND = 4096, MS_REC = 16384;
 const MS_SLAVE = 1 << 19, MS_SHARED = 1 << 20;
 const S_IFCHR = 0o020000;
+const OPEN_TREE_CLONE = 1;
+const MOUNT_ATTR_IDMAP = 0x100000;
 const O_PATH = 0o10000000;
 const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'cat', 'ls', 'hostname', 'echo', 'pwd', 'id', 'grep', 'head', 'wc', 'touch', 'sleep', 'true'];
@@ -124,13 +126,13 @@ interface InitRun {
 
 /**
  * Spawns berth-init from a sealed copy into new namespaces with fds [stdin, stdout, stderr,
- * plan, status, fifo, ...extra] (extra[0] lands on fd 6, the control socket) and reads its
- * status line.
+ * plan, status, fifo, ...extra] (extra[0] lands on fd 6, the control socket), the detached
+ * mounts of MOVE_MOUNT from fd 8, and reads its status line.
  */
 /** Helpers started and not yet finished: a failed assertion must not leave one blocked. */
 const live = new Set<Started>();
 
-async function startInit(plan: Buffer | PlanOp[], extra: number[] = []): Promise<Started> {
+async function startInit(plan: Buffer | PlanOp[], extra: number[] = [], mountFds: number[] = []): Promise<Started> {
   // 0622 like runc's: a container whose user is not root must be able to open it for writing
   const fifoPath = join(dir, 'exec.fifo');
   sys.mkfifo(fifoPath, 0o622);
@@ -146,7 +148,9 @@ async function startInit(plan: Buffer | PlanOp[], extra: number[] = []): Promise
   const [stR, stW] = sys.pipe();
   let child: { pid: number; pidfd: number };
   try {
-    child = sys.spawn({ exe, argv: ['berth-init'], env: [], flags: NS, fds: [stdin, outW, errW, planFd, stW, fifoPathFd, ...extra], cgroupFd: -1 });
+    // MOVE_MOUNT's fds start at 8 (fds 6 and 7 stay empty unless given)
+    const above = mountFds.length > 0 ? [...extra, -1, -1].slice(0, 2).concat(mountFds) : extra;
+    child = sys.spawn({ exe, argv: ['berth-init'], env: [], flags: NS, fds: [stdin, outW, errW, planFd, stW, fifoPathFd, ...above], cgroupFd: -1 });
   } finally {
     for (const fd of [exe, planFd, outW, errW, stW]) sys.close(fd);
     closeSync(stdin);
@@ -205,8 +209,8 @@ async function finish(s: Started): Promise<InitRun> {
   return { status: s.status, fifo, exit, stdout, stderr };
 }
 
-async function runInit(plan: Buffer | PlanOp[]): Promise<InitRun> {
-  return finish(await startInit(plan));
+async function runInit(plan: Buffer | PlanOp[], mountFds: number[] = []): Promise<InitRun> {
+  return finish(await startInit(plan, [], mountFds));
 }
 
 /** Output lines "key=value" as a record. */
@@ -217,6 +221,22 @@ function fields(stdout: string): Record<string, string> {
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
   }
   return out;
+}
+
+/** A user namespace fd with these maps, from a holder process that is killed and reaped. */
+async function usernsWith(uidMap: string, gidMap: string): Promise<number> {
+  const holder = sys.spawnUsernsHolder();
+  try {
+    writeFileSync(`/proc/${holder.pid}/uid_map`, uidMap);
+    writeFileSync(`/proc/${holder.pid}/setgroups`, 'deny');
+    writeFileSync(`/proc/${holder.pid}/gid_map`, gidMap);
+    return openSync(`/proc/${holder.pid}/ns/user`, 'r');
+  } finally {
+    sys.pidfdSendSignal(holder.pidfd, 9);
+    await new Promise<void>((resolve) => { sys.watchFd(holder.pidfd, resolve); });
+    sys.waitid(holder.pidfd);
+    sys.close(holder.pidfd);
+  }
 }
 
 describe('berth-init', { skip }, () => {
@@ -556,5 +576,76 @@ describe('berth-init', { skip }, () => {
   test('TERMINAL without a control socket fails before READY', async () => {
     const r = await runInit([...setup(), ...devpts(), op('PIVOT_ROOT'), op('TERMINAL', 0, 0, 0, 0), ...command('true')]);
     assert.equal(r.status, 'ERR TERMINAL 9 send console\n');
+  });
+
+  test('MOVE_MOUNT attaches a detached idmapped tree passed as fd 8, then applies its flags', async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'hello'), 'from host\n');
+    chownSync(join(shared, 'hello'), 1000, 1000);
+    const tree = sys.openTree(shared, OPEN_TREE_CLONE);
+    try {
+      const ns = await usernsWith('1000 4000 1\n', '1000 4001 1\n');
+      try {
+        sys.mountSetattr(tree, 0, { attrSet: MOUNT_ATTR_IDMAP, attrClr: 0, propagation: 0, usernsFd: ns });
+      } finally {
+        closeSync(ns);
+      }
+      const r = await runInit([
+        ...setup(),
+        op('MOVE_MOUNT', 8, '/mnt/shared', MS_BIND | MS_RDONLY),
+        op('PIVOT_ROOT'),
+        ...command('cat /mnt/shared/hello; ls -ln /mnt/shared; touch /mnt/shared/x 2>&1; ls /proc/self/fd | wc -l'),
+      ], [tree]);
+      assert.equal(r.status, 'READY\n', r.stderr);
+      assert.match(r.stdout, /^from host$/m);
+      assert.match(r.stdout, /^-rw-r--r--\s+1 4000\s+4001\s+10 /m, 'host 1000:1000 seen through the idmap');
+      assert.match(r.stdout, /Read-only file system/);
+      assert.match(r.stdout, /^4$/m, 'fd 8 was closed once attached (0-2 and ls\'s own)');
+    } finally {
+      sys.close(tree);
+    }
+  });
+
+  test('MOVE_MOUNT refuses an fd below 7', async () => {
+    const r = await runInit([...setup(), op('MOVE_MOUNT', 5, '/mnt', MS_BIND), op('PIVOT_ROOT'), ...command('true')]);
+    assert.equal(r.status, 'ERR MOVE_MOUNT 9 fd 5\n');
+  });
+
+  test('MOUNT_SETATTR with AT_RECURSIVE makes a nested mount read-only too', async () => {
+    const r = await runInit([
+      ...setup(),
+      op('MOUNT', 'tmpfs', '/mnt', 'tmpfs', 0, '-'),
+      op('MOUNT', 'tmpfs', '/mnt/sub', 'tmpfs', 0, '-'),
+      op('MOUNT_SETATTR', '/mnt', 0x1 /* MOUNT_ATTR_RDONLY */ | 0x8 /* NOEXEC */, 0),
+      op('PIVOT_ROOT'),
+      ...command('touch /mnt/sub/x 2>&1; grep " /mnt/sub " /proc/self/mountinfo'),
+    ]);
+    assert.equal(r.status, 'READY\n', r.stderr);
+    assert.match(r.stdout, /touch: \/mnt\/sub\/x: Read-only file system/);
+    assert.match(r.stdout, / \/mnt\/sub ro,[^ ]*noexec/);
+  });
+
+  test('TMPCOPYUP copies the covered directory (files, modes, owners, symlinks, subdirectories) into the tmpfs', async () => {
+    mkdirSync(join(rootfs, 'etc/sub'));
+    writeFileSync(join(rootfs, 'etc/motd'), 'hello\n');
+    writeFileSync(join(rootfs, 'etc/sub/secret'), 's');
+    chmodSync(join(rootfs, 'etc/sub/secret'), 0o600);
+    chownSync(join(rootfs, 'etc/sub/secret'), 1234, 5678);
+    chmodSync(join(rootfs, 'etc/sub'), 0o710);
+    symlinkSync('motd', join(rootfs, 'etc/link'));
+    const r = await runInit([
+      ...setup(),
+      op('TMPCOPYUP', 'tmpfs', '/etc', 'tmpfs', MS_NOSUID, 'mode=755'),
+      op('PIVOT_ROOT'),
+      ...command('grep " /etc " /proc/self/mountinfo | grep -c tmpfs; cat /etc/link; ls -ln /etc/sub /etc | grep -E "secret|sub|link"; touch /etc/new && echo new'),
+    ]);
+    assert.equal(r.status, 'READY\n', r.stderr);
+    assert.match(r.stdout, /^1\nhello\n/);
+    assert.match(r.stdout, /^-rw-------\s+1 1234\s+5678\s+1 .* secret$/m);
+    assert.match(r.stdout, /^drwx--x---\s+2 0\s+0\s+.* sub$/m);
+    assert.match(r.stdout, /^lrwxrwxrwx\s+1 0\s+0\s+4 .* link -> motd$/m);
+    assert.match(r.stdout, /^new$/m);
+    assert.equal(existsSync(join(rootfs, 'etc/new')), false, 'written to the tmpfs, not the image');
   });
 });
