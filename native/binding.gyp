@@ -17,11 +17,14 @@
       "type": "executable",
       "sources": [
         "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
-        "init/mounts.c", "init/creds.c", "init/exec.c"
+        "init/mounts.c", "init/creds.c", "init/exec.c",
+        "init/seccomp.c", "init/process.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      "ldflags": ["-static"]
+      "ldflags": ["-static"],
+      # Debian's libseccomp-dev: with -static the linker takes libseccomp.a.
+      "libraries": ["-lseccomp"]
     }
   ]
 }

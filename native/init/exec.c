@@ -100,6 +100,7 @@ int op_exec(struct init_state *st, char **args) {
   if (fd < 0) exec_failed(errno, "open exec fifo");
   if (write_all(fd, "0", 1) < 0) exec_failed(errno, "write exec fifo");
   close(fd);
+  seccomp_install_deferred();  /* a profile loaded here only has to allow execve */
   execve(path, st->argv, st->envp);
   exec_failed(errno, path);
 }

@@ -7,6 +7,7 @@ import type { EffectInput } from '../machines/container.machine.js';
 import { loadBundle } from './bundle.js';
 import type { EffectDeps } from './deps.js';
 import { planInit, type InitPlan } from './initPlan.js';
+import { hostLsm } from './lsm.js';
 import { readLine } from './pipes.js';
 import { encodePlan } from './planWire.js';
 import { readProcStat } from './procfs.js';
@@ -31,7 +32,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const id = c.id;
   const { config, rootfs } = loadBundle(c.bundle ?? '');
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
-  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
+  const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, lsm: hostLsm() });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
   // The log says this id is free, so anything here is debris of an interrupted create.
@@ -140,6 +141,11 @@ function initFailure(id: string, line: string | null): RuntimeError {
   }
   if (op === 'CWD') {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
+  }
+  // libseccomp refused what the validator let through: an architecture of the other byte order, a condition on a multiplexed syscall
+  const seccompField = { SECCOMP_ARCH: 'linux.seccomp.architectures', SECCOMP_RULE: 'linux.seccomp.syscalls' }[op];
+  if (seccompField !== undefined) {
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: seccomp: ${detail}: ${errnoName}`, { field: seccompField, step: op });
   }
   return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });
 }

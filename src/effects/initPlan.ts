@@ -11,7 +11,9 @@
  *   read-only remounts of tmpfs mounts asked `ro` (deferred, as runc does for /dev, so device
  *     nodes and nested mountpoints can still be created in them)
  *   PIVOT_ROOT, SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
- *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, EXEC
+ *   OOM_SCORE_ADJ, PERSONALITY, IOPRIO, APPARMOR_EXEC, SELINUX_EXEC, [SECCOMP_* without
+ *   noNewPrivileges], CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, [SECCOMP_* with it], EXEC
+ *   (seccompPlan.ts says why the filter moves; lsm.ts refuses labels the host cannot apply)
  * So the helper must accept MOUNT/BIND/PROPAGATE/MKNOD/SYMLINK interleaved before PIVOT_ROOT.
  *
  * A remount is a MOUNT whose flags hold MS_REMOUNT (here always with MS_BIND: per-mount flags
@@ -24,6 +26,8 @@ import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { OciConfig, OciMount, OciDevice, CapabilityName, OciCapabilities } from '../machines/spec.js';
 import type { CgroupLayout } from './cgroupLayout.js';
+import { labelMounts, planLsm, type HostLsm } from './lsm.js';
+import { planProcessAttributes, planSeccomp } from './seccompPlan.js';
 import {
   CAPABILITIES, MS_BIND, MS_DIRSYNC, MS_I_VERSION, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV,
   MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME,
@@ -42,6 +46,8 @@ export interface InitHost {
   kcore?: boolean;
   /** The container's own cgroup path (relative to each hierarchy), when it has one. */
   cgroup?: string;
+  /** The LSMs the host has (lsm.ts hostLsm); absent: none. */
+  lsm?: HostLsm;
 }
 
 export interface InitPlan {
@@ -311,11 +317,13 @@ function rlimitValue(n: number): string {
   return n > Number.MAX_SAFE_INTEGER ? RLIM_INFINITY : String(n);
 }
 
-function planProcess(config: OciConfig): PlanOp[] {
+function planProcess(config: OciConfig, host: InitHost): PlanOp[] {
   const p = config.process;
   const ops: PlanOp[] = [];
   for (const r of p.rlimits ?? []) ops.push(op('RLIMIT', RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)));
   if (p.oomScoreAdj !== undefined) ops.push(op('OOM_SCORE_ADJ', p.oomScoreAdj));
+  const seccomp = planSeccomp(config);
+  ops.push(...planProcessAttributes(config), ...planLsm(config, host.lsm), ...seccomp.beforeCreds);
   const groups = p.user.additionalGids?.length ? p.user.additionalGids.join(',') : '-';
   ops.push(op('CREDS', p.user.uid, p.user.gid, groups, ...capabilityArgs(p.capabilities)));
   if (p.noNewPrivileges === true) ops.push(op('NO_NEW_PRIVS'));
@@ -323,7 +331,7 @@ function planProcess(config: OciConfig): PlanOp[] {
   ops.push(op('CWD', p.cwd));
   for (const e of p.env ?? []) ops.push(op('ENV', e));
   for (const a of p.args) ops.push(op('ARG', a));
-  ops.push(op('EXEC'));
+  ops.push(...seccomp.beforeExec, op('EXEC'));
   return ops;
 }
 
@@ -356,7 +364,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
     op('SETSID'),
     op('PROPAGATION', propagation),
     op('ROOTFS', host.rootfs),
-    ...mounts.ops,
+    ...labelMounts(mounts.ops, linux.mountLabel),
     ...planDev(config, host),
     ...mounts.deferred,
     op('PIVOT_ROOT'),
@@ -368,6 +376,6 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
-  ops.push(...planProcess(config));
+  ops.push(...planProcess(config, host));
   return { ops, cloneFlags };
 }

@@ -8,7 +8,9 @@ export const PLAN_VERSION = '1';
 export type PlanOpName =
   | 'SETSID' | 'PROPAGATION' | 'ROOTFS' | 'MOUNT' | 'BIND' | 'PROPAGATE' | 'MKNOD' | 'SYMLINK'
   | 'PIVOT_ROOT' | 'MASK' | 'READONLY' | 'ROOT_READONLY' | 'SYSCTL' | 'HOSTNAME' | 'DOMAINNAME'
-  | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC';
+  | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC'
+  | 'PERSONALITY' | 'IOPRIO' | 'APPARMOR_EXEC' | 'SELINUX_EXEC'
+  | 'SECCOMP_INIT' | 'SECCOMP_ARCH' | 'SECCOMP_ARG' | 'SECCOMP_RULE' | 'SECCOMP_LOAD';
 
 export interface PlanOp {
   op: PlanOpName;
