@@ -17,4 +17,5 @@ export type { StoredEvent, EventLog } from './store/eventLog.js';
 export type { StdioSpec, ContainerStdio } from './effects/stdio.js';
 export type { OciConfig } from './machines/spec.js';
 export { defaultConfig, validateConfig } from './machines/spec.js';
+export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';

@@ -103,6 +103,12 @@ const UNSUPPORTED_OPTIONS = new Set([
   'rsymfollow', 'idmap', 'ridmap',
 ]);
 
+/**
+ * The options parseMountOptions recognizes and applies (`berth features` lists them):
+ * `tmpcopyup` is accepted but not applied yet, so it is not listed.
+ */
+export const MOUNT_OPTIONS: readonly string[] = [...FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), 'defaults'];
+
 export interface MountOptions {
   flags: number;
   /** Each a mount(2) propagation flag set, applied in order after the mount. */
