@@ -142,9 +142,9 @@ function initFailure(id: string, line: string | null): RuntimeError {
   if (op === 'CWD') {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
   }
-  // libseccomp refused what the validator let through: an architecture of the other byte order, a condition on a multiplexed syscall
+  // libseccomp refused what the validator let through: an architecture of the other byte order, a condition it cannot express
   const seccompField = { SECCOMP_ARCH: 'linux.seccomp.architectures', SECCOMP_RULE: 'linux.seccomp.syscalls' }[op];
-  if (seccompField !== undefined) {
+  if (seccompField !== undefined && ['EINVAL', 'EDOM', 'EACCES', 'EOPNOTSUPP'].includes(errnoName)) {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: seccomp: ${detail}: ${errnoName}`, { field: seccompField, step: op });
   }
   return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });

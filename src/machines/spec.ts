@@ -439,7 +439,8 @@ function validateLinux(v: unknown, field: string): OciLinux {
   opt(linux, 'rootfsPropagation', src, field, (p, f) => oneOf(p, f, ROOTFS_PROPAGATIONS));
   opt(linux, 'maskedPaths', src, field, absolutePaths);
   opt(linux, 'readonlyPaths', src, field, absolutePaths);
-  opt(linux, 'seccomp', src, field, validateSeccomp);
+  const seccomp = src.seccomp == null ? undefined : validateSeccomp(src.seccomp, `${field}.seccomp`);
+  if (seccomp !== undefined) linux.seccomp = seccomp;
   opt(linux, 'personality', src, field, validatePersonality);
   opt(linux, 'mountLabel', src, field, string);
   if (src.timeOffsets != null) refuse(`${field}.timeOffsets`, 'time namespace offsets are not supported yet');
@@ -549,7 +550,7 @@ function validateSeccomp(v: unknown, field: string): OciSeccomp | undefined {
   opt(seccomp, 'defaultErrnoRet', src, field, (n, f) => errnoRet(n, f, defaultAction));
   opt(seccomp, 'architectures', src, field, (a, f) => array(a, f).map((x, i) => supported(x, `${f}[${i}]`, SECCOMP_ARCHES, 'seccomp architecture')));
   opt(seccomp, 'flags', src, field, (a, f) => array(a, f).map((x, i) => supported(x, `${f}[${i}]`, SECCOMP_FLAGS, 'seccomp flag')));
-  opt(seccomp, 'listenerPath', src, field, absolute);
+  opt(seccomp, 'listenerPath', src, field, string);
   opt(seccomp, 'listenerMetadata', src, field, string);
   opt(seccomp, 'syscalls', src, field, (a, f) => array(a, f).map((c, i) => validateSyscallRule(c, `${f}[${i}]`)));
   return seccomp;

@@ -45,8 +45,8 @@ test('a full profile validates and comes back as given', () => {
 });
 
 test('a profile with neither a default action nor rules is no profile (runc)', () => {
-  assert.equal(validateConfig(withSeccomp({})).linux?.seccomp, undefined);
-  assert.equal(validateConfig(withSeccomp({ syscalls: [] })).linux?.seccomp, undefined);
+  assert.ok(!('seccomp' in validateConfig(withSeccomp({})).linux!));
+  assert.ok(!('seccomp' in validateConfig(withSeccomp({ syscalls: [] })).linux!));
 });
 
 test('every action the spec names is accepted, except the refused ones with their reason', () => {
@@ -79,7 +79,7 @@ const BAD: [string, Json, string, RegExp][] = [
   ['defaultErrnoRet with an action taking none', { defaultAction: 'SCMP_ACT_KILL', defaultErrnoRet: 1 }, 'linux.seccomp.defaultErrnoRet', /SCMP_ACT_KILL takes no errno/],
   ['defaultErrnoRet beyond the filter data', { defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 65536 }, 'linux.seccomp.defaultErrnoRet', /from 0 to 65535/],
   ['unknown architecture', { ...ok, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_Z80'] }, 'linux.seccomp.architectures[1]', /unknown seccomp architecture "SCMP_ARCH_Z80"/],
-  ['relative listenerPath', { ...ok, listenerPath: 'agent.sock' }, 'linux.seccomp.listenerPath', /absolute path/],
+  ['listenerPath not a string', { ...ok, listenerPath: 5 }, 'linux.seccomp.listenerPath', /must be a string/],
   ['syscalls not an array', { ...ok, syscalls: {} }, 'linux.seccomp.syscalls', /must be an array/],
   ['unknown rule action', rule({ names: ['read'], action: 'SCMP_ACT_KILL_ALL' }), 'linux.seccomp.syscalls[1].action', /unknown seccomp action/],
   ['missing rule action', rule({ names: ['read'] }), 'linux.seccomp.syscalls[1].action', /must be a string/],
