@@ -18,11 +18,14 @@
       "sources": [
         "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
         "init/mounts.c", "init/creds.c", "init/exec.c",
-        "init/chan.c", "init/terminal.c", "init/hooks.c", "init/mountapi.c", "init/copyup.c"
+        "init/chan.c", "init/terminal.c", "init/hooks.c", "init/mountapi.c", "init/copyup.c",
+        "init/seccomp.c", "init/process.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      "ldflags": ["-static"]
+      "ldflags": ["-static"],
+      # Debian's libseccomp-dev: with -static the linker takes libseccomp.a.
+      "libraries": ["-lseccomp"]
     }
   ]
 }

@@ -18,4 +18,5 @@ export type { StdioSpec, ContainerStdio } from './effects/stdio.js';
 export type { ConsoleStream } from './effects/console.js';
 export type { OciConfig } from './machines/spec.js';
 export { defaultConfig, validateConfig } from './machines/spec.js';
+export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';

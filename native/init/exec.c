@@ -109,6 +109,7 @@ int op_exec(struct init_state *st, char **args) {
   if (write_all(fd, "0", 1) < 0) exec_failed(errno, "write exec fifo");
   /* fd stays open (close-on-exec): `berth start` waits for its end of file, so it returns
    * (and runs poststart hooks) once the user process is executing */
+  seccomp_install_deferred();  /* a profile loaded here only has to allow execve */
   execve(path, st->argv, st->envp);
   exec_failed(errno, path);
 }

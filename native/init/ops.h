@@ -110,4 +110,19 @@ int op_tmpcopyup(struct init_state *st, char **args);      /* mountapi.c */
 /* copyup.c: the entries of dirfd `from` copied into dirfd `to` (TMPCOPYUP) */
 int copy_tree(int from, int to, int depth);
 
+/* process.c: personality, I/O priority, LSM exec labels */
+int op_personality(struct init_state *st, char **args);
+int op_ioprio(struct init_state *st, char **args);
+int op_apparmor_exec(struct init_state *st, char **args);
+int op_selinux_exec(struct init_state *st, char **args);
+
+/* seccomp.c: the filter is built by SECCOMP_* and, when deferred, installed by EXEC */
+int op_seccomp_init(struct init_state *st, char **args);
+int op_seccomp_arch(struct init_state *st, char **args);
+int op_seccomp_arg(struct init_state *st, char **args);
+int op_seccomp_rule(struct init_state *st, char **args);
+int op_seccomp_load(struct init_state *st, char **args);
+void seccomp_install_deferred(void);
+int seccomp_print_version(void);
+
 #endif

@@ -112,6 +112,25 @@
  *   RLIMIT <resource> <soft> <hard>          setrlimit; resource is the RLIMIT_* number;
  *                                            18446744073709551615 is RLIM_INFINITY
  *   OOM_SCORE_ADJ <n>                        write /proc/self/oom_score_adj
+ *   PERSONALITY <persona>                    personality(2): PER_LINUX 0, PER_LINUX32 8
+ *   IOPRIO <value>                           ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)
+ *   APPARMOR_EXEC <profile>                  "exec <profile>" into attr/apparmor/exec (else attr/exec)
+ *                                            of the host procfs handle's thread-self: the profile of
+ *                                            the next execve. Before CREDS and NO_NEW_PRIVS (AppArmor
+ *                                            refuses most transitions under no_new_privs)
+ *   SELINUX_EXEC <label>                     the label into thread-self/attr/exec, likewise
+ *   SECCOMP_INIT <action> <flags>            start a libseccomp filter (seccomp.c): the default action
+ *                                            as an SCMP_ACT_* value (errno/trace data included), flags
+ *                                            SECCOMP_FILTER_FLAG_* bits for seccomp(2)
+ *   SECCOMP_ARCH <name>                      seccomp_arch_add of a libseccomp arch name ("x86_64")
+ *   SECCOMP_ARG <index> <op> <value> <two>   one argument condition (op: enum scmp_compare) for the
+ *                                            next SECCOMP_RULE (at most 6)
+ *   SECCOMP_RULE <syscall> <action>          a rule with the pending conditions; a syscall name
+ *                                            libseccomp does not know is skipped, as runc does
+ *   SECCOMP_LOAD <at exec>                   export the BPF program (errors are create errors), then
+ *                                            0: install it now (without no_new_privs: before CREDS,
+ *                                            the kernel wants CAP_SYS_ADMIN), or 1: EXEC installs it
+ *                                            after the exec-fifo handshake, right before execve
  *   CREDS <uid> <gid> <groups> <bnd> <eff> <prm> <inh> <amb>
  *                                            groups: comma-separated gids or "-" (none);
  *                                            masks: decimal u64 or "-" (leave that set as is).
@@ -130,10 +149,12 @@
  *                                            every fd but 0-2, 4, 5 (the procfs handle moves to 6),
  *                                            write READY, block opening the exec fifo for writing,
  *                                            run the startContainer hooks, write one byte "0",
- *                                            execve. A failed startContainer hook writes its
- *                                            "ERR HOOK ..." line into the fifo instead and exits 1.
- *                                            An execve failure writes "ERR EXEC <errno> <path>" to
- *                                            stderr and exits 127.
+ *                                            install a deferred seccomp filter, execve. A failed
+ *                                            startContainer hook writes its "ERR HOOK ..." line
+ *                                            into the fifo instead and exits 1. An execve failure
+ *                                            writes "ERR EXEC <errno> <path>" (a failed deferred
+ *                                            install "ERR SECCOMP_LOAD <errno> ...") to stderr and
+ *                                            exits 127.
  */
 #ifndef BERTH_PLAN_H
 #define BERTH_PLAN_H

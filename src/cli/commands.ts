@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RuntimeError, isRuntimeError } from '../errors.js';
+import { features } from '../features.js';
 import { defaultConfig } from '../machines/spec.js';
 import type { Runtime } from '../runtime.js';
 import { parseSignal, signalName } from '../signals.js';
@@ -84,6 +85,17 @@ export const commands: Command[] = [
       const file = resolve(bundleOf(ctx), 'config.json');
       if (existsSync(file)) throw new RuntimeError('INVALID_ARGUMENT', `file ${file} exists: remove it first`);
       writeFileSync(file, `${json(defaultConfig())}\n`, { mode: 0o644 });
+      return 0;
+    },
+  },
+  {
+    name: 'features',
+    summary: 'print the OCI features document: what this build of berth recognizes, as JSON',
+    usage: 'berth features',
+    flags: [],
+    async run(ctx) {
+      positionals(ctx.args, 'features', []);
+      ctx.out(json(features()));
       return 0;
     },
   },

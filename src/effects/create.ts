@@ -9,6 +9,7 @@ import type { EffectDeps } from './deps.js';
 import { planInit, type InitPlan } from './initPlan.js';
 import { createContainerBudgetMs, ociState } from './hookPlan.js';
 import { checkHooks, helperHookFailure, hookCwd, runHooks, runHooksWarning } from './hooks.js';
+import { hostLsm } from './lsm.js';
 import { encodePlan } from './planWire.js';
 import { statusLines } from './statusLines.js';
 import { readProcStat } from './procfs.js';
@@ -43,7 +44,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const { config, rootfs } = loadBundle(bundle);
   checkHooks(config);
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
-  const plan = planInit(config, { rootfs, bundle, cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, id });
+  const plan = planInit(config, { rootfs, bundle, cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, id, lsm: hostLsm() });
   if (plan.userns !== null) checkHostDevices(config);
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const term = prepareConsole(d.sys, `create ${id}`, config.process, d.consoleFor(id));
@@ -213,6 +214,11 @@ function initFailure(id: string, line: string | null): RuntimeError {
   }
   if (op === 'CWD') {
     return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
+  }
+  // libseccomp refused what the validator let through: an architecture of the other byte order, a condition it cannot express
+  const seccompField = { SECCOMP_ARCH: 'linux.seccomp.architectures', SECCOMP_RULE: 'linux.seccomp.syscalls' }[op];
+  if (seccompField !== undefined && ['EINVAL', 'EDOM', 'EACCES', 'EOPNOTSUPP'].includes(errnoName)) {
+    return new RuntimeError('INVALID_CONFIG', `create ${id}: seccomp: ${detail}: ${errnoName}`, { field: seccompField, step: op });
   }
   return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });
 }

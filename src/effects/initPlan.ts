@@ -15,7 +15,10 @@
  *   HOOKS_SYNC and the createContainer hooks (hookPlan.ts)
  *   PIVOT_ROOT, TERMINAL (process.terminal: terminalPlan.ts),
  *   SYSCTL*, MASK*, READONLY*, ROOT_READONLY, HOSTNAME, DOMAINNAME, RLIMIT*,
- *   OOM_SCORE_ADJ, CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, the startContainer hooks, EXEC
+ *   OOM_SCORE_ADJ, PERSONALITY, IOPRIO, APPARMOR_EXEC, SELINUX_EXEC, [SECCOMP_* without
+ *   noNewPrivileges], CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, the startContainer hooks,
+ *   [SECCOMP_* with it], EXEC
+ *   (seccompPlan.ts says why the filter moves; lsm.ts refuses labels the host cannot apply)
  * So the helper must accept MOUNT/BIND/PROPAGATE/MKNOD/SYMLINK interleaved before PIVOT_ROOT.
  *
  * A remount is a MOUNT whose flags hold MS_REMOUNT (here always with MS_BIND: per-mount flags
@@ -28,6 +31,8 @@ import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { OciConfig, OciMount, OciDevice, CapabilityName, OciCapabilities } from '../machines/spec.js';
 import type { CgroupLayout } from './cgroupLayout.js';
+import { labelMounts, planLsm, type HostLsm } from './lsm.js';
+import { planProcessAttributes, planSeccomp } from './seccompPlan.js';
 import {
   CAPABILITIES, MS_BIND, MS_DIRSYNC, MS_I_VERSION, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV,
   MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_NOSYMFOLLOW, MS_PRIVATE, MS_RDONLY, MS_REC, MS_RELATIME,
@@ -37,7 +42,7 @@ import {
 import type { PlanOp, PlanOpName } from './planWire.js';
 import { planTerminal } from './terminalPlan.js';
 import { planHooks } from './hookPlan.js';
-import { IDMAP_OPTIONS, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
+import { IDMAP_OPTIONS, RECURSIVE_OPTION_NAMES, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
 import { mountIdMap, type IdMaps, type MountIdMap } from '../machines/idmap.js';
 
 /** The first fd above berth-init's fixed ones (0-5, 6 the control socket, 7 the hooks' go-ahead pipe). */
@@ -65,6 +70,8 @@ export interface InitHost {
   cgroup?: string;
   /** The container's id, for the state its createContainer and startContainer hooks read. */
   id?: string;
+  /** The LSMs the host has (lsm.ts hostLsm); absent: none. */
+  lsm?: HostLsm;
 }
 
 export interface InitPlan {
@@ -116,6 +123,13 @@ export const PROPAGATION_OPTIONS = new Map<string, number>([
  * ones (mountAttrs.ts) become MOUNT_SETATTR; `idmap`/`ridmap` an idmapped mount.
  */
 const IGNORED_OPTIONS = new Set(['defaults', 'tmpcopyup']);
+
+/**
+ * The options parseMountOptions recognizes and applies (`berth features` lists them).
+ */
+export const MOUNT_OPTIONS: readonly string[] = [
+  ...FLAG_OPTIONS.keys(), ...PROPAGATION_OPTIONS.keys(), ...RECURSIVE_OPTION_NAMES, ...IDMAP_OPTIONS, 'defaults', 'tmpcopyup',
+];
 
 export interface MountOptions {
   flags: number;
@@ -347,11 +361,13 @@ function rlimitValue(n: number): string {
   return n > Number.MAX_SAFE_INTEGER ? RLIM_INFINITY : String(n);
 }
 
-function planProcess(config: OciConfig, beforeExec: PlanOp[]): PlanOp[] {
+function planProcess(config: OciConfig, host: InitHost, beforeExec: PlanOp[]): PlanOp[] {
   const p = config.process;
   const ops: PlanOp[] = [];
   for (const r of p.rlimits ?? []) ops.push(op('RLIMIT', RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)));
   if (p.oomScoreAdj !== undefined) ops.push(op('OOM_SCORE_ADJ', p.oomScoreAdj));
+  const seccomp = planSeccomp(config);
+  ops.push(...planProcessAttributes(config), ...planLsm(config, host.lsm), ...seccomp.beforeCreds);
   const groups = p.user.additionalGids?.length ? p.user.additionalGids.join(',') : '-';
   ops.push(op('CREDS', p.user.uid, p.user.gid, groups, ...capabilityArgs(p.capabilities)));
   if (p.noNewPrivileges === true) ops.push(op('NO_NEW_PRIVS'));
@@ -359,7 +375,7 @@ function planProcess(config: OciConfig, beforeExec: PlanOp[]): PlanOp[] {
   ops.push(op('CWD', p.cwd));
   for (const e of p.env ?? []) ops.push(op('ENV', e));
   for (const a of p.args) ops.push(op('ARG', a));
-  ops.push(...beforeExec, op('EXEC'));
+  ops.push(...beforeExec, ...seccomp.beforeExec, op('EXEC'));
   return ops;
 }
 
@@ -393,7 +409,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
     op('SETSID'),
     op('PROPAGATION', propagation),
     op('ROOTFS', host.rootfs),
-    ...mounts.ops,
+    ...labelMounts(mounts.ops, linux.mountLabel),
     ...planDev(config, host),
     ...mounts.deferred,
     ...hooks.beforePivot,
@@ -408,7 +424,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
-  ops.push(...planProcess(config, hooks.beforeExec));
+  ops.push(...planProcess(config, host, hooks.beforeExec));
   const userns = has('user') ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : null;
   return { ops, cloneFlags, idmapped: mounts.idmapped, userns };
 }

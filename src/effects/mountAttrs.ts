@@ -30,6 +30,9 @@ const RECURSIVE_OPTIONS = new Map<string, { clear: boolean; flag: number }>([
   ['rnosymfollow', { clear: false, flag: MOUNT_ATTR_NOSYMFOLLOW }], ['rsymfollow', { clear: true, flag: MOUNT_ATTR_NOSYMFOLLOW }],
 ]);
 
+/** The recursive options, for `berth features`. */
+export const RECURSIVE_OPTION_NAMES: readonly string[] = [...RECURSIVE_OPTIONS.keys()];
+
 /** The idmap options: not mount(2) data (runtime-spec), they select an idmapped mount. */
 export const IDMAP_OPTIONS = new Set(['idmap', 'ridmap']);
 

@@ -11,7 +11,9 @@ export type PlanOpName =
   | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC'
   | 'TERMINAL'
   | 'HOOKS_SYNC' | 'HOOK_ARG' | 'HOOK_ENV' | 'HOOK'
-  | 'MOVE_MOUNT' | 'MOUNT_SETATTR' | 'TMPCOPYUP';
+  | 'MOVE_MOUNT' | 'MOUNT_SETATTR' | 'TMPCOPYUP'
+  | 'PERSONALITY' | 'IOPRIO' | 'APPARMOR_EXEC' | 'SELINUX_EXEC'
+  | 'SECCOMP_INIT' | 'SECCOMP_ARCH' | 'SECCOMP_ARG' | 'SECCOMP_RULE' | 'SECCOMP_LOAD';
 
 export interface PlanOp {
   op: PlanOpName;

@@ -12,11 +12,16 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   joining namespaces, seccomp, time offsets.
+ *   joining namespaces, time offsets, seccomp user notification (SCMP_ACT_NOTIFY).
  * - id mappings (user namespace and idmapped mounts) follow the kernel's rules: idmap.ts.
  */
 import { RuntimeError } from '../errors.js';
 import { checkIdMaps, checkMappings } from './idmap.js';
+import {
+  IOPRIO_CLASSES, PERSONALITY_DOMAINS, SECCOMP_ACTIONS, SECCOMP_ACTIONS_WITH_ERRNO, SECCOMP_ARCHES, SECCOMP_FLAGS,
+  SECCOMP_OPERATORS, SECCOMP_REFUSED, type OciIoPriority, type OciPersonality, type OciSeccomp, type OciSeccompArg,
+  type OciSeccompSyscall, type SeccompAction,
+} from './security.js';
 
 // The spec's vocabularies. The kernel numbers for them live in src/effects/linuxConstants.ts
 // (machines import no effects); a unit test checks that both agree.
@@ -47,6 +52,8 @@ export const RLIMIT_TYPES = [
   'RLIMIT_SIGPENDING', 'RLIMIT_MSGQUEUE', 'RLIMIT_NICE', 'RLIMIT_RTPRIO', 'RLIMIT_RTTIME',
 ] as const;
 export type RlimitType = (typeof RLIMIT_TYPES)[number];
+
+export const HOOK_STAGES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 
 export const ROOTFS_PROPAGATIONS = [
   'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable',
@@ -114,10 +121,11 @@ export interface OciProcess {
   rlimits?: OciRlimit[];
   noNewPrivileges?: boolean;
   oomScoreAdj?: number;
-  /** Kept, not enforced yet. */
+  /** Applied when the host has AppArmor, refused when it does not ("" is none). */
   apparmorProfile?: string;
-  /** Kept, not enforced yet. */
+  /** Applied when the host has SELinux, refused when it does not ("" is none). */
   selinuxLabel?: string;
+  ioPriority?: OciIoPriority;
 }
 
 export interface OciHook {
@@ -188,6 +196,10 @@ export interface OciLinux {
   rootfsPropagation?: RootfsPropagation;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  seccomp?: OciSeccomp;
+  personality?: OciPersonality;
+  /** Applied to the container's mounts when the host has SELinux, refused when it does not. */
+  mountLabel?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,6 +359,7 @@ function validateProcess(v: unknown): OciProcess {
   opt(proc, 'oomScoreAdj', src, 'process', (n, f) => integer(n, f, -1000, 1000));
   opt(proc, 'apparmorProfile', src, 'process', string);
   opt(proc, 'selinuxLabel', src, 'process', string);
+  opt(proc, 'ioPriority', src, 'process', validateIoPriority);
   return proc as OciProcess;
 }
 
@@ -410,7 +423,7 @@ function validateRlimits(v: unknown, field: string): OciRlimit[] {
 function validateHooks(v: unknown, field: string): OciHooks {
   const src = object(v, field);
   const hooks: OciHooks = {};
-  for (const stage of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
+  for (const stage of HOOK_STAGES) {
     opt(hooks, stage, src, field, (list, f) => array(list, f).map((h, i) => validateHook(h, `${f}[${i}]`)));
   }
   return hooks;
@@ -438,7 +451,10 @@ function validateLinux(v: unknown, field: string): OciLinux {
   opt(linux, 'rootfsPropagation', src, field, (p, f) => oneOf(p, f, ROOTFS_PROPAGATIONS));
   opt(linux, 'maskedPaths', src, field, absolutePaths);
   opt(linux, 'readonlyPaths', src, field, absolutePaths);
-  if (src.seccomp != null) refuse(`${field}.seccomp`, 'seccomp is not supported yet');
+  const seccomp = src.seccomp == null ? undefined : validateSeccomp(src.seccomp, `${field}.seccomp`);
+  if (seccomp !== undefined) linux.seccomp = seccomp;
+  opt(linux, 'personality', src, field, validatePersonality);
+  opt(linux, 'mountLabel', src, field, string);
   if (src.timeOffsets != null) refuse(`${field}.timeOffsets`, 'time namespace offsets are not supported yet');
   checkUserNamespace(linux, field);
   return linux;
@@ -513,6 +529,83 @@ function validateSysctl(v: unknown, field: string): Record<string, string> {
 
 function absolutePaths(v: unknown, field: string): string[] {
   return array(v, field).map((p, i) => absolute(p, `${field}[${i}]`));
+}
+
+// --- seccomp, personality, I/O priority (vocabularies in security.ts) --------------------------
+
+const SECCOMP_DATA_MAX = 0xffff; // SECCOMP_RET_DATA: the errno (or tracer message) a rule returns
+const SYSCALL_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/** A spec name this build may know but refuse: the refusal names it. */
+function supported<T extends string>(v: unknown, field: string, allowed: readonly T[], what: string): T {
+  const name = oneOfNamed(string(v, field), field, allowed, what);
+  const why = SECCOMP_REFUSED[name];
+  return why === undefined ? name : refuse(field, why);
+}
+
+/** errnoRet only goes with an action that returns data (runtime-spec: else the runtime MUST fail). */
+function errnoRet(v: unknown, field: string, action: SeccompAction): number {
+  const n = integer(v, field, 0, SECCOMP_DATA_MAX);
+  return SECCOMP_ACTIONS_WITH_ERRNO.includes(action) ? n : refuse(field, `${action} takes no errno`);
+}
+
+/**
+ * runc treats a profile with neither a default action nor rules as no profile; anything else
+ * needs a default action. Unknown syscall names are not refused: they are skipped when the
+ * filter is built (a newer profile on an older kernel), as runc does.
+ */
+function validateSeccomp(v: unknown, field: string): OciSeccomp | undefined {
+  const src = object(v, field);
+  const noRules = src.syscalls == null || (Array.isArray(src.syscalls) && src.syscalls.length === 0);
+  if (src.defaultAction == null && noRules) return undefined;
+  const defaultAction = supported(src.defaultAction, `${field}.defaultAction`, SECCOMP_ACTIONS, 'seccomp action');
+  const seccomp: OciSeccomp = { defaultAction };
+  opt(seccomp, 'defaultErrnoRet', src, field, (n, f) => errnoRet(n, f, defaultAction));
+  opt(seccomp, 'architectures', src, field, (a, f) => array(a, f).map((x, i) => supported(x, `${f}[${i}]`, SECCOMP_ARCHES, 'seccomp architecture')));
+  opt(seccomp, 'flags', src, field, (a, f) => array(a, f).map((x, i) => supported(x, `${f}[${i}]`, SECCOMP_FLAGS, 'seccomp flag')));
+  opt(seccomp, 'listenerPath', src, field, string);
+  opt(seccomp, 'listenerMetadata', src, field, string);
+  opt(seccomp, 'syscalls', src, field, (a, f) => array(a, f).map((c, i) => validateSyscallRule(c, `${f}[${i}]`)));
+  return seccomp;
+}
+
+function validateSyscallRule(v: unknown, field: string): OciSeccompSyscall {
+  const src = object(v, field);
+  const names = strings(src.names, `${field}.names`);
+  if (names.length === 0) mustBe(`${field}.names`, 'a non-empty array of syscall names');
+  names.forEach((n, i) => { if (!SYSCALL_NAME.test(n)) refuse(`${field}.names[${i}]`, `not a syscall name: ${JSON.stringify(n)}`); });
+  const action = supported(src.action, `${field}.action`, SECCOMP_ACTIONS, 'seccomp action');
+  const rule: OciSeccompSyscall = { names, action };
+  opt(rule, 'errnoRet', src, field, (n, f) => errnoRet(n, f, action));
+  opt(rule, 'args', src, field, (a, f) => array(a, f).map((x, i) => validateSeccompArg(x, `${f}[${i}]`)));
+  return rule;
+}
+
+/** Argument values are uint64; JSON numbers are exact only up to 2^53 - 1, so that is the limit. */
+function validateSeccompArg(v: unknown, field: string): OciSeccompArg {
+  const src = object(v, field);
+  const arg: OciSeccompArg = {
+    index: integer(src.index, `${field}.index`, 0, 5),
+    value: integer(src.value, `${field}.value`, 0, Number.MAX_SAFE_INTEGER),
+    op: oneOfNamed(string(src.op, `${field}.op`), `${field}.op`, SECCOMP_OPERATORS, 'seccomp operator'),
+  };
+  opt(arg, 'valueTwo', src, field, (n, f) => integer(n, f, 0, Number.MAX_SAFE_INTEGER));
+  return arg;
+}
+
+function validatePersonality(v: unknown, field: string): OciPersonality {
+  const src = object(v, field);
+  const personality: OciPersonality = { domain: oneOfNamed(string(src.domain, `${field}.domain`), `${field}.domain`, PERSONALITY_DOMAINS, 'personality domain') };
+  opt(personality, 'flags', src, field, strings);
+  return personality;
+}
+
+function validateIoPriority(v: unknown, field: string): OciIoPriority {
+  const src = object(v, field);
+  return {
+    class: oneOfNamed(string(src.class, `${field}.class`), `${field}.class`, IOPRIO_CLASSES, 'I/O priority class'),
+    priority: integer(src.priority, `${field}.priority`, 0, 7),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ test('unknown fields are ignored and dropped, wherever they are', () => {
     c.process.consoleSize = { height: 1, width: 2 };
     c.process.user.username = 'root';
     c.mounts[0].futureField = [1, 2];
-    c.linux.personality = { domain: 'LINUX' };
+    c.linux.intelRdt = { closID: 'guaranteed' };
     c.linux.namespaces[0].extra = true;
   });
   assert.deepEqual(validateConfig(config), defaultConfig());
@@ -180,7 +180,7 @@ const BAD: [string, (c: Json) => void, string][] = [
   ['masked path relative', (c) => (c.linux.maskedPaths[4] = 'proc/keys'), 'linux.maskedPaths[4]'],
   ['readonly path not a string', (c) => (c.linux.readonlyPaths = [null]), 'linux.readonlyPaths[0]'],
   ['resources not an object', (c) => (c.linux.resources = 'none'), 'linux.resources'],
-  ['seccomp', (c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ERRNO' }), 'linux.seccomp'],
+  ['seccomp not an object', (c) => (c.linux.seccomp = ['SCMP_ACT_ERRNO']), 'linux.seccomp'],
 ];
 
 for (const [what, edit, field] of BAD) {
