@@ -17,7 +17,7 @@
       "type": "executable",
       "sources": [
         "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
-        "init/mounts.c", "init/creds.c", "init/exec.c"
+        "init/mounts.c", "init/creds.c", "init/exec.c", "init/ns.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],

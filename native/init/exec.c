@@ -1,6 +1,7 @@
 /*
  * EXEC: resolve argv[0] through the PATH of the ENV operations (as execvp), close every fd
  * but 0-2, 4 and 5, report READY, block until `berth start` opens the exec fifo, and execve.
+ * EXEC_NOW (berth exec) is the same without the fifo: READY, then execve at once.
  * After READY the status line is spent: an execve failure goes to stderr, with exit 127.
  */
 #include <errno.h>
@@ -100,6 +101,16 @@ int op_exec(struct init_state *st, char **args) {
   if (fd < 0) exec_failed(errno, "open exec fifo");
   if (write_all(fd, "0", 1) < 0) exec_failed(errno, "write exec fifo");
   close(fd);
+  execve(path, st->argv, st->envp);
+  exec_failed(errno, path);
+}
+
+int op_exec_now(struct init_state *st, char **args) {
+  (void)args;
+  char path[PATH_MAX];
+  if (resolve_exe(st, path, sizeof path) < 0) return -1;
+  if (close_fds(st) < 0) return -1;
+  if (write_all(STATUS_FD, "READY\n", 6) < 0) _exit(1);
   execve(path, st->argv, st->envp);
   exec_failed(errno, path);
 }

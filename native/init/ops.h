@@ -88,5 +88,12 @@ int op_cwd(struct init_state *st, char **args);
 int op_env(struct init_state *st, char **args);
 int op_arg(struct init_state *st, char **args);
 int op_exec(struct init_state *st, char **args);
+int op_exec_now(struct init_state *st, char **args);
+/* ns.c */
+int op_wait(struct init_state *st, char **args);
+int op_setns(struct init_state *st, char **args);
+int op_unshare(struct init_state *st, char **args);
+int op_timens_offset(struct init_state *st, char **args);
+int op_fork(struct init_state *st, char **args);
 
 #endif

@@ -19,11 +19,45 @@
  *            helper's own setup (opening the host procfs); <detail> is "<step> <object>", e.g.
  *            "ERR MOUNT 19 mount /proc", "ERR EXEC 2 resolve nosuch", "ERR PLAN 22 bad magic"
  *   5        exec fifo, opened O_PATH by the parent; reopened O_WRONLY through a procfs
- *            handle taken before pivot_root, so the wait works with or without /proc mounted
+ *            handle taken before pivot_root, so the wait works with or without /proc mounted.
+ *            In an exec plan (berth exec: EXEC_NOW, no fifo) fd 5 is instead the read end of
+ *            the go-ahead pipe that WAIT reads
+ *   6        reserved (the control socket)
+ *   7...     fds that operations name by number: namespace files to join (create, SETNS
+ *            with one CLONE_NEW* type each, from 7 in SETNS order) or the container init's
+ *            pidfd (exec, SETNS 7 with every namespace of the container). EXEC closes them.
  *
- * The helper is already in the new namespaces (clone3 flags) when it starts.
+ * The helper is already in the new namespaces (clone3 flags) when it starts, unless the plan
+ * joins namespaces by path or sets time offsets: then it starts in the runtime's namespaces and
+ * the plan begins with SETNS / UNSHARE / TIMENS_OFFSET / FORK (runc's nsexec order).
+ *
+ * A plan with FORK makes the status pipe carry two lines: "PID <n>\n" from the helper, which
+ * then exits 0, and the child's READY / ERR line. <n> is the pid of the process that goes on
+ * (the container's init, or the exec'd process), in the runtime's pid namespace; the runtime
+ * is its parent (CLONE_PARENT) and reaps both. An ERR before FORK comes alone.
  *
  * Operations, in the order initPlan.ts emits them:
+ *   WAIT <fd>                                exec plans only, first: block until the runtime
+ *                                            writes one byte into the pipe at <fd> (it has joined
+ *                                            the helper to the container's v1 cgroups); EOF fails
+ *                                            with ECANCELED
+ *   SETNS <fd> <flags>                       setns(fd, flags): a namespace file with its one
+ *                                            CLONE_NEW* type (the kernel checks the type), or a
+ *                                            pidfd with every type to join. A user namespace is
+ *                                            always joined first (runc's nsexec order), so the
+ *                                            others are joined, and new ones owned, under it
+ *   UNSHARE <flags>                          unshare(flags): the namespaces not joined by path,
+ *                                            made after the joins (only when a plan joins any)
+ *   TIMENS_OFFSET <clock> <secs> <nanosecs>  write "<clock> <secs> <nanosecs>" to
+ *                                            /proc/self/timens_offsets (host procfs handle):
+ *                                            clock 1 monotonic, 7 boottime; after UNSHARE
+ *                                            CLONE_NEWTIME, before FORK (the kernel freezes the
+ *                                            offsets once a process is in the namespace)
+ *   FORK                                     clone3(CLONE_PARENT): the helper writes
+ *                                            "PID <child>" and exits 0, the child waits for the
+ *                                            helper to be gone and continues the plan; needed
+ *                                            after joining or creating a pid or time namespace
+ *                                            (they apply to children only)
  *   SETSID                                   setsid(); runc does the same for every init
  *   PROPAGATION <flags>                      mount(NULL, "/", NULL, flags) e.g. MS_REC|MS_SLAVE
  *   ROOTFS <host path>                       bind the rootfs onto itself (MS_BIND|MS_REC) and keep
@@ -76,6 +110,8 @@
  *                                            write READY, block opening the exec fifo for writing,
  *                                            write one byte "0", execve. An execve failure writes
  *                                            "ERR EXEC <errno> <path>" to stderr and exits 127.
+ *   EXEC_NOW                                 exec plans: as EXEC without the fifo (READY, then
+ *                                            execve at once); EXEC or EXEC_NOW ends every plan
  */
 #ifndef BERTH_PLAN_H
 #define BERTH_PLAN_H

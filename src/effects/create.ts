@@ -7,7 +7,9 @@ import type { EffectInput } from '../machines/container.machine.js';
 import { loadBundle } from './bundle.js';
 import type { EffectDeps } from './deps.js';
 import { planInit, type InitPlan } from './initPlan.js';
-import { readLine } from './pipes.js';
+import { NS_FD_BASE } from './nsPlan.js';
+import { adoptForked, statusLines } from './helperReport.js';
+import { checkHostNamespaces, openNamespaces } from './namespaces.js';
 import { encodePlan } from './planWire.js';
 import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
@@ -31,6 +33,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const id = c.id;
   const { config, rootfs } = loadBundle(c.bundle ?? '');
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
+  checkHostNamespaces(config);
   const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
@@ -71,9 +74,11 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 }
 
 /**
- * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO) and wait for its
- * one report. On cgroup v1 the init joins the cgroup here, long before its user process can run.
- * A failure after the spawn kills and reaps the helper before it is reported.
+ * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, namespaces to
+ * join from fd 7) and wait for its report. On cgroup v1 the init joins the cgroup here, long
+ * before its user process can run. A plan that forks reports the init's pid first ("PID <n>"):
+ * that process is the container's init and joins the cgroup. A failure after the spawn kills
+ * and reaps the helper (or the forked init) before it is reported.
  */
 async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager): Promise<Spawned> {
   const stdio = d.stdioFor(id);
@@ -96,12 +101,16 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     writeSync(planFd, encodePlan(plan.ops));
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
+    const nsFds = openNamespaces(plan.joins);
+    childEnds.push(...nsFds);
+    // fd 6 is reserved (plan.h): a placeholder keeps the namespaces at 7 and up.
+    if (nsFds.length > 0) childEnds.push(openSync('/dev/null', 'r'));
     spawned = d.sys.spawn({
       exe: d.helperFd(),
       argv: ['berth-init', id],
       env: [],
       flags: plan.cloneFlags,
-      fds: [...stdio.fds, planFd, statusW, fifoFd],
+      fds: [...stdio.fds, planFd, statusW, fifoFd, ...(nsFds.length > 0 ? [childEnds.at(-1)!, ...nsFds] : [])],
       cgroupFd: cgroupFd ?? -1,
     });
   } catch (e) {
@@ -111,40 +120,64 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     closeAll(childEnds);
     closeAll(stdio.owned);
   }
-  // readLine owns the status pipe from here: it closes it on the report, EOF or timeout.
-  const report = readLine(statusR, READY_TIMEOUT_MS);
+  // The reader owns the status pipe from here and closes it.
+  const status = statusLines(statusR, READY_TIMEOUT_MS);
+  let init = spawned;
   try {
-    await cg.join(spawned.pid);
-    const line = await report;
-    if (line !== 'READY') throw initFailure(id, line);
-    return spawned;
+    let line: string | null;
+    if (plan.ops.some((o) => o.op === 'FORK')) {
+      line = await status.next();
+      const child = await adoptForked(d, spawned, line);
+      if (child !== null) {
+        init = child;
+        await cg.join(child.pid);
+        line = await status.next();
+      }
+    } else {
+      await cg.join(spawned.pid);
+      line = await status.next();
+    }
+    if (line !== 'READY') throw initFailure(`create ${id}`, line, (op, detail) => setnsField(plan, op, detail));
+    return init;
   } catch (e) {
-    await killAndReap(d, spawned.pidfd);
-    await report.catch(() => undefined);
+    await killAndReap(d, init.pidfd);
     throw e;
+  } finally {
+    status.close();
   }
 }
 
-/** Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step. */
-function initFailure(id: string, line: string | null): RuntimeError {
-  if (line === null) return new RuntimeError('SYSCALL', `create ${id}: init helper exited without reporting`, { step: 'INIT' });
+/** A failed SETNS names the fd it joined: the namespace field that gave the path. */
+function setnsField(plan: InitPlan, op: string, detail: string): string | undefined {
+  const fd = /^setns fd (\d+)$/.exec(detail)?.[1];
+  return op === 'SETNS' && fd !== undefined ? plan.joins[Number(fd) - NS_FD_BASE]?.field : undefined;
+}
+
+/**
+ * Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step; `what`
+ * is the operation (`create web`, `exec web`), `fieldOf` may name the config field of a step.
+ */
+export function initFailure(what: string, line: string | null, fieldOf?: (op: string, detail: string) => string | undefined): RuntimeError {
+  if (line === null) return new RuntimeError('SYSCALL', `${what}: init helper exited without reporting`, { step: 'INIT' });
   const m = /^ERR (\S+) (\d+) ?(.*)$/.exec(line);
-  if (!m) return new RuntimeError('INTERNAL', `create ${id}: unexpected report from init helper: ${line.slice(0, 200)}`);
+  if (!m) return new RuntimeError('INTERNAL', `${what}: unexpected report from init helper: ${line.slice(0, 200)}`);
   const [, op = '', errnoStr = '0', detail = ''] = m;
   const errno = Number(errnoStr);
   const errnoName = errnoNames.get(errno) ?? `errno ${errno}`;
-  const what = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
+  const step = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
   if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
   }
   if (op === 'CWD') {
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
   }
-  return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });
+  const field = fieldOf?.(op, detail);
+  return new SyscallError(`${what}: ${step}${field ? ` (${field})` : ''}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() },
+    { step: op, ...(field ? { field } : {}) });
 }
 
-function writePidFile(path: string, pid: number): void {
+export function writePidFile(path: string, pid: number): void {
   // Written whole then renamed, so a reader never sees a partial pid (runc does the same).
   const tmp = join(dirname(path), `.${process.pid}.pid.tmp`);
   writeFileSync(tmp, String(pid), { mode: 0o644 });

@@ -3,6 +3,8 @@
  * and the order). Pure: everything the host contributes comes in `host`.
  *
  * Ordering, and what plan.h leaves to this file:
+ *   [SETNS*, UNSHARE, TIMENS_OFFSET*, FORK] only when namespaces are joined by path or time
+ *     offsets are set (nsPlan.ts)
  *   SETSID, PROPAGATION, ROOTFS
  *   per mount, in config order: MOUNT or BIND, then one PROPAGATE per propagation option.
  *     A `cgroup` mount expands by the host layout (planCgroupMount), and its group can hold
@@ -22,7 +24,7 @@
  */
 import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
-import type { OciConfig, OciMount, OciDevice, CapabilityName, OciCapabilities } from '../machines/spec.js';
+import type { OciConfig, OciMount, OciDevice, CapabilityName, OciCapabilities, OciProcess } from '../machines/spec.js';
 import type { CgroupLayout } from './cgroupLayout.js';
 import {
   CAPABILITIES, MS_BIND, MS_DIRSYNC, MS_I_VERSION, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV,
@@ -31,6 +33,7 @@ import {
   NAMESPACE_FLAGS, RLIMITS, RLIM_INFINITY, S_IFBLK, S_IFCHR, S_IFIFO,
 } from './linuxConstants.js';
 import type { PlanOp, PlanOpName } from './planWire.js';
+import { planNamespaces, type NamespaceJoin } from './nsPlan.js';
 
 export interface InitHost {
   /** Absolute host path of the rootfs (bundle-relative root.path already resolved). */
@@ -48,6 +51,8 @@ export interface InitPlan {
   ops: PlanOp[];
   /** CLONE_NEW* flags for clone3. */
   cloneFlags: number;
+  /** Namespaces to join by path: the k-th goes to the helper at fd NS_FD_BASE + k (nsPlan.ts). */
+  joins: NamespaceJoin[];
 }
 
 function invalid(field: string, reason: string): never {
@@ -311,8 +316,8 @@ function rlimitValue(n: number): string {
   return n > Number.MAX_SAFE_INTEGER ? RLIM_INFINITY : String(n);
 }
 
-function planProcess(config: OciConfig): PlanOp[] {
-  const p = config.process;
+/** The process part of a plan, from RLIMIT to the final EXEC (or EXEC_NOW for berth exec). */
+export function planProcess(p: OciProcess, exec: 'EXEC' | 'EXEC_NOW' = 'EXEC'): PlanOp[] {
   const ops: PlanOp[] = [];
   for (const r of p.rlimits ?? []) ops.push(op('RLIMIT', RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)));
   if (p.oomScoreAdj !== undefined) ops.push(op('OOM_SCORE_ADJ', p.oomScoreAdj));
@@ -323,7 +328,7 @@ function planProcess(config: OciConfig): PlanOp[] {
   ops.push(op('CWD', p.cwd));
   for (const e of p.env ?? []) ops.push(op('ENV', e));
   for (const a of p.args) ops.push(op('ARG', a));
-  ops.push(op('EXEC'));
+  ops.push(op(exec));
   return ops;
 }
 
@@ -344,8 +349,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   const sysctl = Object.entries(linux.sysctl ?? {});
   for (const [name] of sysctl) checkSysctl(name, has);
 
-  let cloneFlags = 0;
-  for (const t of types) cloneFlags |= NAMESPACE_FLAGS[t];
+  const ns = planNamespaces(linux);
 
   const propagation = linux.rootfsPropagation === undefined ? MS_REC | MS_SLAVE : PROPAGATION_OPTIONS.get(linux.rootfsPropagation) ?? 0;
   const mounts: MountPlan = { ops: [], deferred: [] };
@@ -353,6 +357,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
 
   const ops: PlanOp[] = [
+    ...ns.ops,
     op('SETSID'),
     op('PROPAGATION', propagation),
     op('ROOTFS', host.rootfs),
@@ -368,6 +373,6 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
-  ops.push(...planProcess(config));
-  return { ops, cloneFlags };
+  ops.push(...planProcess(config.process));
+  return { ops, cloneFlags: ns.cloneFlags, joins: ns.joins };
 }

@@ -8,7 +8,8 @@ export const PLAN_VERSION = '1';
 export type PlanOpName =
   | 'SETSID' | 'PROPAGATION' | 'ROOTFS' | 'MOUNT' | 'BIND' | 'PROPAGATE' | 'MKNOD' | 'SYMLINK'
   | 'PIVOT_ROOT' | 'MASK' | 'READONLY' | 'ROOT_READONLY' | 'SYSCTL' | 'HOSTNAME' | 'DOMAINNAME'
-  | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC';
+  | 'RLIMIT' | 'OOM_SCORE_ADJ' | 'CREDS' | 'NO_NEW_PRIVS' | 'UMASK' | 'CWD' | 'ENV' | 'ARG' | 'EXEC'
+  | 'EXEC_NOW' | 'WAIT' | 'SETNS' | 'UNSHARE' | 'TIMENS_OFFSET' | 'FORK';
 
 export interface PlanOp {
   op: PlanOpName;

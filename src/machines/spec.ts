@@ -12,7 +12,9 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   terminals, joining namespaces, user namespaces, idmapped mounts, seccomp, time offsets.
+ *   terminals, new user namespaces, idmapped mounts, seccomp.
+ * - a namespace `path` is only checked to be absolute here; that it exists and is a namespace
+ *   of its type is checked when the container is created (it needs the filesystem).
  */
 import { RuntimeError } from '../errors.js';
 
@@ -131,8 +133,15 @@ export interface OciHooks {
 
 export interface OciNamespace {
   type: NamespaceType;
+  /** Join this namespace (a file such as /proc/<pid>/ns/net or /var/run/netns/x) instead of making one. */
   path?: string;
 }
+
+export const TIME_CLOCKS = ['monotonic', 'boottime'] as const;
+export type TimeClock = (typeof TIME_CLOCKS)[number];
+
+/** `linux.timeOffsets`: per clock, how far the container's clock is ahead of the host's. */
+export type OciTimeOffsets = Partial<Record<TimeClock, { secs?: number; nanosecs?: number }>>;
 
 export interface OciIdMapping {
   containerID: number;
@@ -180,6 +189,7 @@ export interface OciLinux {
   rootfsPropagation?: RootfsPropagation;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  timeOffsets?: OciTimeOffsets;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,7 +331,8 @@ function hostName(v: unknown, field: string): string {
   return s;
 }
 
-function validateProcess(v: unknown): OciProcess {
+/** A process as in config.json's `process` (also what `berth exec --process` reads). */
+export function validateProcess(v: unknown): OciProcess {
   const src = object(v, 'process');
   if (src.terminal === true) refuse('process.terminal', 'terminals are not supported yet');
   const user = validateUser(src.user);
@@ -426,8 +437,9 @@ function validateLinux(v: unknown, field: string): OciLinux {
   opt(linux, 'maskedPaths', src, field, absolutePaths);
   opt(linux, 'readonlyPaths', src, field, absolutePaths);
   if (src.seccomp != null) refuse(`${field}.seccomp`, 'seccomp is not supported yet');
-  if (src.timeOffsets != null) refuse(`${field}.timeOffsets`, 'time namespace offsets are not supported yet');
+  opt(linux, 'timeOffsets', src, field, validateTimeOffsets);
   checkUserNamespace(linux, field);
+  checkTimeOffsets(linux, field);
   return linux;
 }
 
@@ -439,12 +451,32 @@ function validateNamespaces(v: unknown, field: string): OciNamespace[] {
     const type = oneOf(src.type, `${f}.type`, NAMESPACE_TYPES);
     if (seen.has(type)) refuse(`${f}.type`, `duplicate namespace ${type}`);
     seen.add(type);
-    if (src.path != null) {
-      absolute(src.path, `${f}.path`);
-      refuse(`${f}.path`, 'joining an existing namespace is not supported yet');
-    }
-    return { type };
+    return src.path != null ? { type, path: absolute(src.path, `${f}.path`) } : { type };
   });
+}
+
+const NSEC_PER_SEC = 1_000_000_000;
+
+function validateTimeOffsets(v: unknown, field: string): OciTimeOffsets {
+  const out: OciTimeOffsets = {};
+  for (const [clock, value] of Object.entries(object(v, field))) {
+    const f = key(field, clock);
+    const c = oneOfNamed(clock, f, TIME_CLOCKS, 'clock');
+    const src = object(value, f);
+    const offset: { secs?: number; nanosecs?: number } = {};
+    opt(offset, 'secs', src, f, (n, g) => integer(n, g, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
+    opt(offset, 'nanosecs', src, f, (n, g) => integer(n, g, 0, NSEC_PER_SEC - 1));
+    out[c] = offset;
+  }
+  return out;
+}
+
+/** Offsets are written into a time namespace before anyone enters it: it must be a new one. */
+function checkTimeOffsets(linux: OciLinux, field: string): void {
+  if (linux.timeOffsets === undefined) return;
+  const time = linux.namespaces?.find((n) => n.type === 'time');
+  if (time === undefined) refuse(`${field}.timeOffsets`, 'time offsets need a time namespace in linux.namespaces');
+  if (time.path !== undefined) refuse(`${field}.timeOffsets`, 'time offsets cannot be set on a time namespace that is joined by path');
 }
 
 function validateMappings(v: unknown, field: string): OciIdMapping[] {
@@ -461,7 +493,8 @@ function validateMappings(v: unknown, field: string): OciIdMapping[] {
 
 function checkUserNamespace(linux: OciLinux, field: string): void {
   const i = linux.namespaces?.findIndex((n) => n.type === 'user') ?? -1;
-  if (i < 0) return;
+  // Joining an existing user namespace needs no mappings: it has its own.
+  if (i < 0 || linux.namespaces?.[i]?.path !== undefined) return;
   if (!linux.uidMappings?.length) refuse(`${field}.uidMappings`, 'a user namespace needs uid mappings');
   if (!linux.gidMappings?.length) refuse(`${field}.gidMappings`, 'a user namespace needs gid mappings');
   refuse(`${field}.namespaces[${i}].type`, 'user namespaces are not supported yet');

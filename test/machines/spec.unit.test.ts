@@ -185,8 +185,8 @@ test('the whole config must be an object', () => {
 test('error messages name the field in the house style', () => {
   rejects(withEdit((c) => (c.process.args = [])), 'process.args',
     'invalid config: process.args must be a non-empty array of strings');
-  rejects(withEdit((c) => (c.linux.namespaces[2].path = '/proc/1/ns/ipc')), 'linux.namespaces[2].path',
-    'invalid config: linux.namespaces[2].path: joining an existing namespace is not supported yet');
+  rejects(withEdit((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } })), 'linux.timeOffsets',
+    'invalid config: linux.timeOffsets: time offsets need a time namespace in linux.namespaces');
   rejects(withEdit((c) => (c.process.terminal = true)), 'process.terminal',
     'invalid config: process.terminal: terminals are not supported yet');
   rejects(withEdit((c) => c.process.capabilities.effective.push('CAP_FLY')), 'process.capabilities.effective[3]',
