@@ -165,7 +165,7 @@ export function initFailure(what: string, line: string | null, fieldOf?: (op: st
   const errno = Number(errnoStr);
   const errnoName = errnoNames.get(errno) ?? `errno ${errno}`;
   const step = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
-  if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
+  if ((op === 'EXEC' || op === 'EXEC_NOW') && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
     return new RuntimeError('INVALID_CONFIG', `${what}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
   }

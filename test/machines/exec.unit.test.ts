@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RuntimeError } from '../../src/errors.js';
-import type { ContainerEvent, ExecRequested } from '../../src/machines/events.js';
+import type { ContainerEvent, ExecRequested, ExecStarted } from '../../src/machines/events.js';
 import { refusal } from '../../src/machines/lifecycle.js';
 import { publicState, replay, step } from '../../src/machines/replay.js';
 import type { OciProcess } from '../../src/machines/spec.js';
@@ -118,7 +118,7 @@ test('an exec outcome after another process reconciled the container back to run
   }));
   assert.equal(r.state, 'execing');
   const reconciled = step(r.snapshot, { type: 'Observed', status: 'running', reason: 'init alive', exit: null });
-  const started = { type: 'ExecStarted', execId: 'e1', pid: 7, startTime: '9', args: ['id'] } as const;
+  const started: ExecStarted = { type: 'ExecStarted', execId: 'e1', pid: 7, startTime: '9', args: ['id'] };
   assert.equal(reconciled.can(started), true);
   assert.equal(reconciled.can({ ...started, execId: 'other' }), false);
   assert.deepEqual(step(reconciled, started).context.execs, { e1: { pid: 7, startTime: '9', args: ['id'] } });
