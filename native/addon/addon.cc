@@ -20,6 +20,7 @@ Napi::Value BpfProgAttach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgDetach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgQueryDevice(const Napi::CallbackInfo& info);  // bpf.cc
 Napi::Value BpfProgGetFdById(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value NsGetType(const Napi::CallbackInfo& info);        // ns.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -40,6 +41,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfProgDetach", Napi::Function::New(env, berth::BpfProgDetach, "bpfProgDetach"));
   exports.Set("bpfProgQueryDevice", Napi::Function::New(env, berth::BpfProgQueryDevice, "bpfProgQueryDevice"));
   exports.Set("bpfProgGetFdById", Napi::Function::New(env, berth::BpfProgGetFdById, "bpfProgGetFdById"));
+  exports.Set("nsGetType", Napi::Function::New(env, berth::NsGetType, "nsGetType"));
   return exports;
 }
 

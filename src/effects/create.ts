@@ -101,7 +101,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     writeSync(planFd, encodePlan(plan.ops));
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
-    const nsFds = openNamespaces(plan.joins);
+    const nsFds = openNamespaces(d.sys, plan.joins);
     childEnds.push(...nsFds);
     // fd 6 is reserved (plan.h): a placeholder keeps the namespaces at 7 and up.
     if (nsFds.length > 0) childEnds.push(openSync('/dev/null', 'r'));

@@ -1,12 +1,11 @@
-import { closeSync, constants as fsc, existsSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync } from 'node:fs';
 import { RuntimeError, errnoOf } from '../errors.js';
-import type { NamespaceType, OciConfig } from '../machines/spec.js';
+import type { OciConfig } from '../machines/spec.js';
+import { NAMESPACE_FLAGS } from './linuxConstants.js';
 import type { NamespaceJoin } from './nsPlan.js';
+import type { Syscalls } from './syscalls.js';
 
-/** The kind nsfs shows for each spec type, in /proc/<pid>/ns and in an fd's link ("net:[4026531840]"). */
-const NSFS_KIND: Record<NamespaceType, string> = {
-  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
-};
+const TYPE_OF_FLAG = new Map<number, string>(Object.entries(NAMESPACE_FLAGS).map(([type, flag]) => [flag, type]));
 
 function invalid(field: string, reason: string): RuntimeError {
   return new RuntimeError('INVALID_CONFIG', `invalid config: ${field}: ${reason}`, { field });
@@ -14,26 +13,31 @@ function invalid(field: string, reason: string): RuntimeError {
 
 /**
  * Open every namespace the spec joins by path, in SETNS order, and check that each is a
- * namespace of its type (Node opens every file O_CLOEXEC): the link of the opened fd reads `<kind>:[<inode>]` only for an nsfs
- * file, and names the kind (what ioctl NS_GET_NSTYPE would say). Checked on the fd, so the file
- * cannot change between the check and the join. Returns the fds (O_CLOEXEC); any failure
- * closes what was opened and names the field.
+ * namespace of its type with ioctl(NS_GET_NSTYPE) on the opened fd (so the file cannot change
+ * between the check and the join; a bind-mounted one, as `ip netns add` makes, works too).
+ * Returns the fds (Node opens every file O_CLOEXEC); any failure closes what was opened and
+ * names the field.
  */
-export function openNamespaces(joins: readonly NamespaceJoin[]): number[] {
+export function openNamespaces(sys: Syscalls, joins: readonly NamespaceJoin[]): number[] {
   const fds: number[] = [];
   try {
     for (const j of joins) {
       let fd: number;
       try {
+        // O_NONBLOCK: a FIFO at that path must not block the open
         fd = openSync(j.path, fsc.O_RDONLY | fsc.O_NONBLOCK);
       } catch (e) {
         throw invalid(j.field, `${j.path}: ${errnoOf(e) ?? String(e)}`);
       }
       fds.push(fd);
-      const link = readlinkSync(`/proc/self/fd/${fd}`);
-      const kind = /^(\w+):\[\d+\]$/.exec(link)?.[1];
-      if (kind !== NSFS_KIND[j.type]) {
-        throw invalid(j.field, `${j.path} is not a ${j.type} namespace${kind ? ` (it is a ${kind} namespace)` : ''}`);
+      let type: string | undefined;
+      try {
+        type = TYPE_OF_FLAG.get(sys.nsGetType(fd)) ?? 'unknown';
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOTTY') throw e;
+      }
+      if (type !== j.type) {
+        throw invalid(j.field, `${j.path} is not a ${j.type} namespace${type ? ` (it is a ${type} namespace)` : ''}`);
       }
     }
     return fds;

@@ -69,4 +69,6 @@ export interface Syscalls {
   bpfProgQueryDevice(cgroupFd: number): number[];
   /** bpf(BPF_PROG_GET_FD_BY_ID) → a program fd; ENOENT when the program no longer exists. */
   bpfProgGetFdById(id: number): number;
+  /** ioctl(fd, NS_GET_NSTYPE): the CLONE_NEW* flag of the namespace `fd` refers to; ENOTTY when it is not a namespace. */
+  nsGetType(fd: number): number;
 }

@@ -198,3 +198,16 @@ test('a plan must end in EXEC or EXEC_NOW', { skip }, async () => {
   const r = await runPlan([...sh('true'), op('FORK')]);
   assert.deepEqual(r.lines, ['ERR PLAN 22 no EXEC']);
 });
+
+test('addon nsGetType: the CLONE_NEW* type of a namespace fd; ENOTTY for any other file', { skip }, () => {
+  const net = openSync('/proc/self/ns/net', 'r');
+  const uts = openSync('/proc/self/ns/uts', 'r');
+  const nul = openSync('/dev/null', 'r');
+  try {
+    assert.equal(sys.nsGetType(net), CLONE_NEWNET);
+    assert.equal(sys.nsGetType(uts), CLONE_NEWUTS);
+    assert.throws(() => sys.nsGetType(nul), { code: 'ENOTTY', syscall: 'ioctl NS_GET_NSTYPE', errno: 25 });
+  } finally {
+    for (const fd of [net, uts, nul]) closeSync(fd);
+  }
+});
