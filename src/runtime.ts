@@ -16,7 +16,8 @@ import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent } from './machines/events.js';
-import { reap } from './effects/reap.js';
+import { collect, reap } from './effects/reap.js';
+import { whenReadable } from './effects/pipes.js';
 import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
 import type { CgroupManager, Stats } from './effects/cgroups/index.js';
@@ -105,6 +106,8 @@ export class Runtime {
   private helper: number | null = null;
   private layout: CgroupLayout | null = null;
   private closed = false;
+  /** Aborted by close(): waits on pidfds stop before the pidfds are closed. */
+  private readonly closing = new AbortController();
 
   constructor(
     readonly root: string,
@@ -255,7 +258,10 @@ export class Runtime {
    * the container was deleted first).
    */
   private async execExit(id: string, execId: string, own: TrackedProcess | null): Promise<ExitInfo> {
-    if (own?.child) return reap(this.deps, own);
+    if (own?.child) {
+      if (!own.exit) await whenReadable(this.deps.watch, own.pidfd, this.closing.signal);
+      return collect(this.deps, own);
+    }
     return new Promise<ExitInfo>((resolve, reject) => {
       let startedAt = -1;
       const seen = (e: StoredEvent): ExitInfo | null => {
@@ -367,6 +373,7 @@ export class Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new RuntimeError('ILLEGAL_STATE', 'runtime closed before the process exited'));
     await Promise.allSettled([...this.locks.values()]);
     for (const l of this.live.values()) {
       await l.appends;
