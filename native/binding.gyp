@@ -3,7 +3,7 @@
     {
       # The addon: thin syscall wrappers, node-addon-api without C++ exceptions.
       "target_name": "berth",
-      "sources": ["addon/addon.cc", "addon/process.cc", "addon/watch.cc", "addon/fds.cc", "addon/eventfd.cc", "addon/bpf.cc", "addon/unix.cc", "addon/tty.cc", "addon/mount.cc"],
+      "sources": ["addon/addon.cc", "addon/process.cc", "addon/watch.cc", "addon/fds.cc", "addon/eventfd.cc", "addon/bpf.cc", "addon/unix.cc", "addon/tty.cc", "addon/mount.cc", "addon/ns.cc"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
@@ -19,7 +19,7 @@
         "init/init.c", "init/plan.c", "init/ops.c", "init/resolve.c",
         "init/mounts.c", "init/creds.c", "init/exec.c",
         "init/chan.c", "init/terminal.c", "init/hooks.c", "init/mountapi.c", "init/copyup.c",
-        "init/seccomp.c", "init/process.c"
+        "init/seccomp.c", "init/process.c", "init/ns.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],

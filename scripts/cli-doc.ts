@@ -12,7 +12,7 @@ for (const c of commands) {
     out.push('');
   }
 }
-out.push('## Exit statuses', '', 'An error prints one line on stderr, `berth: <message> [<CODE>]` (and, with `--log`, a log', 'entry in the chosen format). `run` otherwise exits with the container\'s status: its exit', 'code, or 128+n when signal n killed it — so a container\'s own exit code can coincide with', 'one of these, as with runc.', '', '| code | status |', '| --- | --- |');
+out.push('## Exit statuses', '', 'An error prints one line on stderr, `berth: <message> [<CODE>]` (and, with `--log`, a log', 'entry in the chosen format). `run` otherwise exits with the container\'s status, and a', 'foreground `exec` with its process\'s: the exit code, or 128+n when signal n killed it — so a', 'process\'s own exit code can coincide with one of these, as with runc.', '', '| code | status |', '| --- | --- |');
 for (const [k, v] of Object.entries(EXIT_STATUS)) out.push(`| ${k} | ${v} |`);
 out.push('', 'Help: `berth --help`, `berth <command> --help`; version: `berth --version`.', '');
 console.log(out.join('\n'));

@@ -9,6 +9,8 @@ import type { Runtime } from './runtime.js';
 import type { StoredEvent } from './store/eventLog.js';
 import type { OciResources } from './machines/spec.js';
 import type { Stats } from './effects/cgroups/index.js';
+import type { ExecOptions } from './runtime.js';
+import type { ExecProcess } from './execProcess.js';
 
 /** A handle on one container of a runtime. It holds no state of its own: the log does. */
 export class Container {
@@ -69,6 +71,15 @@ export class Container {
 
   update(resources: OciResources): Promise<ContainerState> {
     return this.rt.update(this.id, resources);
+  }
+
+  /**
+   * Run another process in the running container (runc exec). `process` has config.json's
+   * `process` shape; the returned handle has its pid, its stdio (with `stdio: 'pipe'`) and
+   * `wait()` for its exit.
+   */
+  exec(process: unknown, opts: ExecOptions = {}): Promise<ExecProcess> {
+    return this.rt.exec(this.id, process, opts);
   }
 
   /** Host pids of the container's processes. */

@@ -9,13 +9,13 @@ import { RuntimeError } from './errors.js';
 const ID = /^[\w+.-]+$/;
 export const MAX_ID_LENGTH = 255;
 
-export function validateId(id: unknown): string {
+export function validateId(id: unknown, what = 'container id'): string {
   if (typeof id !== 'string' || id.length === 0) {
-    throw new RuntimeError('INVALID_ID', 'invalid container id: the id must not be empty');
+    throw new RuntimeError('INVALID_ID', `invalid ${what}: the id must not be empty`);
   }
-  if (id.length > MAX_ID_LENGTH) throw new RuntimeError('INVALID_ID', `invalid container id ${id.slice(0, 32)}…: longer than ${MAX_ID_LENGTH} characters`);
+  if (id.length > MAX_ID_LENGTH) throw new RuntimeError('INVALID_ID', `invalid ${what} ${id.slice(0, 32)}…: longer than ${MAX_ID_LENGTH} characters`);
   if (id === '.' || id === '..' || !ID.test(id)) {
-    throw new RuntimeError('INVALID_ID', `invalid container id ${JSON.stringify(id)}: use letters, digits and _ + - . only`);
+    throw new RuntimeError('INVALID_ID', `invalid ${what} ${JSON.stringify(id)}: use letters, digits and _ + - . only`);
   }
   return id;
 }

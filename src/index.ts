@@ -7,8 +7,9 @@
  *   await c.start(); const exit = await c.wait(); await c.delete();
  *   await rt.close();
  */
-export { openRuntime, Runtime, DEFAULT_ROOT, type RuntimeOptions, type CreateOptions } from './runtime.js';
+export { openRuntime, Runtime, DEFAULT_ROOT, type RuntimeOptions, type CreateOptions, type ExecOptions } from './runtime.js';
 export { Container } from './container.js';
+export { ExecProcess } from './execProcess.js';
 export { RuntimeError, SyscallError, isRuntimeError, ERROR_CODES, type ErrorCode, type ErrorInfo } from './errors.js';
 export type { ContainerState } from './machines/replay.js';
 export type { ContainerEvent, ExitInfo } from './machines/events.js';
@@ -16,7 +17,7 @@ export type { OciStatus } from './machines/lifecycle.js';
 export type { StoredEvent, EventLog } from './store/eventLog.js';
 export type { StdioSpec, ContainerStdio } from './effects/stdio.js';
 export type { ConsoleStream } from './effects/console.js';
-export type { OciConfig } from './machines/spec.js';
-export { defaultConfig, validateConfig } from './machines/spec.js';
+export type { OciConfig, OciProcess } from './machines/spec.js';
+export { defaultConfig, validateConfig, validateProcess } from './machines/spec.js';
 export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Observable } from 'rxjs';
@@ -16,12 +17,15 @@ import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/consol
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
-import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
-import { reap } from './effects/reap.js';
+import { toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent } from './machines/events.js';
+import { collect, reap } from './effects/reap.js';
+import { whenReadable } from './effects/pipes.js';
 import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
 import type { CgroupManager, Stats } from './effects/cgroups/index.js';
-import type { OciResources } from './machines/spec.js';
+import { validateProcess, type OciConfig, type OciResources } from './machines/spec.js';
+import { execKey } from './effects/execWatch.js';
+import { ExecProcess } from './execProcess.js';
 import { exists, fromErrorInfo, isSettled, leafState, refusal, type Command, type MachineState } from './machines/lifecycle.js';
 import { publicState, replay, type ContainerState } from './machines/replay.js';
 import type { EventLog, StoredEvent } from './store/eventLog.js';
@@ -65,6 +69,15 @@ export interface CreateOptions {
   detached?: boolean;
 }
 
+export interface ExecOptions {
+  /** The process's stdio, as `create`'s (default `inherit`); with `pipe`, `exec.stdio` holds the streams. */
+  stdio?: StdioSpec;
+  /** Write the exec'd process's host pid to this file. */
+  pidFile?: string;
+  /** Its name in the container's log (default `exec-<random hex>`); letters, digits and `_ + - .`. */
+  execId?: string;
+}
+
 /** A container's live machine in this process and the log version it reflects. */
 interface Live {
   id: string;
@@ -82,7 +95,7 @@ export { DEFAULT_ROOT };
  * or update can be undone and the probe on the next load sees what happened, so their intents
  * skip the fsync: it was half the cost of a pause.
  */
-const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested']);
+const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'ExecRequested']);
 
 /** Open a runtime on a root. The returned runtime owns no global state; close it when done. */
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -109,6 +122,8 @@ export class Runtime {
   private helper: number | null = null;
   private layout: CgroupLayout | null = null;
   private closed = false;
+  /** Aborted by close(): waits on pidfds stop before the pidfds are closed. */
+  private readonly closing = new AbortController();
 
   constructor(
     readonly root: string,
@@ -125,6 +140,7 @@ export class Runtime {
       sys,
       paths: this.paths,
       procs,
+      execs: new Map(),
       watch: fdWatchHub(sys),
       log: logger,
       helperFd: () => (this.helper ??= sys.sealedCopy(initHelperPath())),
@@ -255,6 +271,95 @@ export class Runtime {
     return this.command(id, 'update', { type: 'UpdateRequested', resources });
   }
 
+  /**
+   * Run another process in a running container (runc exec): it joins every namespace and the
+   * cgroup of the container, with its own user, capabilities, rlimits, cwd and env. `process`
+   * is an OCI process (config.json's `process` shape; INVALID_CONFIG naming the field
+   * otherwise); capabilities, rlimits and oomScoreAdj it lacks are the container's. Logged as
+   * ExecRequested, ExecStarted and, once it ends, ExecExited.
+   */
+  async exec(id: string, process: unknown, opts: ExecOptions = {}): Promise<ExecProcess> {
+    validateId(id);
+    const proc = validateProcess(process);
+    if (proc.terminal === true) {
+      throw new RuntimeError('INVALID_CONFIG', `invalid config: process.terminal: exec with a terminal is not supported yet`, { field: 'process.terminal' });
+    }
+    const execId = opts.execId ?? `exec-${randomBytes(6).toString('hex')}`;
+    validateId(execId, 'exec id');
+    const { fds, streams } = openStdio(this.sys, opts.stdio);
+    let started: ExecStarted | null = null;
+    try {
+      await this.command(id, 'exec', { type: 'ExecRequested', execId, process: proc, pidFile: opts.pidFile ?? null }, {
+        stdio: fds,
+        onFact: (f) => {
+          if (f.type === 'ExecStarted' && f.execId === execId) started = f;
+        },
+      });
+    } catch (e) {
+      for (const s of Object.values(streams)) s?.destroy();
+      throw e;
+    } finally {
+      for (const fd of fds.owned.splice(0)) this.sys.close(fd);
+    }
+    const s = started as ExecStarted | null;
+    if (s === null) throw new RuntimeError('INTERNAL', `exec ${id}: no ExecStarted for ${execId}`);
+    const tracked = this.deps.execs.get(execKey(id, execId)) ?? null;
+    return new ExecProcess(id, execId, s.pid, streams, {
+      wait: () => this.execExit(id, execId, tracked),
+      kill: (signal) => this.killExec(id, execId, signal),
+    });
+  }
+
+  /**
+   * An exec'd process's exit: exact when this process is its parent (it reaps it), else as
+   * the log records it (ExecExited; both fields null when nobody who could tell logged it, or
+   * the container was deleted first).
+   */
+  private async execExit(id: string, execId: string, own: TrackedProcess | null): Promise<ExitInfo> {
+    if (own?.child) {
+      if (!own.exit) await whenReadable(this.deps.watch, own.pidfd, this.closing.signal);
+      return collect(this.deps, own);
+    }
+    return new Promise<ExitInfo>((resolve, reject) => {
+      let startedAt = -1;
+      const seen = (e: StoredEvent): ExitInfo | null => {
+        if (e.data.execId === execId && e.type === 'ExecStarted') startedAt = e.version;
+        if (e.data.execId === execId && e.type === 'ExecExited') return { code: e.data.code as number | null, signal: e.data.signal as number | null };
+        return e.type === 'Deleted' && startedAt >= 0 ? { code: null, signal: null } : null;
+      };
+      const done = (exit: ExitInfo) => {
+        sub.unsubscribe();
+        resolve(exit);
+      };
+      const sub = this.log.events$(id).subscribe({
+        next: (e) => { const x = seen(e); if (x) done(x); },
+        error: reject,
+        complete: () => reject(new RuntimeError('ILLEGAL_STATE', `exec ${execId} in ${id}: runtime closed before it exited`)),
+      });
+      this.log.read(id).then((events) => {
+        for (const e of events) {
+          const x = seen(e);
+          if (x) return done(x);
+        }
+      }, reject);
+    });
+  }
+
+  /** Signal an exec'd process this runtime tracks (through its pidfd). */
+  killExec(id: string, execId: string, signal: number): void {
+    const p = this.deps.execs.get(execKey(id, execId));
+    if (!p) throw new RuntimeError('ILLEGAL_STATE', `exec ${execId} in ${id} is not running`);
+    this.sys.pidfdSendSignal(p.pidfd, signal);
+  }
+
+  /** The validated config a container was created with (from its log). */
+  async config(id: string): Promise<OciConfig> {
+    await this.state(id);
+    const config = this.live.get(id)?.actor.getSnapshot().context.config ?? null;
+    if (config === null) throw new RuntimeError('NOT_EXISTS', `container ${id} has no config`);
+    return config;
+  }
+
   /** Host pids of every process in the container's cgroup. */
   async ps(id: string): Promise<number[]> {
     return (await this.alive(id, 'ps')).cg.pids();
@@ -331,6 +436,7 @@ export class Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new RuntimeError('ILLEGAL_STATE', 'runtime closed before the process exited'));
     await Promise.allSettled([...this.locks.values()]);
     for (const id of [...this.consoles.keys()]) this.dropConsole(id);
     for (const l of this.live.values()) {
@@ -338,8 +444,9 @@ export class Runtime {
       l.actor.stop();
     }
     this.live.clear();
-    for (const p of this.deps.procs.values()) this.sys.close(p.pidfd);
+    for (const p of [...this.deps.procs.values(), ...this.deps.execs.values()]) this.sys.close(p.pidfd);
     this.deps.procs.clear();
+    this.deps.execs.clear();
     if (this.helper !== null) this.sys.close(this.helper);
     await this.log.close();
   }
@@ -349,7 +456,9 @@ export class Runtime {
    * version this process last saw, then the machine runs the effect and emits facts, which
    * are appended in order. A refused or failed command throws its coded error.
    */
-  private async command(id: string, cmd: Command, intent: Intent): Promise<ContainerState> {
+  private async command(
+    id: string, cmd: Command, intent: Intent, opts: { stdio?: StdioFds; onFact?: (f: Fact) => void } = {},
+  ): Promise<ContainerState> {
     validateId(id);
     return this.exclusive(id, async () => {
       if (this.closed) throw new RuntimeError('ILLEGAL_STATE', `${cmd} ${id}: runtime is closed`);
@@ -359,8 +468,16 @@ export class Runtime {
       if (!snap.can(intent)) throw refusal(id, cmd, st, intent.type === 'DeleteRequested' && intent.force);
       const r = await this.log.append(id, [toLogEvent(intent)], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
       l.version = r.nextVersion;
-      l.actor.send(intent);
-      const after = await this.settle(l);
+      if (opts.stdio) this.stdio.set(id, opts.stdio);
+      const tap = opts.onFact ? l.actor.on('*', (f) => opts.onFact!(f as Fact)) : null;
+      let after;
+      try {
+        l.actor.send(intent);
+        after = await this.settle(l);
+      } finally {
+        tap?.unsubscribe();
+        if (opts.stdio) this.stdio.delete(id);
+      }
       const state = leafState(after.value);
       // A deleted container needs no live machine: the log keeps it.
       if (state === 'deleted') this.forget(l);

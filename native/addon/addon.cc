@@ -28,6 +28,7 @@ Napi::Value SetWindowSize(const Napi::CallbackInfo& info);    // tty.cc
 Napi::Value SpawnUsernsHolder(const Napi::CallbackInfo& info);  // mount.cc
 Napi::Value OpenTree(const Napi::CallbackInfo& info);         // mount.cc
 Napi::Value MountSetattr(const Napi::CallbackInfo& info);     // mount.cc
+Napi::Value NsGetType(const Napi::CallbackInfo& info);        // ns.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -56,6 +57,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawnUsernsHolder", Napi::Function::New(env, berth::SpawnUsernsHolder, "spawnUsernsHolder"));
   exports.Set("openTree", Napi::Function::New(env, berth::OpenTree, "openTree"));
   exports.Set("mountSetattr", Napi::Function::New(env, berth::MountSetattr, "mountSetattr"));
+  exports.Set("nsGetType", Napi::Function::New(env, berth::NsGetType, "nsGetType"));
   return exports;
 }
 

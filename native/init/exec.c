@@ -3,6 +3,7 @@
  * but 0-2, 4 and 5, report READY, block until `berth start` opens the exec fifo, run the
  * startContainer hooks, and execve. The fifo's write end is close-on-exec: its reader sees end of
  * file exactly when the user process has replaced us (or we died).
+ * EXEC_NOW (berth exec) is the same without the fifo: READY, then execve at once.
  * After READY the status line is spent: an execve failure goes to stderr, with exit 127.
  */
 #include <errno.h>
@@ -110,6 +111,17 @@ int op_exec(struct init_state *st, char **args) {
   /* fd stays open (close-on-exec): `berth start` waits for its end of file, so it returns
    * (and runs poststart hooks) once the user process is executing */
   seccomp_install_deferred();  /* a profile loaded here only has to allow execve */
+  execve(path, st->argv, st->envp);
+  exec_failed(errno, path);
+}
+
+int op_exec_now(struct init_state *st, char **args) {
+  (void)args;
+  char path[PATH_MAX];
+  if (resolve_exe(st, path, sizeof path) < 0) return -1;
+  if (close_fds(st) < 0) return -1;
+  if (write_all(STATUS_FD, "READY\n", 6) < 0) _exit(1);
+  seccomp_install_deferred();  /* the container's profile binds exec'd processes too */
   execve(path, st->argv, st->envp);
   exec_failed(errno, path);
 }

@@ -142,7 +142,15 @@ int op_umask(struct init_state *st, char **args) {
  * path inside our root: a directory outside it reads "(unreachable)/..." or fails. */
 int op_cwd(struct init_state *st, char **args) {
   char buf[PATH_MAX];
-  int fd = open_in_root(st->rootfd, args[0], O_PATH | O_DIRECTORY, 0);
+  /* An exec plan has no ROOTFS: its root is "/" once SETNS joined the container's mounts. */
+  int own = st->rootfd < 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (st->rootfd < 0 && own < 0) return fail(st, "open", "/");
+  int fd = open_in_root(st->rootfd >= 0 ? st->rootfd : own, args[0], O_PATH | O_DIRECTORY, 0);
+  if (own >= 0) {
+    int err = errno;
+    close(own);
+    errno = err;
+  }
   if (fd < 0) return fail(st, "chdir", args[0]);
   int rc = fchdir(fd);
   int err = errno;

@@ -124,5 +124,12 @@ int op_seccomp_rule(struct init_state *st, char **args);
 int op_seccomp_load(struct init_state *st, char **args);
 void seccomp_install_deferred(void);
 int seccomp_print_version(void);
+int op_exec_now(struct init_state *st, char **args);
+/* ns.c */
+int op_wait(struct init_state *st, char **args);
+int op_setns(struct init_state *st, char **args);
+int op_unshare(struct init_state *st, char **args);
+int op_timens_offset(struct init_state *st, char **args);
+int op_fork(struct init_state *st, char **args);
 
 #endif

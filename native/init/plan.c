@@ -52,7 +52,15 @@ static const struct op_def OP_DEFS[] = {
     {"MOVE_MOUNT", "npn", op_move_mount},
     {"MOUNT_SETATTR", "pnn", op_mount_setattr},
     {"TMPCOPYUP", "spsns", op_tmpcopyup},
+    {"EXEC_NOW", "", op_exec_now},
+    {"WAIT", "n", op_wait},
+    {"SETNS", "nn", op_setns},
+    {"UNSHARE", "n", op_unshare},
+    {"TIMENS_OFFSET", "nin", op_timens_offset},
+    {"FORK", "", op_fork},
 };
+
+static int is_exec(const struct op_def *def) { return def->fn == op_exec || def->fn == op_exec_now; }
 
 const struct op_def *op_lookup(const char *name) {
   for (size_t i = 0; i < sizeof OP_DEFS / sizeof OP_DEFS[0]; i++) {
@@ -157,7 +165,7 @@ int plan_parse(char *buf, size_t len, struct plan *out, const char **what) {
     struct plan_op *op = &out->ops[out->nops];
     op->def = op_lookup(name);
     if (op->def == NULL) return bad(what, name, "unknown operation");
-    if (out->nops > 0 && out->ops[out->nops - 1].def->fn == op_exec) return bad(what, NULL, "EXEC is not last");
+    if (out->nops > 0 && is_exec(out->ops[out->nops - 1].def)) return bad(what, NULL, "EXEC is not last");
     if (parse_record(&p, end, op, &argv, what) < 0) return -1;
     out->nargs += op->def->fn == op_arg;
     out->nenv += op->def->fn == op_env;
@@ -165,7 +173,7 @@ int plan_parse(char *buf, size_t len, struct plan *out, const char **what) {
   }
   char *zero = next_token(&p, end);
   if (zero == NULL || strcmp(zero, "0") != 0 || p != end) return bad(what, NULL, "bad END record");
-  if (out->nops == 0 || out->ops[out->nops - 1].def->fn != op_exec) return bad(what, NULL, "no EXEC");
+  if (out->nops == 0 || !is_exec(out->ops[out->nops - 1].def)) return bad(what, NULL, "no EXEC");
   if (out->nargs == 0) return bad(what, NULL, "no ARG");
   return 0;
 }

@@ -19,23 +19,56 @@
  *            helper's own setup (opening the host procfs); <detail> is "<step> <object>", e.g.
  *            "ERR MOUNT 19 mount /proc", "ERR EXEC 2 resolve nosuch", "ERR PLAN 22 bad magic"
  *   5        exec fifo, opened O_PATH by the parent; reopened O_WRONLY through a procfs
- *            handle taken before pivot_root, so the wait works with or without /proc mounted
+ *            handle taken before pivot_root, so the wait works with or without /proc mounted.
+ *            In an exec plan (berth exec: EXEC_NOW, no fifo) fd 5 is instead the read end of
+ *            the go-ahead pipe that WAIT reads
  *   6        the control socket (optional: only if the runtime placed one; src/effects/control.ts):
  *            one end of an AF_UNIX SOCK_SEQPACKET pair. The helper sends fds to the runtime on
  *            it, one message each: the data is the fd's name, the fd travels as SCM_RIGHTS
  *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
  *            before READY, so the runtime reads every message after READY, up to end of stream.
- *   7        only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe
- *   8...     detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
- *            closed once attached
+ *   7        create, only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe.
+ *            exec: the container init's pidfd (SETNS 7 with every namespace of the container)
+ *   8...     create: detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
+ *            closed once attached; then the namespace files to join (SETNS with one CLONE_NEW*
+ *            type each, in SETNS order). EXEC closes what is left.
  *
  * Before its last line the status pipe may carry "HOOKS\n" (HOOKS_SYNC): the runtime runs its
  * prestart and createRuntime hooks, then writes one byte "C" on fd 7 (or closes it to abort).
  *
- * The helper is already in the new namespaces (clone3 flags) when it starts. With a user
- * namespace, its uid_map and gid_map were written by the runtime before the helper was exec'd.
+ * The helper is already in the new namespaces (clone3 flags) when it starts, unless the plan
+ * joins namespaces by path or sets time offsets: then it starts in the runtime's namespaces and
+ * the plan begins with SETNS / UNSHARE / TIMENS_OFFSET / FORK (runc's nsexec order). With a new
+ * user namespace, its uid_map and gid_map were written by the runtime before the helper was
+ * exec'd.
+ *
+ * A plan with FORK makes the status pipe carry two lines: "PID <n>\n" from the helper, which
+ * then exits 0, and the child's READY / ERR line. <n> is the pid of the process that goes on
+ * (the container's init, or the exec'd process), in the runtime's pid namespace; the runtime
+ * is its parent (CLONE_PARENT) and reaps both. An ERR before FORK comes alone.
  *
  * Operations, in the order initPlan.ts emits them:
+ *   WAIT <fd>                                exec plans only, first: block until the runtime
+ *                                            writes one byte into the pipe at <fd> (it has joined
+ *                                            the helper to the container's v1 cgroups); EOF fails
+ *                                            with ECANCELED
+ *   SETNS <fd> <flags>                       setns(fd, flags): a namespace file with its one
+ *                                            CLONE_NEW* type (the kernel checks the type), or a
+ *                                            pidfd with every type to join. A user namespace is
+ *                                            always joined first (runc's nsexec order), so the
+ *                                            others are joined, and new ones owned, under it
+ *   UNSHARE <flags>                          unshare(flags): the namespaces not joined by path,
+ *                                            made after the joins (only when a plan joins any)
+ *   TIMENS_OFFSET <clock> <secs> <nanosecs>  write "<clock> <secs> <nanosecs>" to
+ *                                            /proc/self/timens_offsets (host procfs handle):
+ *                                            clock 1 monotonic, 7 boottime; after UNSHARE
+ *                                            CLONE_NEWTIME, before FORK (the kernel freezes the
+ *                                            offsets once a process is in the namespace)
+ *   FORK                                     clone3(CLONE_PARENT): the helper writes
+ *                                            "PID <child>" and exits 0, the child waits for the
+ *                                            helper to be gone and continues the plan; needed
+ *                                            after joining or creating a pid or time namespace
+ *                                            (they apply to children only)
  *   SETSID                                   setsid(); runc does the same for every init
  *   PROPAGATION <flags>                      mount(NULL, "/", NULL, flags) e.g. MS_REC|MS_SLAVE
  *   ROOTFS <host path>                       bind the rootfs onto itself (MS_BIND|MS_REC) and keep
@@ -155,6 +188,8 @@
  *                                            writes "ERR EXEC <errno> <path>" (a failed deferred
  *                                            install "ERR SECCOMP_LOAD <errno> ...") to stderr and
  *                                            exits 127.
+ *   EXEC_NOW                                 exec plans: as EXEC without the fifo (READY, then
+ *                                            execve at once); EXEC or EXEC_NOW ends every plan
  */
 #ifndef BERTH_PLAN_H
 #define BERTH_PLAN_H

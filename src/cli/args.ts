@@ -11,11 +11,13 @@ export interface FlagSpec {
   boolean?: boolean;
   /** Accepted for compatibility; its value is ignored. */
   ignored?: boolean;
+  /** May be given more than once (`--env A=1 --env B=2`); read with `list()`. */
+  multiple?: boolean;
   help: string;
 }
 
 export interface Parsed {
-  flags: Map<string, string | boolean>;
+  flags: Map<string, string | boolean | string[]>;
   positionals: string[];
 }
 
@@ -25,7 +27,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], s
     byName.set(s.name, s);
     if (s.short) byName.set(s.short, s);
   }
-  const flags = new Map<string, string | boolean>();
+  const flags: Parsed['flags'] = new Map();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,7 +59,9 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], s
       value = next;
       i++;
     }
-    if (!spec.ignored) flags.set(spec.name, value);
+    if (spec.ignored) continue;
+    if (spec.multiple) flags.set(spec.name, [...list({ flags, positionals }, spec.name), String(value)]);
+    else flags.set(spec.name, value);
   }
   return { flags, positionals };
 }
@@ -65,6 +69,12 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], s
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.flags.get(name);
   return typeof v === 'string' ? v : undefined;
+}
+
+/** Every value of a `multiple` flag, in order. */
+export function list(p: Parsed, name: string): string[] {
+  const v = p.flags.get(name);
+  return Array.isArray(v) ? v : [];
 }
 
 export function bool(p: Parsed, name: string): boolean {

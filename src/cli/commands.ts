@@ -10,6 +10,7 @@ import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
 import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
+import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -25,6 +26,8 @@ export interface Command {
   summary: string;
   usage: string;
   flags: FlagSpec[];
+  /** Flags end at the first positional (`exec <id> <command> -l`: `-l` is the command's). */
+  stopAtFirstPositional?: boolean;
   /** Returns the process exit status. */
   run(ctx: CommandContext): Promise<number>;
 }
@@ -293,6 +296,44 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'exec',
+    summary: 'run another process in a running container; exit with its status (runc exec)',
+    usage: 'berth exec [--detach] [--pid-file F] [--cwd D] [--env K=V]... [--user UID[:GID]] [--additional-gids G]... [--cap C]... [--no-new-privs] (--process FILE <id> | <id> <command> [args...])',
+    flags: execFlags,
+    stopAtFirstPositional: true,
+    async run(ctx) {
+      refuseTerminal(ctx.args);
+      preserveFds(ctx);
+      const [id, ...argv] = ctx.args.positionals;
+      const processFile = str(ctx.args, 'process');
+      if (id === undefined) throw new RuntimeError('INVALID_ARGUMENT', 'exec: expected <container-id>');
+      if (processFile !== undefined && argv.length > 0) throw new RuntimeError('INVALID_ARGUMENT', 'exec: give either --process or a command, not both');
+      if (processFile === undefined && argv.length === 0) throw new RuntimeError('INVALID_ARGUMENT', 'exec: expected <container-id> <command> [args...] (or --process FILE)');
+      const detach = bool(ctx.args, 'detach');
+      // A foreground exec holds the root until its process ends: it serves the log meanwhile.
+      const rt = await ctx.runtime({ serve: !detach });
+      const process = processFile !== undefined
+        ? readProcessFile(ctx.cwd, processFile)
+        : processFromFlags((await rt.config(id)).process, ctx.args, argv);
+      const pidFile = str(ctx.args, 'pid-file');
+      const e = await rt.exec(id, process, pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {});
+      if (detach) return 0;
+      const forward = forwardSignals((sig) => {
+        try {
+          e.kill(sig);
+        } catch {
+          // already exited
+        }
+      });
+      try {
+        const exit = await e.wait();
+        return exit.signal !== null ? 128 + exit.signal : exit.code ?? 0;
+      } finally {
+        forward();
+      }
+    },
+  },
+  {
     name: 'list',
     summary: 'list the containers of the root',
     usage: 'berth list [--format table|json] [--quiet]',
@@ -373,6 +414,13 @@ function details(e: StoredEvent): string {
     case 'Exited': return d.signal !== null ? `signal=${signalName(Number(d.signal))}` : `code=${d.code ?? 'unknown'}`;
     case 'DeleteRequested': return d.force ? 'force' : '';
     case 'Observed': return `status=${d.status} (${d.reason})`;
+    case 'ExecRequested': return `exec=${d.execId} args=${JSON.stringify((d.process as { args?: string[] } | undefined)?.args ?? [])}`;
+    case 'ExecStarted': return `exec=${d.execId} pid=${d.pid}`;
+    case 'ExecExited': return `exec=${d.execId} ${d.signal !== null ? `signal=${signalName(Number(d.signal))}` : `code=${d.code ?? 'unknown'}`}`;
+    case 'ExecFailed': {
+      const err = d.error as { code?: string; message?: string } | undefined;
+      return `exec=${d.execId} ${err?.code}: ${err?.message}`;
+    }
     default: {
       const err = d.error as { code?: string; message?: string } | undefined;
       return err ? `${err.code}: ${err.message}` : '';

@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${help(cmd)}\n`);
       return 0;
     }
-    const args = parseArgs(rest, cmd.flags);
+    const args = parseArgs(rest, cmd.flags, cmd.stopAtFirstPositional ?? false);
     const root = str(global, 'root') ?? DEFAULT_ROOT;
     const logger = log;
     return await cmd.run({

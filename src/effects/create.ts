@@ -10,6 +10,8 @@ import { planInit, type InitPlan } from './initPlan.js';
 import { createContainerBudgetMs, ociState } from './hookPlan.js';
 import { checkHooks, helperHookFailure, hookCwd, runHooks, runHooksWarning } from './hooks.js';
 import { hostLsm } from './lsm.js';
+import { adoptForked } from './helperReport.js';
+import { checkHostNamespaces, openNamespaces } from './namespaces.js';
 import { encodePlan } from './planWire.js';
 import { statusLines } from './statusLines.js';
 import { readProcStat } from './procfs.js';
@@ -44,6 +46,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const { config, rootfs } = loadBundle(bundle);
   checkHooks(config);
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
+  checkHostNamespaces(config);
   const plan = planInit(config, { rootfs, bundle, cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup, id, lsm: hostLsm() });
   if (plan.userns !== null) checkHostDevices(config);
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
@@ -97,11 +100,13 @@ function createCgroup(cg: CgroupManager, resources: OciResources): void {
 
 /**
  * Spawn berth-init with its fds in place (stdio, plan, status pipe, exec FIFO, control socket at
- * fd 6, the hooks' go-ahead pipe at fd 7 when the plan has HOOKS_SYNC, and the idmapped mounts'
- * fds (`mountFds`, closed here) from fd 8) and wait for its report; then read what it sent on
- * the control socket. On cgroup v1 the init joins the cgroup here, before any hook runs or its
- * user process can. With a user namespace, its maps are written while the helper waits before
- * execveat. A failure after the spawn kills and reaps the helper before it is reported.
+ * fd 6, the hooks' go-ahead pipe at fd 7 when the plan has HOOKS_SYNC, the idmapped mounts'
+ * fds (`mountFds`, closed here) from fd 8, then the namespaces to join) and wait for its report;
+ * then read what it sent on the control socket. On cgroup v1 the init joins the cgroup here,
+ * before any hook runs or its user process can. With a user namespace, its maps are written
+ * while the helper waits before execveat. A plan that forks reports the init's pid first
+ * ("PID <n>"): that process is the container's init and joins the cgroup. A failure after the
+ * spawn kills and reaps the helper (or the forked init) before it is reported.
  */
 async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupManager, ctl: ControlChannel, mountFds: number[], hooks: HookSource): Promise<Spawned> {
   const stdio = d.stdioFor(id);
@@ -133,8 +138,12 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       if (fds.length !== CONTINUE_FD) throw new RuntimeError('INTERNAL', `create ${id}: the go-ahead pipe must land on fd ${CONTINUE_FD}`);
       fds.push(goR);
     }
-    // Idmapped mounts from FIRST_EXTRA_FD: fd 7 stays closed (-1) when there are no hooks to wait for.
-    if (mountFds.length > 0) fds.push(...(sync ? [] : [-1]), ...mountFds);
+    // From FIRST_EXTRA_FD: the idmapped mounts, then the namespaces to join (plan.nsFdBase);
+    // fd 7 stays closed (-1) when there are no hooks to wait for.
+    const nsFds = openNamespaces(d.sys, plan.joins);
+    childEnds.push(...nsFds);
+    const extra = [...mountFds, ...nsFds];
+    if (extra.length > 0) fds.push(...(sync ? [] : [-1]), ...extra);
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
     spawned = d.sys.spawn({
@@ -159,21 +168,33 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
   const status = statusLines(statusR);
   const budget = createContainerBudgetMs(hooks.config);
   const lastWait = budget === null ? null : READY_TIMEOUT_MS + budget;
+  let init = spawned;
   try {
-    await cg.join(spawned.pid);
-    let line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
+    let line: string | null;
+    if (plan.ops.some((o) => o.op === 'FORK')) {
+      line = await status.next(READY_TIMEOUT_MS);
+      const child = await adoptForked(d, spawned, line);
+      if (child !== null) {
+        init = child;
+        await cg.join(child.pid);
+        line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
+      }
+    } else {
+      await cg.join(spawned.pid);
+      line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
+    }
     if (sync && line === 'HOOKS') {
-      await runCreateHooks(hooks, spawned.pid);
+      await runCreateHooks(hooks, init.pid);
       writeSync(goAhead, 'C');
       closeQuietly(d, goAhead);
       goAhead = -1;
       line = await status.next(lastWait);
     }
-    if (line !== 'READY') throw initFailure(id, line);
+    if (line !== 'READY') throw initFailure(`create ${id}`, line, (op, detail) => setnsField(plan, op, detail));
     ctl.drain();
-    return spawned;
+    return init;
   } catch (e) {
-    await killAndReap(d, spawned.pidfd);
+    await killAndReap(d, init.pidfd);
     throw e;
   } finally {
     status.close();
@@ -191,39 +212,50 @@ async function runCreateHooks(h: HookSource, pid: number): Promise<void> {
   await runHooks('createRuntime', h.config, state, what, hookCwd(h.bundle));
 }
 
-/** Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step. */
-function initFailure(id: string, line: string | null): RuntimeError {
-  if (line === null) return new RuntimeError('SYSCALL', `create ${id}: init helper exited without reporting`, { step: 'INIT' });
+/** A failed SETNS names the fd it joined: the namespace field that gave the path. */
+function setnsField(plan: InitPlan, op: string, detail: string): string | undefined {
+  const fd = /^setns fd (\d+)$/.exec(detail)?.[1];
+  return op === 'SETNS' && fd !== undefined ? plan.joins[Number(fd) - plan.nsFdBase]?.field : undefined;
+}
+
+/**
+ * Turn the helper's `ERR <op> <errno> <detail>` line into a coded error naming the step; `what`
+ * is the operation (`create web`, `exec web`), `fieldOf` may name the config field of a step.
+ */
+export function initFailure(what: string, line: string | null, fieldOf?: (op: string, detail: string) => string | undefined): RuntimeError {
+  if (line === null) return new RuntimeError('SYSCALL', `${what}: init helper exited without reporting`, { step: 'INIT' });
   const m = /^ERR (\S+) (\d+) ?(.*)$/.exec(line);
-  if (!m) return new RuntimeError('INTERNAL', `create ${id}: unexpected report from init helper: ${line.slice(0, 200)}`);
+  if (!m) return new RuntimeError('INTERNAL', `${what}: unexpected report from init helper: ${line.slice(0, 200)}`);
   const [, op = '', errnoStr = '0', detail = ''] = m;
   const errno = Number(errnoStr);
   const errnoName = errnoNames.get(errno) ?? `errno ${errno}`;
-  const what = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
-  if (op === 'HOOK') return helperHookFailure(`create ${id}`, errno, detail);
+  const step = `${op.toLowerCase().replace(/_/g, ' ')}${detail ? ` ${detail}` : ''}`;
+  if (op === 'HOOK') return helperHookFailure(what, errno, detail);
   if (op === 'MASK' && detail.startsWith('verify /dev/null')) {
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: linux.maskedPaths: the container's /dev/null must be the character device 1:3 (${errnoName})`, { field: 'linux.maskedPaths', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: linux.maskedPaths: the container's /dev/null must be the character device 1:3 (${errnoName})`, { field: 'linux.maskedPaths', step: op });
   }
-  if (op === 'EXEC' && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
+  if ((op === 'EXEC' || op === 'EXEC_NOW') && (errnoName === 'ENOENT' || errnoName === 'EACCES')) {
     const why = errnoName === 'ENOENT' ? 'executable file not found in $PATH' : 'permission denied';
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: exec ${detail}: ${why}`, { field: 'process.args', step: op });
   }
   if (op === 'TERMINAL' && (errnoName === 'ENODEV' || errnoName === 'ENOENT')) {
     const why = `${detail}: ${errnoName} (a terminal needs a devpts mount at /dev/pts)`;
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: terminal: ${why}`, { field: 'process.terminal', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: terminal: ${why}`, { field: 'process.terminal', step: op });
   }
   if (op === 'CWD') {
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: cwd ${detail}: ${errnoName}`, { field: 'process.cwd', step: op });
   }
   // libseccomp refused what the validator let through: an architecture of the other byte order, a condition it cannot express
   const seccompField = { SECCOMP_ARCH: 'linux.seccomp.architectures', SECCOMP_RULE: 'linux.seccomp.syscalls' }[op];
   if (seccompField !== undefined && ['EINVAL', 'EDOM', 'EACCES', 'EOPNOTSUPP'].includes(errnoName)) {
-    return new RuntimeError('INVALID_CONFIG', `create ${id}: seccomp: ${detail}: ${errnoName}`, { field: seccompField, step: op });
+    return new RuntimeError('INVALID_CONFIG', `${what}: seccomp: ${detail}: ${errnoName}`, { field: seccompField, step: op });
   }
-  return new SyscallError(`create ${id}: ${what}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() }, { step: op });
+  const field = fieldOf?.(op, detail);
+  return new SyscallError(`${what}: ${step}${field ? ` (${field})` : ''}: ${errnoName}`, { errnoName, errno, syscall: op.toLowerCase() },
+    { step: op, ...(field ? { field } : {}) });
 }
 
-function writePidFile(path: string, pid: number): void {
+export function writePidFile(path: string, pid: number): void {
   // Written whole then renamed, so a reader never sees a partial pid (runc does the same).
   const tmp = join(dirname(path), `.${process.pid}.pid.tmp`);
   writeFileSync(tmp, String(pid), { mode: 0o644 });

@@ -6,7 +6,7 @@ import type { WatchFn } from './fdWatch.js';
 import type { RootPaths } from './paths.js';
 import type { Syscalls } from './syscalls.js';
 
-/** A container init this process holds a pidfd for. */
+/** A container init (or exec'd process) this process holds a pidfd for. */
 export interface TrackedProcess {
   pid: number;
   pidfd: number;
@@ -33,6 +33,8 @@ export interface EffectDeps {
   sys: Syscalls;
   paths: RootPaths;
   procs: Map<string, TrackedProcess>;
+  /** Exec'd processes this process holds a pidfd for, by `execKey(id, execId)` (execWatch.ts). */
+  execs: Map<string, TrackedProcess>;
   /** Readability watches, one native poll per fd (fdWatch.ts). */
   watch: WatchFn;
   /** fd of the sealed berth-init copy (made once per process). */

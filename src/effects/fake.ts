@@ -174,6 +174,16 @@ export class FakeSyscalls implements Syscalls {
     return [...this.bpfAttached];
   }
 
+  /** Namespace type (CLONE_NEW* flag) of fds the test declares; any other fd is not a namespace. */
+  readonly nsTypes = new Map<number, number>();
+
+  nsGetType(fd: number): number {
+    this.record('nsGetType', [fd]);
+    const t = this.nsTypes.get(fd);
+    if (t === undefined) throw errnoError('ENOTTY', 'ioctl NS_GET_NSTYPE', 25);
+    return t;
+  }
+
   bpfProgGetFdById(id: number): number {
     this.record('bpfProgGetFdById', [id]);
     if (!this.bpfLoaded.has(id)) throw errnoError('ENOENT', 'bpf_prog_get_fd_by_id', 2);

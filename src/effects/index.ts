@@ -1,6 +1,6 @@
 import { fromCallback, fromPromise } from 'xstate';
 import type { EffectInput } from '../machines/container.machine.js';
-import type { ContainerEvent } from '../machines/events.js';
+import type { ContainerEvent, ExecStarted } from '../machines/events.js';
 import { createContainer } from './create.js';
 import { deleteContainer } from './delete.js';
 import type { EffectDeps } from './deps.js';
@@ -9,6 +9,8 @@ import { pauseContainer, resumeContainer, updateContainer } from './freeze.js';
 import { probeContainer } from './probe.js';
 import { startContainer } from './start.js';
 import { watchExit } from './watch.js';
+import { execProcess } from './exec.js';
+import { watchExecs } from './execWatch.js';
 
 /** The effect actors handed to `containerMachine.provide({ actors })`, bound to one set of deps. */
 export function makeEffects(d: EffectDeps) {
@@ -22,6 +24,8 @@ export function makeEffects(d: EffectDeps) {
     deleteContainer: fromPromise(({ input }: { input: EffectInput }) => deleteContainer(d, input)),
     probe: fromPromise(({ input }: { input: EffectInput }) => probeContainer(d, input)),
     watchExit: fromCallback<ContainerEvent, EffectInput>(({ input, sendBack }) => watchExit(d, input, sendBack)),
+    execProcess: fromPromise(({ input }: { input: EffectInput }) => execProcess(d, input)),
+    watchExecs: fromCallback<ExecStarted, EffectInput>(({ input, sendBack, receive }) => watchExecs(d, input, sendBack, receive)),
   };
 }
 

@@ -3,6 +3,8 @@
  * and the order). Pure: everything the host contributes comes in `host`.
  *
  * Ordering, and what plan.h leaves to this file:
+ *   [SETNS*, UNSHARE, TIMENS_OFFSET*, FORK] only when namespaces are joined by path or time
+ *     offsets are set (nsPlan.ts)
  *   SETSID, PROPAGATION, ROOTFS
  *   per mount, in config order: MOUNT, TMPCOPYUP, BIND or MOVE_MOUNT (idmapped, fd from the
  *     runtime), then MOUNT_SETATTR for recursive attributes (rro, ...), then one PROPAGATE per
@@ -44,6 +46,7 @@ import { planTerminal } from './terminalPlan.js';
 import { planHooks } from './hookPlan.js';
 import { IDMAP_OPTIONS, RECURSIVE_OPTION_NAMES, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
 import { mountIdMap, type IdMaps, type MountIdMap } from '../machines/idmap.js';
+import { planNamespaces, type NamespaceJoin } from './nsPlan.js';
 
 /** The first fd above berth-init's fixed ones (0-5, 6 the control socket, 7 the hooks' go-ahead pipe). */
 export const FIRST_EXTRA_FD = 8;
@@ -82,6 +85,10 @@ export interface InitPlan {
   idmapped: IdmappedMount[];
   /** The maps to write for a new user namespace, else null. */
   userns: IdMaps | null;
+  /** Namespaces to join by path: the k-th goes to the helper at fd nsFdBase + k (nsPlan.ts). */
+  joins: NamespaceJoin[];
+  /** The fd of the first namespace to join: after the idmapped mounts'. */
+  nsFdBase: number;
 }
 
 function invalid(field: string, reason: string): never {
@@ -361,13 +368,17 @@ function rlimitValue(n: number): string {
   return n > Number.MAX_SAFE_INTEGER ? RLIM_INFINITY : String(n);
 }
 
-function planProcess(config: OciConfig, host: InitHost, beforeExec: PlanOp[]): PlanOp[] {
+/**
+ * The process part of a plan, from RLIMIT to the final EXEC (or EXEC_NOW for berth exec):
+ * `config.process` with the container's seccomp profile, personality and labels.
+ */
+export function planProcess(config: OciConfig, opts: { lsm?: HostLsm; beforeExec?: PlanOp[]; exec?: 'EXEC' | 'EXEC_NOW' } = {}): PlanOp[] {
   const p = config.process;
   const ops: PlanOp[] = [];
   for (const r of p.rlimits ?? []) ops.push(op('RLIMIT', RLIMITS[r.type], rlimitValue(r.soft), rlimitValue(r.hard)));
   if (p.oomScoreAdj !== undefined) ops.push(op('OOM_SCORE_ADJ', p.oomScoreAdj));
   const seccomp = planSeccomp(config);
-  ops.push(...planProcessAttributes(config), ...planLsm(config, host.lsm), ...seccomp.beforeCreds);
+  ops.push(...planProcessAttributes(config), ...planLsm(config, opts.lsm), ...seccomp.beforeCreds);
   const groups = p.user.additionalGids?.length ? p.user.additionalGids.join(',') : '-';
   ops.push(op('CREDS', p.user.uid, p.user.gid, groups, ...capabilityArgs(p.capabilities)));
   if (p.noNewPrivileges === true) ops.push(op('NO_NEW_PRIVS'));
@@ -375,7 +386,7 @@ function planProcess(config: OciConfig, host: InitHost, beforeExec: PlanOp[]): P
   ops.push(op('CWD', p.cwd));
   for (const e of p.env ?? []) ops.push(op('ENV', e));
   for (const a of p.args) ops.push(op('ARG', a));
-  ops.push(...beforeExec, ...seccomp.beforeExec, op('EXEC'));
+  ops.push(...(opts.beforeExec ?? []), ...seccomp.beforeExec, op(opts.exec ?? 'EXEC'));
   return ops;
 }
 
@@ -396,16 +407,22 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   const sysctl = Object.entries(linux.sysctl ?? {});
   for (const [name] of sysctl) checkSysctl(name, has);
 
-  let cloneFlags = 0;
-  for (const t of types) cloneFlags |= NAMESPACE_FLAGS[t];
-
   const propagation = linux.rootfsPropagation === undefined ? MS_REC | MS_SLAVE : PROPAGATION_OPTIONS.get(linux.rootfsPropagation) ?? 0;
   const mounts: MountPlan = { ops: [], deferred: [], idmapped: [], config, sysfsAsBind: has('user') && !has('network') };
   const cgroupView = { ownNamespace: has('cgroup'), cgroup: host.cgroup };
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
+  // Namespace files to join come after the idmapped mounts' fds.
+  const nsFdBase = FIRST_EXTRA_FD + mounts.idmapped.length;
+  const ns = planNamespaces(linux, nsFdBase);
+  if (has('user') && linux.namespaces?.every((n) => n.type !== 'user' || n.path === undefined) && ns.cloneFlags === 0) {
+    // The maps of a new user namespace are written while the spawned helper waits (userns.ts);
+    // on the slow path the helper itself unshares it, after that point.
+    invalid('linux.namespaces', 'a new user namespace cannot be combined yet with joining namespaces by path or time offsets');
+  }
   const hooks = planHooks(config, { id: host.id ?? '', bundle: host.bundle });
 
   const ops: PlanOp[] = [
+    ...ns.ops,
     op('SETSID'),
     op('PROPAGATION', propagation),
     op('ROOTFS', host.rootfs),
@@ -424,7 +441,7 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   if (config.root.readonly === true) ops.push(op('ROOT_READONLY'));
   if (hostname !== '') ops.push(op('HOSTNAME', hostname));
   if (domainname !== '') ops.push(op('DOMAINNAME', domainname));
-  ops.push(...planProcess(config, host, hooks.beforeExec));
+  ops.push(...planProcess(config, { lsm: host.lsm, beforeExec: hooks.beforeExec }));
   const userns = has('user') ? { uidMappings: linux.uidMappings ?? [], gidMappings: linux.gidMappings ?? [] } : null;
-  return { ops, cloneFlags, idmapped: mounts.idmapped, userns };
+  return { ops, cloneFlags: ns.cloneFlags, joins: ns.joins, nsFdBase, idmapped: mounts.idmapped, userns };
 }

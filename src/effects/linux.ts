@@ -21,6 +21,7 @@ const METHODS = [
   'eventfd', 'bpfProgLoadDevice', 'bpfProgAttach', 'bpfProgDetach', 'bpfProgQueryDevice', 'bpfProgGetFdById',
   'socketpair', 'connectUnix', 'sendFds', 'recvFds', 'setWindowSize',
   'spawnUsernsHolder', 'openTree', 'mountSetattr',
+  'nsGetType',
 ] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */

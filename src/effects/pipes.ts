@@ -1,6 +1,9 @@
 import type { WatchFn } from './fdWatch.js';
 
-/** Waiting on fds on the event loop (the status pipe is read by statusLines.ts). */
+/**
+ * Waiting on fds on the event loop (the helper's status pipe is read in statusLines.ts and
+ * helperReport.ts), so no threadpool thread ever parks on an fd that may never become ready.
+ */
 
 /** Resolve once `fd` is readable (a pidfd is readable once its process has exited). */
 export function whenReadable(watch: WatchFn, fd: number, signal?: AbortSignal): Promise<void> {

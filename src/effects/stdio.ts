@@ -1,6 +1,6 @@
 import { openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { StdioFds } from './deps.js';
 import type { Syscalls } from './syscalls.js';
 
@@ -35,9 +35,23 @@ export function openStdio(sys: Syscalls, spec: StdioSpec = 'inherit'): { fds: St
     owned.push(theirs);
     const sock = new Socket({ fd: ours, readable: i !== 0, writable: i === 0 });
     if (i === 0) streams.stdin = sock;
-    else if (i === 1) streams.stdout = sock;
-    else streams.stderr = sock;
+    else if (i === 1) streams.stdout = held(sock);
+    else streams.stderr = held(sock);
     return theirs;
   }) as [number, number, number];
   return { fds: { fds, owned }, streams };
+}
+
+/**
+ * A pipe Socket emits 'end' as soon as it reads end of file if nobody consumes it yet, so a
+ * process that exits before the caller attaches a listener (an exec'd `true`) would look like
+ * a stream that never ends. Behind a PassThrough, 'end' waits for a consumer; the Socket still
+ * stops reading when the buffer is full, so the process blocks on a full pipe as usual.
+ */
+function held(sock: Socket): Readable {
+  const out = new PassThrough();
+  sock.on('error', (e) => out.destroy(e));
+  // Destroying the stream (or its natural close) releases the pipe.
+  out.on('close', () => sock.destroy());
+  return sock.pipe(out);
 }

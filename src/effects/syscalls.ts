@@ -116,4 +116,6 @@ export interface Syscalls {
   openTree(path: string, flags: number): number;
   /** mount_setattr(fd, "", flags | AT_EMPTY_PATH, attr) (flags may hold AT_RECURSIVE). */
   mountSetattr(fd: number, flags: number, attr: MountAttr): void;
+  /** ioctl(fd, NS_GET_NSTYPE): the CLONE_NEW* flag of the namespace `fd` refers to; ENOTTY when it is not a namespace. */
+  nsGetType(fd: number): number;
 }

@@ -1,7 +1,8 @@
-import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, setup } from 'xstate';
+import { assign, emit, enqueueActions, fromCallback, fromPromise, raise, sendTo, setup } from 'xstate';
 import type { ErrorInfo } from '../errors.js';
 import type {
-  ContainerEvent, Created, Deleted, ExitInfo, Fact, Observed, Paused, Resumed, Signaled, Started, Updated,
+  ContainerEvent, Created, Deleted, ExecRequested, ExecStarted, ExitInfo, Fact, Observed, Paused, Resumed, Signaled, Started,
+  Updated,
 } from './events.js';
 import type { OciConfig, OciResources } from './spec.js';
 import { toErrorInfo } from './lifecycle.js';
@@ -9,7 +10,7 @@ import { toErrorInfo } from './lifecycle.js';
 /**
  * The lifecycle law of one container. Settled states: absent, created, running, paused,
  * stopped, deleted. Transitional states (creating, starting, killing, pausing, resuming,
- * updating, deleting, reconciling) each invoke
+ * updating, execing, deleting, reconciling) each invoke
  * exactly one effect actor; the runtime provides them (`machine.provide({ actors })`), so this
  * file imports no effect, no store and no node module.
  *
@@ -48,6 +49,16 @@ export interface ContainerContext {
   force: boolean;
   /** Set only while a loaded container reconciles: the state replay ended in. */
   restoredFrom: string | null;
+  /** Exec'd processes that run (started, no exit seen yet), by exec id. */
+  execs: Record<string, RunningExec>;
+  /** The exec in flight (from ExecRequested until its outcome). */
+  exec: Omit<ExecRequested, 'type'> | null;
+}
+
+export interface RunningExec {
+  pid: number;
+  startTime: string;
+  args: string[];
 }
 
 export type Resumable = 'created' | 'running' | 'paused';
@@ -65,7 +76,7 @@ export function emptyContext(id: string): ContainerContext {
     id, bundle: null, rootfs: null, config: null, pidFile: null, owner: '', pid: null,
     startTime: null, created: null, exit: null, error: null, resume: 'created', signal: 0,
     all: false, force: false, restoredFrom: null, cgroup: null, resources: null, update: null,
-    oomKills: 0, pausedFrom: 'running',
+    oomKills: 0, pausedFrom: 'running', execs: {}, exec: null,
   };
 }
 
@@ -77,7 +88,7 @@ const notProvided = (name: string) => async (): Promise<never> => {
  * Where an operation started from a settled alive state lands: stopped if the init exited
  * meanwhile, else the state it came from. `extra` runs on every branch (emit, record error).
  */
-const back = (actions: ('emitFact' | 'recordError' | 'applyUpdate')[]) => [
+const back = (actions: ('emitFact' | 'recordError' | 'applyUpdate' | 'recordExec' | 'watchExec' | 'clearExec')[]) => [
   { guard: 'exitKnown' as const, target: '#container.stopped', actions },
   { guard: { type: 'resumeIs' as const, params: 'created' as const }, target: 'created', actions },
   { guard: { type: 'resumeIs' as const, params: 'paused' as const }, target: 'paused', actions },
@@ -109,6 +120,12 @@ export const containerMachine = setup({
     watchExit: fromCallback<ContainerEvent, EffectInput>(() => {
       throw new Error('effect watchExit was not provided');
     }),
+    execProcess: fromPromise<ExecStarted, EffectInput>(notProvided('execProcess')),
+    // Lives as long as the machine: watches every running exec (those of the restored context,
+    // then each ExecStarted it is sent) and reports ExecExited.
+    watchExecs: fromCallback<ExecStarted, EffectInput>(() => {
+      throw new Error('effect watchExecs was not provided');
+    }),
   },
   guards: {
     restoredAs: ({ context }, state: string) => context.restoredFrom === state,
@@ -123,6 +140,12 @@ export const containerMachine = setup({
     forced: ({ event }) => event.type === 'DeleteRequested' && event.force,
     observed: ({ event }, status: string) => event.type === 'Observed' && event.status === status,
     moreOom: ({ context, event }) => event.type === 'OomKilled' && event.count > context.oomKills,
+    execRunning: ({ context, event }) => event.type === 'ExecExited' && Object.hasOwn(context.execs, event.execId),
+    execIdFree: ({ context, event }) => event.type === 'ExecRequested' && !Object.hasOwn(context.execs, event.execId),
+    // The outcome of an exec whose intent another process's probe overtook (it settled the
+    // container back in running while the exec was in flight): still a fact to keep.
+    pendingExec: ({ context, event }) => (event.type === 'ExecStarted' || event.type === 'ExecFailed')
+      && context.exec?.execId === event.execId,
   },
   actions: {
     emitFact: emit(({ event }) => event as Fact),
@@ -132,6 +155,18 @@ export const containerMachine = setup({
     recordError: assign({ error: ({ event }) => ('error' in event ? event.error : null) }),
     recordOom: assign({ oomKills: ({ context, event }) => (event.type === 'OomKilled' ? event.count : context.oomKills) }),
     applyUpdate: assign({ resources: ({ context, event }) => (event.type === 'Updated' ? event.resources : context.resources), update: null }),
+    recordExec: assign(({ context, event }) => event.type === 'ExecStarted'
+      ? { execs: { ...context.execs, [event.execId]: { pid: event.pid, startTime: event.startTime, args: event.args } }, exec: null }
+      : {}),
+    clearExec: assign({ exec: null }),
+    forgetExec: assign({
+      execs: ({ context, event }) => {
+        if (event.type !== 'ExecExited') return context.execs;
+        const { [event.execId]: _gone, ...rest } = context.execs;
+        return rest;
+      },
+    }),
+    watchExec: sendTo('execs', ({ event }) => event as ExecStarted),
     beginCreate: assign(({ context, event }) => event.type === 'CreateRequested'
       ? { ...emptyContext(context.id), bundle: event.bundle, pidFile: event.pidFile, owner: event.owner }
       : {}),
@@ -141,6 +176,7 @@ export const containerMachine = setup({
       error: null,
       ...(event.type === 'KillRequested' ? { signal: event.signal, all: event.all } : {}),
       ...(event.type === 'UpdateRequested' ? { update: event.resources } : {}),
+      ...(event.type === 'ExecRequested' ? { exec: { execId: event.execId, process: event.process, pidFile: event.pidFile } } : {}),
     })),
     applyObserved: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'Observed') return;
@@ -160,7 +196,11 @@ export const containerMachine = setup({
     ? { ...input.restore.context, restoredFrom: input.restore.state }
     : emptyContext(input.id),
   initial: 'boot',
+  invoke: { id: 'execs', src: 'watchExecs', input: ({ context }) => context },
   on: {
+    // Accepted in any state in which that exec runs: alive, and after the init's exit too (an
+    // exec in the container's pid namespace dies with the init, and is reaped after it).
+    ExecExited: { guard: 'execRunning', actions: ['forgetExec', 'emitFact'] },
     // Reconciliation: a probe's finding overrides whatever the log last said.
     Observed: [
       { guard: { type: 'observed', params: 'created' }, target: '#container.alive.created', actions: 'applyObserved' },
@@ -242,6 +282,9 @@ export const containerMachine = setup({
         },
         running: {
           on: {
+            ExecRequested: { guard: 'execIdFree', target: 'execing', actions: { type: 'begin', params: 'running' } },
+            ExecStarted: { guard: 'pendingExec', actions: ['recordExec', 'watchExec', 'emitFact'] },
+            ExecFailed: { guard: 'pendingExec', actions: ['clearExec', 'emitFact'] },
             KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
             PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
             UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
@@ -304,6 +347,23 @@ export const containerMachine = setup({
             ResumeFailed: back(['recordError', 'emitFact']),
           },
         },
+        execing: {
+          invoke: {
+            src: 'execProcess',
+            input: ({ context }) => context,
+            onDone: { actions: raise(({ event }) => event.output) },
+            onError: {
+              actions: raise(({ context, event }) => ({
+                type: 'ExecFailed' as const, execId: context.exec?.execId ?? '', error: toErrorInfo(event.error),
+              })),
+            },
+          },
+          on: {
+            Exited: exitMeanwhile,
+            ExecStarted: back(['recordExec', 'watchExec', 'emitFact']),
+            ExecFailed: back(['recordError', 'clearExec', 'emitFact']),
+          },
+        },
         updating: {
           invoke: {
             src: 'updateContainer',
@@ -339,7 +399,8 @@ export const containerMachine = setup({
       on: {
         Deleted: {
           target: 'deleted',
-          actions: [assign({ exit: ({ context, event }) => event.exit ?? context.exit }), 'emitFact'],
+          // The cgroup is gone, so no exec'd process can still run.
+          actions: [assign({ exit: ({ context, event }) => event.exit ?? context.exit, execs: {} }), 'emitFact'],
         },
         // A failed delete leaves the container in a state only the kernel can tell.
         DeleteFailed: {

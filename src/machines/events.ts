@@ -1,5 +1,5 @@
 import type { ErrorInfo } from '../errors.js';
-import type { OciConfig, OciResources } from './spec.js';
+import type { OciConfig, OciProcess, OciResources } from './spec.js';
 
 /**
  * The log schema. Every event a container's machine accepts is one of these; the log stores
@@ -33,6 +33,15 @@ export interface PauseRequested { type: 'PauseRequested' }
 export interface ResumeRequested { type: 'ResumeRequested' }
 /** Resources to change (runc update): merged over the limits in force. */
 export interface UpdateRequested { type: 'UpdateRequested'; resources: OciResources }
+/** Run another process in the running container (runc exec). */
+export interface ExecRequested {
+  type: 'ExecRequested';
+  /** Names the process in the container's stream (unique among its running execs). */
+  execId: string;
+  /** The process as asked (validated); capabilities, rlimits and oomScoreAdj it lacks are the container's. */
+  process: OciProcess;
+  pidFile: string | null;
+}
 
 // ---- facts ----
 export interface Created {
@@ -66,6 +75,11 @@ export interface ResumeFailed { type: 'ResumeFailed'; error: ErrorInfo }
 /** The limits in force after an update (the whole resources object, as applied). */
 export interface Updated { type: 'Updated'; resources: OciResources }
 export interface UpdateFailed { type: 'UpdateFailed'; error: ErrorInfo }
+/** The exec'd process runs: its host pid and start time (identity across pid reuse) and its argv. */
+export interface ExecStarted { type: 'ExecStarted'; execId: string; pid: number; startTime: string; args: string[] }
+export interface ExecFailed { type: 'ExecFailed'; execId: string; error: ErrorInfo }
+/** An exec'd process ended: code or signal as waitid said, both null when not its parent. */
+export interface ExecExited extends ExitInfo { type: 'ExecExited'; execId: string }
 /** The kernel's OOM killer killed `count` processes of the container so far. */
 export interface OomKilled { type: 'OomKilled'; count: number }
 /** What a probe of the kernel found when a stream's last fact might be stale (reconciliation). */
@@ -78,11 +92,11 @@ export interface Observed {
 
 export type Intent =
   | CreateRequested | StartRequested | KillRequested | DeleteRequested | PauseRequested | ResumeRequested
-  | UpdateRequested;
+  | UpdateRequested | ExecRequested;
 export type Fact =
   | Created | CreateFailed | Started | StartFailed | Signaled | KillFailed | Exited | Deleted
   | DeleteFailed | Observed | Paused | PauseFailed | Resumed | ResumeFailed | Updated | UpdateFailed
-  | OomKilled;
+  | OomKilled | ExecStarted | ExecFailed | ExecExited;
 export type ContainerEvent = Intent | Fact;
 export type ContainerEventType = ContainerEvent['type'];
 
@@ -112,6 +126,10 @@ export const SCHEMAS: Record<ContainerEventType, number> = {
   Updated: 1,
   UpdateFailed: 1,
   OomKilled: 1,
+  ExecRequested: 1,
+  ExecStarted: 1,
+  ExecFailed: 1,
+  ExecExited: 1,
 };
 
 export function isContainerEventType(t: string): t is ContainerEventType {

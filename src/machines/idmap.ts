@@ -82,15 +82,16 @@ export function mountIdMap(m: OciMount, linux: OciConfig['linux']): MountIdMap |
  */
 export function checkIdMaps(config: OciConfig): void {
   const linux = config.linux ?? {};
-  const userns = (linux.namespaces ?? []).some((n) => n.type === 'user');
+  const userns = (linux.namespaces ?? []).find((n) => n.type === 'user');
   if (!userns) {
     // runc: "user namespace mappings specified, but user namespace isn't enabled in the config"
     if (linux.uidMappings !== undefined) refuse('linux.uidMappings', 'mappings need a user namespace in linux.namespaces');
     if (linux.gidMappings !== undefined) refuse('linux.gidMappings', 'mappings need a user namespace in linux.namespaces');
-  } else {
+  } else if (userns.path === undefined) {
+    // A joined user namespace has maps of its own, which only the kernel knows.
     checkUserMapped(config);
   }
-  (config.mounts ?? []).forEach((m, i) => checkMount(m, `mounts[${i}]`, config, userns));
+  (config.mounts ?? []).forEach((m, i) => checkMount(m, `mounts[${i}]`, config, userns !== undefined));
 }
 
 /** Inside a user namespace the process's ids must be mapped, or setresuid/setgroups fail with EINVAL. */

@@ -7,13 +7,14 @@ import { RuntimeError, SyscallError, type ErrorInfo, isRuntimeError } from '../e
 
 export type MachineState =
   | 'boot' | 'absent' | 'creating' | 'created' | 'starting' | 'running' | 'killing' | 'pausing'
-  | 'paused' | 'resuming' | 'updating' | 'stopped' | 'deleting' | 'reconciling' | 'deleted';
+  | 'paused' | 'resuming' | 'updating' | 'stopped' | 'deleting' | 'reconciling' | 'deleted' | 'execing';
 
 /** OCI runtime-spec statuses (runtime.md "State"), plus `paused` as runc reports it. */
 export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export const TRANSITIONAL: ReadonlySet<MachineState> = new Set([
   'boot', 'creating', 'starting', 'killing', 'pausing', 'resuming', 'updating', 'deleting', 'reconciling',
+  'execing',
 ]);
 
 /** The leaf state name of a machine snapshot value (`{ alive: 'running' }` → `running`). */
@@ -42,7 +43,8 @@ export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'runni
     case 'killing':
     case 'pausing':
     case 'resuming':
-    case 'updating': return ctx.resume;
+    case 'updating':
+    case 'execing': return ctx.resume;
     case 'reconciling': {
       const from = (ctx.restoredFrom ?? 'stopped') as MachineState;
       return from === 'reconciling' ? 'stopped' : ociStatus(from, ctx);
@@ -51,7 +53,7 @@ export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'runni
   }
 }
 
-export type Command = 'create' | 'start' | 'kill' | 'delete' | 'pause' | 'resume' | 'update';
+export type Command = 'create' | 'start' | 'kill' | 'delete' | 'pause' | 'resume' | 'update' | 'exec';
 
 /** The error for a command the machine refused in `state` (runc's wording where it has one). */
 export function refusal(id: string, command: Command, state: MachineState, force = false): RuntimeError {
@@ -72,6 +74,8 @@ export function refusal(id: string, command: Command, state: MachineState, force
     resume: 'container not paused',
     update: 'container not running',
     delete: force ? `cannot delete container in state ${state}` : `cannot delete container that is not stopped: ${state}`,
+    exec: state === 'running' ? 'an exec with that id is running'
+      : state === 'created' ? 'cannot exec in a container that has not been started' : `cannot exec in a ${state} container`,
   };
   return new RuntimeError('ILLEGAL_STATE', `${command} ${id}: ${why[command]}`);
 }

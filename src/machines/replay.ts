@@ -70,6 +70,8 @@ export interface ContainerState {
   /** The resource limits in force (the spec's, as updated since). */
   resources: OciResources | null;
   oomKills: number;
+  /** Exec'd processes that run, as the log says. */
+  execs: { execId: string; pid: number; args: string[] }[];
 }
 
 export const OCI_VERSION = '1.0.2';
@@ -91,6 +93,7 @@ export function publicState(state: MachineState, ctx: ContainerContext, version:
     exit: ctx.exit,
     resources: ctx.resources,
     oomKills: ctx.oomKills,
+    execs: Object.entries(ctx.execs ?? {}).map(([execId, e]) => ({ execId, pid: e.pid, args: e.args })),
   };
 }
 

@@ -12,8 +12,11 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   joining namespaces, time offsets, seccomp user notification (SCMP_ACT_NOTIFY).
+ *   a new user namespace together with joining namespaces by path (initPlan.ts), seccomp user
+ *   notification (SCMP_ACT_NOTIFY).
  * - id mappings (user namespace and idmapped mounts) follow the kernel's rules: idmap.ts.
+ * - a namespace `path` is only checked to be absolute here; that it exists and is a namespace
+ *   of its type is checked when the container is created (it needs the filesystem).
  */
 import { RuntimeError } from '../errors.js';
 import { checkIdMaps, checkMappings } from './idmap.js';
@@ -147,8 +150,15 @@ export interface OciHooks {
 
 export interface OciNamespace {
   type: NamespaceType;
+  /** Join this namespace (a file such as /proc/<pid>/ns/net or /var/run/netns/x) instead of making one. */
   path?: string;
 }
+
+export const TIME_CLOCKS = ['monotonic', 'boottime'] as const;
+export type TimeClock = (typeof TIME_CLOCKS)[number];
+
+/** `linux.timeOffsets`: per clock, how far the container's clock is ahead of the host's. */
+export type OciTimeOffsets = Partial<Record<TimeClock, { secs?: number; nanosecs?: number }>>;
 
 export interface OciIdMapping {
   containerID: number;
@@ -200,6 +210,7 @@ export interface OciLinux {
   personality?: OciPersonality;
   /** Applied to the container's mounts when the host has SELinux, refused when it does not. */
   mountLabel?: string;
+  timeOffsets?: OciTimeOffsets;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +352,8 @@ function hostName(v: unknown, field: string): string {
   return s;
 }
 
-function validateProcess(v: unknown): OciProcess {
+/** A process as in config.json's `process` (also what `berth exec --process` reads). */
+export function validateProcess(v: unknown): OciProcess {
   const src = object(v, 'process');
   const user = validateUser(src.user);
   if (!Array.isArray(src.args) || src.args.length === 0) mustBe('process.args', 'a non-empty array of strings');
@@ -455,8 +467,9 @@ function validateLinux(v: unknown, field: string): OciLinux {
   if (seccomp !== undefined) linux.seccomp = seccomp;
   opt(linux, 'personality', src, field, validatePersonality);
   opt(linux, 'mountLabel', src, field, string);
-  if (src.timeOffsets != null) refuse(`${field}.timeOffsets`, 'time namespace offsets are not supported yet');
+  opt(linux, 'timeOffsets', src, field, validateTimeOffsets);
   checkUserNamespace(linux, field);
+  checkTimeOffsets(linux, field);
   return linux;
 }
 
@@ -468,12 +481,32 @@ function validateNamespaces(v: unknown, field: string): OciNamespace[] {
     const type = oneOf(src.type, `${f}.type`, NAMESPACE_TYPES);
     if (seen.has(type)) refuse(`${f}.type`, `duplicate namespace ${type}`);
     seen.add(type);
-    if (src.path != null) {
-      absolute(src.path, `${f}.path`);
-      refuse(`${f}.path`, 'joining an existing namespace is not supported yet');
-    }
-    return { type };
+    return src.path != null ? { type, path: absolute(src.path, `${f}.path`) } : { type };
   });
+}
+
+const NSEC_PER_SEC = 1_000_000_000;
+
+function validateTimeOffsets(v: unknown, field: string): OciTimeOffsets {
+  const out: OciTimeOffsets = {};
+  for (const [clock, value] of Object.entries(object(v, field))) {
+    const f = key(field, clock);
+    const c = oneOfNamed(clock, f, TIME_CLOCKS, 'clock');
+    const src = object(value, f);
+    const offset: { secs?: number; nanosecs?: number } = {};
+    opt(offset, 'secs', src, f, (n, g) => integer(n, g, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
+    opt(offset, 'nanosecs', src, f, (n, g) => integer(n, g, 0, NSEC_PER_SEC - 1));
+    out[c] = offset;
+  }
+  return out;
+}
+
+/** Offsets are written into a time namespace before anyone enters it: it must be a new one. */
+function checkTimeOffsets(linux: OciLinux, field: string): void {
+  if (linux.timeOffsets === undefined) return;
+  const time = linux.namespaces?.find((n) => n.type === 'time');
+  if (time === undefined) refuse(`${field}.timeOffsets`, 'time offsets need a time namespace in linux.namespaces');
+  if (time.path !== undefined) refuse(`${field}.timeOffsets`, 'time offsets cannot be set on a time namespace that is joined by path');
 }
 
 function validateMappings(v: unknown, field: string): OciIdMapping[] {
@@ -492,7 +525,8 @@ function validateMappings(v: unknown, field: string): OciIdMapping[] {
 
 function checkUserNamespace(linux: OciLinux, field: string): void {
   const i = linux.namespaces?.findIndex((n) => n.type === 'user') ?? -1;
-  if (i < 0) return;
+  // Joining an existing user namespace needs no mappings: it has its own.
+  if (i < 0 || linux.namespaces?.[i]?.path !== undefined) return;
   if (!linux.uidMappings?.length) refuse(`${field}.uidMappings`, 'a user namespace needs uid mappings');
   if (!linux.gidMappings?.length) refuse(`${field}.gidMappings`, 'a user namespace needs gid mappings');
 }

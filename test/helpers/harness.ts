@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { containerMachine, type ContainerContext, type EffectInput } from '../../src/machines/container.machine.js';
-import type { ContainerEvent, Created, Deleted, Observed, Paused, Resumed, Signaled, Started, Updated } from '../../src/machines/events.js';
+import type { ContainerEvent, Created, Deleted, ExecStarted, Observed, Paused, Resumed, Signaled, Started, Updated } from '../../src/machines/events.js';
 import { isSettled, leafState, type MachineState } from '../../src/machines/lifecycle.js';
 import { replay, type LoggedEvent } from '../../src/machines/replay.js';
 import { RuntimeError } from '../../src/errors.js';
@@ -15,7 +15,13 @@ export interface Script {
   resume?: (c: EffectInput) => Resumed | Error;
   update?: (c: EffectInput) => Updated | Error;
   probe?: (c: EffectInput) => Observed | Error;
+  exec?: (c: EffectInput) => ExecStarted | Error;
 }
+
+let nextExecPid = 500;
+const execStarted = (c: EffectInput): ExecStarted => ({
+  type: 'ExecStarted', execId: c.exec?.execId ?? '', pid: nextExecPid++, startTime: '2000', args: c.exec?.process.args ?? [],
+});
 
 export const created = (pid = 42): Created => ({
   type: 'Created', pid, startTime: '1000', created: '2026-01-01T00:00:00.000Z', rootfs: '/b/rootfs',
@@ -34,6 +40,8 @@ const run = <T>(f: ((c: EffectInput) => T | Error) | undefined, c: EffectInput, 
  */
 export function harness(script: Script = {}, restore?: { state: MachineState; context: ContainerContext }) {
   const exits: ((e: ContainerEvent) => void)[] = [];
+  /** What the fake exec watcher was told to watch (exec ids), and its way back to the machine. */
+  const execWatch = { watched: [] as string[], sendBack: null as ((e: ContainerEvent) => void) | null };
   const machine = containerMachine.provide({
     actors: {
       createContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.create, input, created())),
@@ -47,6 +55,13 @@ export function harness(script: Script = {}, restore?: { state: MachineState; co
       watchExit: fromCallback<ContainerEvent, EffectInput>(({ sendBack }) => {
         exits.push(sendBack);
         return () => { exits.splice(exits.indexOf(sendBack), 1); };
+      }),
+      execProcess: fromPromise(({ input }: { input: EffectInput }) => run(script.exec, input, execStarted(input))),
+      watchExecs: fromCallback<ExecStarted, EffectInput>(({ input, sendBack, receive }) => {
+        execWatch.watched.push(...Object.keys(input.execs));
+        execWatch.sendBack = sendBack;
+        receive((e) => execWatch.watched.push(e.execId));
+        return () => { execWatch.sendBack = null; };
       }),
     },
   });
@@ -84,6 +99,12 @@ export function harness(script: Script = {}, restore?: { state: MachineState; co
       for (const sb of [...exits]) sb({ type: 'Exited', code, signal });
     },
     watching: () => exits.length,
+    /** Exec ids the exec watcher was given (from the restored context, then each ExecStarted). */
+    execsWatched: () => execWatch.watched,
+    /** The exec watcher reports an exec'd process's exit. */
+    execExit(execId: string, code: number | null, signal: number | null = null): void {
+      execWatch.sendBack?.({ type: 'ExecExited', execId, code, signal });
+    },
     /** The kernel reports OOM kills (through the exit watcher). */
     oom(count: number): void {
       for (const sb of [...exits]) sb({ type: 'OomKilled', count });

@@ -12,7 +12,8 @@ import { harness, type Script } from '../helpers/harness.js';
 type Op =
   | { kind: 'intent'; event: ContainerEvent }
   | { kind: 'exit'; code: number | null; signal: number | null }
-  | { kind: 'oom'; count: number };
+  | { kind: 'oom'; count: number }
+  | { kind: 'execExit'; n: number; code: number | null };
 
 const intent = fc.oneof(
   fc.constant<ContainerEvent>({ type: 'CreateRequested', bundle: '/b', pidFile: null, owner: '' }),
@@ -22,17 +23,21 @@ const intent = fc.oneof(
   fc.constant<ContainerEvent>({ type: 'PauseRequested' }),
   fc.constant<ContainerEvent>({ type: 'ResumeRequested' }),
   fc.integer({ min: 1, max: 100 }).map((limit): ContainerEvent => ({ type: 'UpdateRequested', resources: { pids: { limit } } })),
+  fc.integer({ min: 0, max: 2 }).map((n): ContainerEvent => ({
+    type: 'ExecRequested', execId: `e${n}`, process: { args: ['id'], cwd: '/', user: { uid: 0, gid: 0 } }, pidFile: null,
+  })),
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: intent.map((event) => ({ kind: 'intent' as const, event })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit' as const), code: fc.option(fc.integer({ min: 0, max: 255 })), signal: fc.constant(null) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('oom' as const), count: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('execExit' as const), n: fc.integer({ min: 0, max: 2 }), code: fc.option(fc.integer({ min: 0, max: 255 })) }) },
 );
 const failure = (p: boolean, what: string) => (p ? new RuntimeError('SYSCALL', `${what}: EPERM`) : undefined);
 
 test('live machine == replay(logged events) for random operation sequences', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }), async (ops, fails) => {
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), async (ops, fails) => {
       const script: Script = {
         ...(fails[0] ? { create: () => failure(true, 'create')! } : {}),
         ...(fails[1] ? { start: () => failure(true, 'start')! } : {}),
@@ -41,6 +46,7 @@ test('live machine == replay(logged events) for random operation sequences', asy
         ...(fails[4] ? { pause: () => failure(true, 'pause')! } : {}),
         ...(fails[5] ? { resume: () => failure(true, 'resume')! } : {}),
         ...(fails[6] ? { update: () => failure(true, 'update')! } : {}),
+        ...(fails[7] ? { exec: () => failure(true, 'exec')! } : {}),
       };
       const h = harness(script);
       for (const o of ops) {
@@ -49,6 +55,10 @@ test('live machine == replay(logged events) for random operation sequences', asy
           await h.settle();
         } else if (o.kind === 'oom') {
           h.oom(o.count);
+          await h.settle();
+        } else if (o.kind === 'execExit') {
+          // The watcher reports only execs it watches; the machine must refuse the others.
+          if (Object.hasOwn(h.context().execs, `e${o.n}`)) h.execExit(`e${o.n}`, o.code);
           await h.settle();
         } else {
           await h.send(o.event).catch((e: unknown) => {

@@ -196,10 +196,10 @@ test('the whole config must be an object', () => {
 test('error messages name the field in the house style', () => {
   rejects(withEdit((c) => (c.process.args = [])), 'process.args',
     'invalid config: process.args must be a non-empty array of strings');
-  rejects(withEdit((c) => (c.linux.namespaces[2].path = '/proc/1/ns/ipc')), 'linux.namespaces[2].path',
-    'invalid config: linux.namespaces[2].path: joining an existing namespace is not supported yet');
   rejects(withEdit((c) => Object.assign(c.process, { terminal: true, consoleSize: { height: -1, width: 80 } })), 'process.consoleSize.height',
     'invalid config: process.consoleSize.height must be an integer from 0 to 65535');
+  rejects(withEdit((c) => (c.linux.timeOffsets = { monotonic: { secs: 1 } })), 'linux.timeOffsets',
+    'invalid config: linux.timeOffsets: time offsets need a time namespace in linux.namespaces');
   rejects(withEdit((c) => c.process.capabilities.effective.push('CAP_FLY')), 'process.capabilities.effective[3]',
     'invalid config: process.capabilities.effective[3]: unknown capability "CAP_FLY"');
 });

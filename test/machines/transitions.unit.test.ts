@@ -30,13 +30,14 @@ const commands: Record<string, ContainerEvent> = {
   pause: { type: 'PauseRequested' },
   resume: { type: 'ResumeRequested' },
   update: { type: 'UpdateRequested', resources: { pids: { limit: 5 } } },
+  exec: { type: 'ExecRequested', execId: 'e1', process: { args: ['id'], cwd: '/', user: { uid: 0, gid: 0 } }, pidFile: null },
 };
 
 // The law, as a table: every pair listed is accepted; every other pair is refused.
 const allowed = new Set([
   'absent/create', 'deleted/create',
   'created/start', 'created/kill', 'created/delete --force', 'created/pause', 'created/update',
-  'running/kill', 'running/delete --force', 'running/pause', 'running/update',
+  'running/kill', 'running/delete --force', 'running/pause', 'running/update', 'running/exec',
   'paused/kill', 'paused/delete --force', 'paused/resume', 'paused/update',
   'stopped/delete', 'stopped/delete --force',
 ]);
