@@ -3,7 +3,8 @@
     {
       # The addon: thin syscall wrappers, node-addon-api without C++ exceptions.
       "target_name": "berth",
-      "sources": ["addon/addon.cc", "addon/process.cc", "addon/watch.cc", "addon/fds.cc", "addon/eventfd.cc", "addon/bpf.cc"],
+      "sources": ["addon/addon.cc", "addon/process.cc", "addon/watch.cc", "addon/fds.cc", "addon/eventfd.cc", "addon/bpf.cc",
+                  "addon/mount.cc"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],

@@ -8,6 +8,7 @@ import type { Runtime } from './runtime.js';
 import type { StoredEvent } from './store/eventLog.js';
 import type { OciResources } from './machines/spec.js';
 import type { Stats } from './effects/cgroups/index.js';
+import type { CheckpointOpts } from './checkpointOptions.js';
 
 /** A handle on one container of a runtime. It holds no state of its own: the log does. */
 export class Container {
@@ -60,6 +61,11 @@ export class Container {
 
   stats(): Promise<Stats> {
     return this.rt.stats(this.id);
+  }
+
+  /** Dump the container with criu (see `Runtime.checkpoint`). */
+  checkpoint(opts: CheckpointOpts): Promise<ContainerState> {
+    return this.rt.checkpoint(this.id, opts);
   }
 
   delete(opts: { force?: boolean } = {}): Promise<void> {

@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'STORE_LOCKED',
   'STORE_CORRUPT',
   'INTERNAL',
+  'CRIU_FAILED',
+  'CRIU_UNSUPPORTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -18,3 +18,4 @@ export type { StdioSpec, ContainerStdio } from './effects/stdio.js';
 export type { OciConfig } from './machines/spec.js';
 export { defaultConfig, validateConfig } from './machines/spec.js';
 export { parseSignal, signalName } from './signals.js';
+export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions.js';

@@ -20,6 +20,8 @@ Napi::Value BpfProgAttach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgDetach(const Napi::CallbackInfo& info);    // bpf.cc
 Napi::Value BpfProgQueryDevice(const Napi::CallbackInfo& info);  // bpf.cc
 Napi::Value BpfProgGetFdById(const Napi::CallbackInfo& info);  // bpf.cc
+Napi::Value Mount(const Napi::CallbackInfo& info);            // mount.cc
+Napi::Value Umount2(const Napi::CallbackInfo& info);          // mount.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -40,6 +42,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bpfProgDetach", Napi::Function::New(env, berth::BpfProgDetach, "bpfProgDetach"));
   exports.Set("bpfProgQueryDevice", Napi::Function::New(env, berth::BpfProgQueryDevice, "bpfProgQueryDevice"));
   exports.Set("bpfProgGetFdById", Napi::Function::New(env, berth::BpfProgGetFdById, "bpfProgGetFdById"));
+  exports.Set("mount", Napi::Function::New(env, berth::Mount, "mount"));
+  exports.Set("umount2", Napi::Function::New(env, berth::Umount2, "umount2"));
   return exports;
 }
 

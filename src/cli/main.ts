@@ -18,6 +18,8 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 7,
   STORE_LOCKED: 7,
   STORE_CORRUPT: 8,
+  CRIU_FAILED: 1,
+  CRIU_UNSUPPORTED: 9,
 };
 
 export const globalFlags: FlagSpec[] = [

@@ -9,6 +9,8 @@ import { pauseContainer, resumeContainer, updateContainer } from './freeze.js';
 import { probeContainer } from './probe.js';
 import { startContainer } from './start.js';
 import { watchExit } from './watch.js';
+import { checkpointContainer } from './checkpoint.js';
+import { restoreContainer } from './restore.js';
 
 /** The effect actors handed to `containerMachine.provide({ actors })`, bound to one set of deps. */
 export function makeEffects(d: EffectDeps) {
@@ -21,6 +23,8 @@ export function makeEffects(d: EffectDeps) {
     updateContainer: fromPromise(({ input }: { input: EffectInput }) => updateContainer(d, input)),
     deleteContainer: fromPromise(({ input }: { input: EffectInput }) => deleteContainer(d, input)),
     probe: fromPromise(({ input }: { input: EffectInput }) => probeContainer(d, input)),
+    checkpointContainer: fromPromise(({ input }: { input: EffectInput }) => checkpointContainer(d, input)),
+    restoreContainer: fromPromise(({ input }: { input: EffectInput }) => restoreContainer(d, input)),
     watchExit: fromCallback<ContainerEvent, EffectInput>(({ input, sendBack }) => watchExit(d, input, sendBack)),
   };
 }

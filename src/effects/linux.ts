@@ -19,6 +19,7 @@ const METHODS = [
   'spawn', 'pidfdOpen', 'pidfdSendSignal', 'waitid', 'setChildSubreaper', 'watchFd', 'pipe', 'mkfifo',
   'memfdCreate', 'sealedCopy', 'close',
   'eventfd', 'bpfProgLoadDevice', 'bpfProgAttach', 'bpfProgDetach', 'bpfProgQueryDevice', 'bpfProgGetFdById',
+  'mount', 'umount2',
 ] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */

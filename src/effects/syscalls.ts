@@ -69,4 +69,8 @@ export interface Syscalls {
   bpfProgQueryDevice(cgroupFd: number): number[];
   /** bpf(BPF_PROG_GET_FD_BY_ID) → a program fd; ENOENT when the program no longer exists. */
   bpfProgGetFdById(id: number): number;
+  /** mount(2) in this process's mount namespace (fstype and data null for a bind or remount). */
+  mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2), e.g. with MNT_DETACH (2). */
+  umount2(target: string, flags: number): void;
 }

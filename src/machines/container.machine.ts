@@ -3,13 +3,14 @@ import type { ErrorInfo } from '../errors.js';
 import type {
   ContainerEvent, Created, Deleted, ExitInfo, Fact, Observed, Paused, Resumed, Signaled, Started, Updated,
 } from './events.js';
+import type { CheckpointOptions, Checkpointed, RestoreOptions, Restored } from './events.js';
 import type { OciConfig, OciResources } from './spec.js';
 import { toErrorInfo } from './lifecycle.js';
 
 /**
  * The lifecycle law of one container. Settled states: absent, created, running, paused,
- * stopped, deleted. Transitional states (creating, starting, killing, pausing, resuming,
- * updating, deleting, reconciling) each invoke
+ * stopped, checkpointed, deleted. Transitional states (creating, starting, killing, pausing,
+ * resuming, updating, checkpointing, restoring, deleting, reconciling) each invoke
  * exactly one effect actor; the runtime provides them (`machine.provide({ actors })`), so this
  * file imports no effect, no store and no node module.
  *
@@ -48,6 +49,13 @@ export interface ContainerContext {
   force: boolean;
   /** Set only while a loaded container reconciles: the state replay ended in. */
   restoredFrom: string | null;
+  /** The checkpoint or restore in flight. */
+  checkpointRequest: CheckpointOptions | null;
+  restoreRequest: RestoreOptions | null;
+  /** The last checkpoint criu took of this container. */
+  checkpoint: { imagePath: string; criuVersion: string; options: CheckpointOptions } | null;
+  /** Where a failed restore lands: back in checkpointed, or deleted (a restore into a new container). */
+  restoreFrom: 'checkpointed' | 'deleted';
 }
 
 export type Resumable = 'created' | 'running' | 'paused';
@@ -66,6 +74,7 @@ export function emptyContext(id: string): ContainerContext {
     startTime: null, created: null, exit: null, error: null, resume: 'created', signal: 0,
     all: false, force: false, restoredFrom: null, cgroup: null, resources: null, update: null,
     oomKills: 0, pausedFrom: 'running',
+    checkpointRequest: null, restoreRequest: null, checkpoint: null, restoreFrom: 'deleted',
   };
 }
 
@@ -106,6 +115,8 @@ export const containerMachine = setup({
     updateContainer: fromPromise<Updated, EffectInput>(notProvided('updateContainer')),
     deleteContainer: fromPromise<Deleted, EffectInput>(notProvided('deleteContainer')),
     probe: fromPromise<Observed, EffectInput>(notProvided('probe')),
+    checkpointContainer: fromPromise<Checkpointed, EffectInput>(notProvided('checkpointContainer')),
+    restoreContainer: fromPromise<Restored, EffectInput>(notProvided('restoreContainer')),
     watchExit: fromCallback<ContainerEvent, EffectInput>(() => {
       throw new Error('effect watchExit was not provided');
     }),
@@ -123,6 +134,8 @@ export const containerMachine = setup({
     forced: ({ event }) => event.type === 'DeleteRequested' && event.force,
     observed: ({ event }, status: string) => event.type === 'Observed' && event.status === status,
     moreOom: ({ context, event }) => event.type === 'OomKilled' && event.count > context.oomKills,
+    leftRunning: ({ event }) => event.type === 'Checkpointed' && event.leaveRunning,
+    restoreFromCheckpointed: ({ context }) => context.restoreFrom === 'checkpointed',
   },
   actions: {
     emitFact: emit(({ event }) => event as Fact),
@@ -135,6 +148,13 @@ export const containerMachine = setup({
     beginCreate: assign(({ context, event }) => event.type === 'CreateRequested'
       ? { ...emptyContext(context.id), bundle: event.bundle, pidFile: event.pidFile, owner: event.owner }
       : {}),
+    // A restore into a new container starts from nothing, as a create; in place it keeps the
+    // checkpointed container's record (its bundle unless another is given).
+    beginRestore: assign(({ context, event }, from: 'checkpointed' | 'deleted') => {
+      if (event.type !== 'RestoreRequested') return {};
+      const base = from === 'deleted' ? { ...emptyContext(context.id), owner: event.owner } : { error: null };
+      return { ...base, bundle: event.bundle ?? context.bundle, pidFile: event.pidFile, restoreRequest: event.options, restoreFrom: from };
+    }),
     // Starting an operation from a settled alive state: remember where to come back to.
     begin: assign(({ event }, resume: Resumable) => ({
       resume,
@@ -142,12 +162,17 @@ export const containerMachine = setup({
       ...(event.type === 'KillRequested' ? { signal: event.signal, all: event.all } : {}),
       ...(event.type === 'UpdateRequested' ? { update: event.resources } : {}),
     })),
+    applyCheckpoint: assign(({ event }) => event.type === 'Checkpointed'
+      ? { checkpoint: { imagePath: event.imagePath, criuVersion: event.criuVersion, options: event.options }, checkpointRequest: null }
+      : {}),
     applyObserved: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'Observed') return;
       // A finding that only confirms the state replay ended in is not a new fact.
       const confirms = context.restoredFrom === event.status && event.exit === null;
       enqueue.assign({
         restoredFrom: null,
+        checkpointRequest: null,
+        restoreRequest: null,
         exit: event.exit ?? (event.status === 'stopped' ? context.exit : null),
         ...(event.status === 'paused' || event.status === 'created' || event.status === 'running' ? { resume: event.status } : {}),
       });
@@ -168,6 +193,7 @@ export const containerMachine = setup({
       { guard: { type: 'observed', params: 'paused' }, target: '#container.alive.paused', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'stopped' }, target: '#container.stopped', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'deleted' }, target: '#container.deleted', actions: 'applyObserved' },
+      { guard: { type: 'observed', params: 'checkpointed' }, target: '#container.checkpointed', actions: 'applyObserved' },
     ],
   },
   states: {
@@ -175,12 +201,16 @@ export const containerMachine = setup({
       always: [
         { guard: { type: 'restoredAs', params: 'stopped' }, target: 'stopped', actions: assign({ restoredFrom: null }) },
         { guard: { type: 'restoredAs', params: 'deleted' }, target: 'deleted', actions: assign({ restoredFrom: null }) },
+        { guard: { type: 'restoredAs', params: 'checkpointed' }, target: 'checkpointed', actions: assign({ restoredFrom: null }) },
         { guard: 'restoring', target: 'reconciling' },
         { target: 'absent' },
       ],
     },
     absent: {
-      on: { CreateRequested: { target: 'creating', actions: 'beginCreate' } },
+      on: {
+        CreateRequested: { target: 'creating', actions: 'beginCreate' },
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'deleted' } },
+      },
     },
     creating: {
       invoke: {
@@ -245,6 +275,10 @@ export const containerMachine = setup({
             KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
             PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
             UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
+            CheckpointRequested: {
+              target: '#container.checkpointing',
+              actions: assign(({ event }) => ({ resume: 'running' as const, error: null, ...(event.type === 'CheckpointRequested' ? { checkpointRequest: event.options } : {}) })),
+            },
           },
         },
         paused: {
@@ -362,7 +396,64 @@ export const containerMachine = setup({
       },
     },
     deleted: {
-      on: { CreateRequested: { target: 'creating', actions: 'beginCreate' } },
+      on: {
+        CreateRequested: { target: 'creating', actions: 'beginCreate' },
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'deleted' } },
+      },
+    },
+    /*
+     * Outside `alive`: the exit watcher is stopped while criu works, so the init's death at the
+     * end of a dump is the checkpoint's own outcome, not an `Exited` fact racing with it. A
+     * container left running (or one a failed dump left alive) re-enters `alive`, whose
+     * watcher reports at once an exit that happened meanwhile.
+     */
+    checkpointing: {
+      invoke: {
+        src: 'checkpointContainer',
+        input: ({ context }) => context,
+        onDone: { actions: raise(({ event }) => event.output) },
+        onError: { actions: raise(({ event }) => ({ type: 'CheckpointFailed' as const, error: toErrorInfo(event.error) })) },
+      },
+      on: {
+        Checkpointed: [
+          { guard: 'leftRunning', target: '#container.alive.running', actions: ['applyCheckpoint', 'emitFact'] },
+          // criu killed the processes and the effect removed the emptied cgroup.
+          { target: 'checkpointed', actions: ['applyCheckpoint', assign({ cgroup: null, exit: null }), 'emitFact'] },
+        ],
+        CheckpointFailed: { target: '#container.alive.running', actions: [assign({ checkpointRequest: null }), 'recordError', 'emitFact'] },
+      },
+    },
+    /** Its processes are gone, its images on disk: OCI status `stopped`; restore or delete it. */
+    checkpointed: {
+      on: {
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'checkpointed' } },
+        DeleteRequested: { target: 'deleting', actions: assign(({ event }) => ({ force: event.force, error: null })) },
+      },
+    },
+    restoring: {
+      invoke: {
+        src: 'restoreContainer',
+        input: ({ context }) => context,
+        onDone: { actions: raise(({ event }) => event.output) },
+        onError: { actions: raise(({ event }) => ({ type: 'RestoreFailed' as const, error: toErrorInfo(event.error) })) },
+      },
+      on: {
+        Restored: {
+          target: '#container.alive.running',
+          actions: [
+            assign(({ event }) => ({
+              pid: event.pid, startTime: event.startTime, created: event.created, rootfs: event.rootfs,
+              config: event.config, cgroup: event.cgroup, resources: event.config.linux?.resources ?? null,
+              exit: null, restoreRequest: null, resume: 'running' as const,
+            })),
+            'emitFact',
+          ],
+        },
+        RestoreFailed: [
+          { guard: 'restoreFromCheckpointed', target: 'checkpointed', actions: [assign({ restoreRequest: null }), 'recordError', 'emitFact'] },
+          { target: 'deleted', actions: [assign({ restoreRequest: null }), 'recordError', 'emitFact'] },
+        ],
+      },
     },
   },
 });

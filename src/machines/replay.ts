@@ -70,6 +70,8 @@ export interface ContainerState {
   /** The resource limits in force (the spec's, as updated since). */
   resources: OciResources | null;
   oomKills: number;
+  /** The last checkpoint criu took (image path, criu version, options), if any. */
+  checkpoint: ContainerContext['checkpoint'];
 }
 
 export const OCI_VERSION = '1.0.2';
@@ -91,6 +93,7 @@ export function publicState(state: MachineState, ctx: ContainerContext, version:
     exit: ctx.exit,
     resources: ctx.resources,
     oomKills: ctx.oomKills,
+    checkpoint: ctx.checkpoint,
   };
 }
 
