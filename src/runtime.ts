@@ -233,7 +233,7 @@ export class Runtime {
    * Dump the container with criu into `opts.imagePath`. It ends `checkpointed` (its processes
    * gone, OCI status stopped), or running with `leaveRunning` or `preDump`.
    */
-  checkpoint(id: string, opts: CheckpointOpts): Promise<ContainerState> {
+  async checkpoint(id: string, opts: CheckpointOpts): Promise<ContainerState> {
     validateId(id);
     return this.command(id, 'checkpoint', { type: 'CheckpointRequested', options: checkpointOptions(id, opts) });
   }

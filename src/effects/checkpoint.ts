@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { Checkpointed, Observed } from '../machines/events.js';
@@ -7,14 +7,15 @@ import type { EffectDeps } from './deps.js';
 import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
 import { criuBinary, criuFeature, runCriu } from './criu.js';
 import { dumpArgs, externalBinds, META_FILE, DUMP_LOG, type ImageMeta } from './criuArgs.js';
-import { undoNetworkLock } from './criuRecover.js';
+import { removeCgroupYards, undoNetworkLock } from './criuRecover.js';
 import { reap } from './reap.js';
 import { trackedProcess, untrack } from './track.js';
 
 /**
  * checkpoint: criu dumps the container's process tree into the image directory. With
  * `leaveRunning` (or a pre-dump) the container goes on; otherwise criu kills it, this effect
- * reaps the init (when it is our child) and removes the emptied cgroup, and the container is
+ * reaps the init (when it is our child) and removes the emptied cgroup and the container's
+ * directory, and the container is
  * `checkpointed`. A failed dump leaves the container as it was: criu thaws and unlocks what it
  * froze and locked, and if criu itself died half way this effect does it (docs/checkpoint.md).
  */
@@ -48,6 +49,7 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   } catch (e) {
     // criu undoes its freeze and network lock when it fails by itself; not when it was killed.
     if (cg && cg.freezerState() === 'frozen') await cg.thaw().catch(() => undefined);
+    removeCgroupYards(d.sys, workDir);
     await undoNetworkLock(proc.pid).catch((err: unknown) => d.log.warn({ id: c.id, err }, 'criu network lock not removed'));
     d.log.warn({ id: c.id, err: e }, 'checkpoint failed');
     throw e;
@@ -66,6 +68,8 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
       await cg.destroy();
       removeEmptyDefaultParent(d, c.cgroup!);
     }
+    // A checkpointed container holds nothing on the host but its images (and its log).
+    rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
   }
   return { type: 'Checkpointed', imagePath: o.imagePath, criuVersion: bin.version, options: o, leaveRunning };
 }

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmdirSync } from 'node:fs';
+import type { Syscalls } from './syscalls.js';
+
+const MNT_DETACH = 2;
 
 /**
  * criu locks a container's network during a dump with iptables rules in the container's own
@@ -29,4 +32,28 @@ function inNetns(pid: number, argv: string[], input?: string): Promise<boolean> 
     const child = execFile('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv], { timeout: 10_000 }, (err) => resolve(!err));
     if (input !== undefined) child.stdin?.end(input);
   });
+}
+
+/**
+ * A restore mounts the cgroup hierarchies under `<work dir>/.criu.cgyard.*` in this mount
+ * namespace and unmounts them when done; a criu that was killed leaves them. Detach each yard
+ * (with everything under it) and remove its directory.
+ */
+export function removeCgroupYards(sys: Pick<Syscalls, 'umount2'>, workDir: string): void {
+  const prefix = `${workDir.replace(/\/+$/, '')}/.criu.cgyard.`;
+  const yards = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m.startsWith(prefix) && !m.slice(prefix.length).includes('/'));
+  for (const yard of new Set(yards)) {
+    try {
+      sys.umount2(yard, MNT_DETACH);
+    } catch {
+      // already gone
+    }
+    try {
+      rmdirSync(yard);
+    } catch {
+      // not empty or gone: left for the user, who owns the work directory
+    }
+  }
 }

@@ -9,6 +9,7 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import { closeQuietly, createCgroup } from './create.js';
 import { criuBinary, criuFeature, runCriu } from './criu.js';
+import { removeCgroupYards } from './criuRecover.js';
 import { externalBinds, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
 import type { EffectDeps } from './deps.js';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from './linuxConstants.js';
@@ -53,8 +54,10 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
   const workDir = o.workPath ?? o.imagePath;
   mkdirSync(workDir, { recursive: true });
   const dir = d.paths.containerDir(id);
-  // A new container: anything in its directory is debris of an interrupted attempt.
-  if (c.restoreFrom === 'deleted') rmSync(dir, { recursive: true, force: true });
+  // Neither a new nor a checkpointed container has a directory: anything there is debris
+  // (never with the rootfs still bound in it: rm -r would reach into the rootfs).
+  unbindRoot(d, join(dir, 'criu-root'));
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const criuPid = join(dir, 'criu.pid');
@@ -68,6 +71,9 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
         action: 'restore', workDir, logName: RESTORE_LOG, what, fds: d.stdioFor(id).fds,
         args: restoreArgs({ options: o, workDir, root, cgroup, mounts, stdio: meta.stdio, pidFile: criuPid }),
       });
+    } catch (e) {
+      removeCgroupYards(d.sys, workDir);
+      throw e;
     } finally {
       unbindRoot(d, root);
     }
@@ -96,8 +102,7 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
     if (cgroupMade) await killRestored(d, cg);
     if (cgroupMade) await cg.destroy().catch((err: unknown) => d.log.warn({ id, cgroup, err }, 'cgroup of a failed restore not removed'));
     removeEmptyDefaultParent(d, cgroup);
-    rmSync(criuPid, { force: true });
-    if (c.restoreFrom === 'deleted') rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
   }
 }
@@ -229,6 +234,8 @@ function writePidFile(path: string, pid: number): void {
 export async function undoInterruptedRestore(d: EffectDeps, c: EffectInput): Promise<Observed> {
   const dir = d.paths.containerDir(c.id);
   unbindRoot(d, join(dir, 'criu-root'));
+  const o = c.restoreRequest;
+  if (o) removeCgroupYards(d.sys, o.workPath ?? o.imagePath);
   let cgroupsPath: string | undefined;
   try {
     cgroupsPath = loadBundle(c.bundle ?? '').config.linux?.cgroupsPath;
@@ -242,8 +249,7 @@ export async function undoInterruptedRestore(d: EffectDeps, c: EffectInput): Pro
     await cg.destroy().catch((e: unknown) => d.log.warn({ id: c.id, cgroup, err: e }, 'cgroup of an interrupted restore not removed'));
     removeEmptyDefaultParent(d, cgroup);
   }
-  rmSync(join(dir, 'criu.pid'), { force: true });
-  if (c.restoreFrom === 'checkpointed') return { type: 'Observed', status: 'checkpointed', reason: 'restore was interrupted', exit: null };
   rmSync(dir, { recursive: true, force: true });
+  if (c.restoreFrom === 'checkpointed') return { type: 'Observed', status: 'checkpointed', reason: 'restore was interrupted', exit: null };
   return { type: 'Observed', status: 'deleted', reason: 'restore was interrupted before the container was restored', exit: null };
 }
