@@ -8,6 +8,7 @@ import type { StoredEvent } from '../store/eventLog.js';
 import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
 import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
+import { checkpointCommands } from './checkpoint.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -257,6 +258,7 @@ export const commands: Command[] = [
       }
     },
   },
+  ...checkpointCommands(),
   {
     name: 'list',
     summary: 'list the containers of the root',
