@@ -106,7 +106,7 @@ test('cli: bad checkpoint and restore input exits with the error code\'s status 
   unlinkSync(join(good, 'pstree.img'));
   r = await berth(root, ['restore', '-d', '--bundle', b.dir, '--image-path', good, 'cli-copy']);
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /restore cli-copy: criu restore exited with 1: .* \(log: .*good\/restore\.log\) \[CRIU_FAILED\]/);
+  assert.match(r.stderr, /restore cli-copy: criu restore (exited with \d+|was killed by SIG\w+).* \(log: .*good\/restore\.log\) \[CRIU_FAILED\]/);
   assert.equal(cgroupExists(root, 'cli-copy'), false);
   assert.equal((await state('cli-bad')).status, 'running');
   await ok(['delete', '--force', 'cli-bad']);
