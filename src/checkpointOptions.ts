@@ -28,6 +28,11 @@ export interface CheckpointOpts extends CriuFlags {
   preDump?: boolean;
   /** Images of a previous pre-dump, relative to the image path (criu --prev-images-dir). */
   parentPath?: string;
+  /**
+   * With lazyPages: `address:port` where criu serves the memory pages until the restore's
+   * lazy-pages daemon has fetched them all; the checkpoint returns then.
+   */
+  pageServer?: string;
 }
 
 export interface RestoreOpts extends CriuFlags {
@@ -68,7 +73,13 @@ export function checkpointOptions(id: string, o: CheckpointOpts): CheckpointOpti
   const base = criuOptions(what, o);
   if (o.parentPath !== undefined && (typeof o.parentPath !== 'string' || o.parentPath === '')) invalid(what, 'parentPath', 'parent path must be a non-empty string');
   if (o.preDump && o.lazyPages) invalid(what, 'lazyPages', '--lazy-pages and --pre-dump cannot be combined');
-  return { ...base, leaveRunning: o.leaveRunning ?? false, preDump: o.preDump ?? false, parentPath: o.parentPath ?? null };
+  if (o.pageServer !== undefined && !/^[^:\s]+:\d{1,5}$/.test(String(o.pageServer))) invalid(what, 'pageServer', `page server ${JSON.stringify(o.pageServer)}: use address:port`);
+  if (o.lazyPages && o.pageServer === undefined) invalid(what, 'pageServer', '--lazy-pages needs --page-server address:port, where the restore fetches the pages from');
+  if (!o.lazyPages && o.pageServer !== undefined) invalid(what, 'pageServer', '--page-server is supported only with --lazy-pages');
+  return {
+    ...base, leaveRunning: o.leaveRunning ?? false, preDump: o.preDump ?? false, parentPath: o.parentPath ?? null,
+    pageServer: o.pageServer ?? null,
+  };
 }
 
 export function restoreOptions(id: string, o: RestoreOpts): RestoreOptions {

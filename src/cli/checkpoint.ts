@@ -56,7 +56,7 @@ export function checkpointCommands(): Command[] {
         { name: 'leave-running', boolean: true, help: 'leave the container running after the checkpoint' },
         { name: 'pre-dump', boolean: true, help: 'dump memory only and leave the container running' },
         { name: 'parent-path', help: 'images of a previous pre-dump, relative to the image path' },
-        { name: 'page-server', ignored: true, help: 'accepted for compatibility (not supported)' },
+        { name: 'page-server', help: 'with --lazy-pages: address:port where criu serves the memory pages' },
         { name: 'status-fd', ignored: true, help: 'accepted for compatibility' },
       ],
       async run(ctx) {
@@ -67,6 +67,7 @@ export function checkpointCommands(): Command[] {
           leaveRunning: bool(ctx.args, 'leave-running'),
           preDump: bool(ctx.args, 'pre-dump'),
           ...(parent !== undefined ? { parentPath: parent } : {}),
+          ...(str(ctx.args, 'page-server') !== undefined ? { pageServer: str(ctx.args, 'page-server')! } : {}),
         });
         return 0;
       },

@@ -5,7 +5,9 @@ import type { Checkpointed, Observed } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
-import { criuBinary, criuFeature, runCriu } from './criu.js';
+import { criuBinary, criuFeature, runCriu, startCriu, type CriuBinary, type CriuRun } from './criu.js';
+import { closeQuietly } from './create.js';
+import { readLine } from './pipes.js';
 import { dumpArgs, externalBinds, META_FILE, DUMP_LOG, type ImageMeta } from './criuArgs.js';
 import { removeCgroupYards, undoNetworkLock } from './criuRecover.js';
 import { reap } from './reap.js';
@@ -30,6 +32,7 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   if (o.lazyPages && !(await criuFeature(bin, 'uffd-noncoop'))) {
     throw new RuntimeError('CRIU_UNSUPPORTED', `${what}: --lazy-pages needs userfaultfd, which criu check --feature uffd-noncoop says this kernel lacks`, { field: 'lazyPages' });
   }
+  if (o.lazyPages) lazyPipeCheck(what);
   const proc = trackedProcess(d, c);
   const workDir = o.workPath ?? o.imagePath;
   mkdirSync(o.imagePath, { recursive: true });
@@ -44,9 +47,18 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
     pid: proc.pid, options: o, workDir, freezeCgroup: freezer,
     externalMounts: [...binds.keys()], externalFiles: stdio.externalFiles,
   });
+  const meta: ImageMeta = {
+    berth: 1, id: c.id, criuVersion: bin.version, created: new Date().toISOString(),
+    externalMounts: [...binds.keys()], stdio: stdio.keys, options: o,
+  };
+  const metaFile = join(o.imagePath, META_FILE);
+  const writeMeta = () => writeFileSync(metaFile, `${JSON.stringify(meta, null, 2)}\n`);
   try {
-    await runCriu(bin, { action: o.preDump ? 'pre-dump' : 'dump', args, workDir, logName: DUMP_LOG, what });
+    const run = { action: o.preDump ? 'pre-dump' : 'dump', args, workDir, logName: DUMP_LOG, what };
+    if (o.lazyPages) await lazyDump(d, bin, run, writeMeta);
+    else await runCriu(bin, run);
   } catch (e) {
+    rmSync(metaFile, { force: true });
     // criu undoes its freeze and network lock when it fails by itself; not when it was killed.
     if (cg && cg.freezerState() === 'frozen') await cg.thaw().catch(() => undefined);
     removeCgroupYards(d.sys, workDir);
@@ -54,11 +66,7 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
     d.log.warn({ id: c.id, err: e }, 'checkpoint failed');
     throw e;
   }
-  const meta: ImageMeta = {
-    berth: 1, id: c.id, criuVersion: bin.version, created: new Date().toISOString(),
-    externalMounts: [...binds.keys()], stdio: stdio.keys, options: o,
-  };
-  writeFileSync(join(o.imagePath, META_FILE), `${JSON.stringify(meta, null, 2)}\n`);
+  if (!o.lazyPages) writeMeta();
   const leaveRunning = o.leaveRunning || o.preDump;
   if (!leaveRunning) {
     // criu has killed every process of the tree; collect the init, then drop the empty cgroup.
@@ -72,6 +80,42 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
     rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
   }
   return { type: 'Checkpointed', imagePath: o.imagePath, criuVersion: bin.version, options: o, leaveRunning };
+}
+
+/**
+ * A lazy dump writes everything but the memory, then serves the pages (criu's page server at
+ * `pageServer`) until the restore side's lazy-pages daemon has fetched them all, and only then
+ * exits. berth's record goes into the images when criu reports it is serving (`\0` on its
+ * status fd), so the restore can start while this checkpoint is still in flight.
+ */
+async function lazyDump(d: EffectDeps, bin: CriuBinary, run: CriuRun, ready: () => void): Promise<void> {
+  const [r, w] = d.sys.pipe();
+  let done: Promise<void>;
+  try {
+    done = startCriu(bin, { ...run, fds: [w] });
+  } finally {
+    closeQuietly(d, w);
+  }
+  const serving = readLine(r, LAZY_READY_TIMEOUT_MS).then((line) => { if (line !== null) ready(); }, () => undefined);
+  await Promise.all([done, serving]);
+}
+
+const LAZY_READY_TIMEOUT_MS = 60_000;
+
+/**
+ * criu's lazy page server sizes a pipe to 4 MiB (F_SETPIPE_SZ; criu/page-pipe.c), above the
+ * default fs.pipe-max-size of 1 MiB: that needs CAP_SYS_RESOURCE, or a raised limit. Without
+ * either, criu ignores the failure and every page request dies with EBADF: refuse up front.
+ */
+const LAZY_PIPE_BYTES = 4 << 20;
+const CAP_SYS_RESOURCE = 24n;
+
+function lazyPipeCheck(what: string): void {
+  const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+  if ((BigInt(`0x${capEff}`) >> CAP_SYS_RESOURCE) & 1n) return;
+  const max = Number(readFileSync('/proc/sys/fs/pipe-max-size', 'utf8').trim());
+  if (max >= LAZY_PIPE_BYTES) return;
+  throw new RuntimeError('CRIU_UNSUPPORTED', `${what}: --lazy-pages: criu's page server needs a ${LAZY_PIPE_BYTES >> 20} MiB pipe, but this process lacks CAP_SYS_RESOURCE and fs.pipe-max-size is ${max} (raise it to ${LAZY_PIPE_BYTES})`, { field: 'lazyPages' });
 }
 
 /**

@@ -91,11 +91,21 @@ export interface CriuRun {
 
 /** Run criu to completion; non-zero exit or a signal → CRIU_FAILED quoting its log. */
 export function runCriu(bin: CriuBinary, r: CriuRun): Promise<void> {
+  return startCriu(bin, r);
+}
+
+/**
+ * Start criu; the promise settles when it exits. A `daemon` (the lazy-pages daemon) keeps no
+ * pipe to this process and does not hold its event loop open: it ends by itself once the
+ * pages are transferred, also after a CLI command has exited.
+ */
+export function startCriu(bin: CriuBinary, r: CriuRun & { daemon?: boolean }): Promise<void> {
   const log = join(r.workDir, r.logName);
   return new Promise((resolve, reject) => {
     const child = spawn(bin.path, [r.action, ...r.args], {
-      stdio: ['ignore', 'ignore', 'pipe', ...(r.fds ?? [])],
+      stdio: ['ignore', 'ignore', r.daemon ? 'ignore' : 'pipe', ...(r.fds ?? [])],
     });
+    if (r.daemon) child.unref();
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });

@@ -91,8 +91,22 @@ export function dumpArgs(p: DumpPlan): string[] {
     ...(o.leaveRunning && !o.preDump ? ['--leave-running'] : []),
     ...(o.parentPath !== null ? ['--prev-images-dir', o.parentPath, '--track-mem'] : []),
     ...(o.preDump ? ['--track-mem'] : []),
-    ...(o.lazyPages && !o.preDump ? ['--lazy-pages'] : []),
+    ...(o.lazyPages && o.pageServer ? ['--lazy-pages', ...pageServerArgs(o.pageServer), '--status-fd', String(LAZY_STATUS_FD)] : []),
   ];
+}
+
+/** The fd (in criu) where a lazy dump or the lazy-pages daemon reports it is ready (`\0`). */
+export const LAZY_STATUS_FD = 3;
+export const LAZY_LOG = 'lazy-pages.log';
+
+function pageServerArgs(pageServer: string): string[] {
+  const i = pageServer.lastIndexOf(':');
+  return ['--address', pageServer.slice(0, i), '--port', pageServer.slice(i + 1)];
+}
+
+/** `criu lazy-pages`: the daemon a lazy restore fetches its pages through (from the dump's page server). */
+export function lazyPagesArgs(o: CriuOptions, workDir: string, pageServer: string): string[] {
+  return ['--page-server', ...pageServerArgs(pageServer), '-D', o.imagePath, '-W', workDir, '-o', LAZY_LOG, '-v4', '--status-fd', String(LAZY_STATUS_FD)];
 }
 
 export interface RestorePlan {

@@ -8,9 +8,11 @@ import { loadBundle } from './bundle.js';
 import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './cgroup.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import { closeQuietly, createCgroup } from './create.js';
-import { criuBinary, criuFeature, runCriu } from './criu.js';
+import { criuBinary, criuFeature, runCriu, startCriu, type CriuBinary } from './criu.js';
+import { readLine } from './pipes.js';
+import type { RestoreOptions } from '../machines/events.js';
 import { removeCgroupYards } from './criuRecover.js';
-import { externalBinds, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
+import { externalBinds, LAZY_LOG, lazyPagesArgs, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
 import type { EffectDeps } from './deps.js';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from './linuxConstants.js';
 import { readProcStat } from './procfs.js';
@@ -35,6 +37,12 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
   const meta = readMeta(what, o.imagePath);
   if (c.restoreFrom === 'checkpointed' && meta.id !== id) {
     throw new RuntimeError('INVALID_ARGUMENT', `${what}: the images in ${o.imagePath} are a checkpoint of container ${meta.id}, not of ${id}`, { field: 'imagePath' });
+  }
+  if (meta.options.lazyPages && !o.lazyPages) {
+    throw new RuntimeError('INVALID_ARGUMENT', `${what}: the images in ${o.imagePath} were dumped with --lazy-pages (their memory is served by the checkpoint): restore with --lazy-pages`, { field: 'lazyPages' });
+  }
+  if (o.lazyPages && (!meta.options.lazyPages || !meta.options.pageServer)) {
+    throw new RuntimeError('INVALID_ARGUMENT', `${what}: --lazy-pages needs images dumped with --lazy-pages; those in ${o.imagePath} hold their memory`, { field: 'lazyPages' });
   }
   const bin = await criuBinary(what);
   if (o.lazyPages && !(await criuFeature(bin, 'uffd-noncoop'))) {
@@ -65,6 +73,7 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
   try {
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
+    if (o.lazyPages) await startLazyPages(d, bin, o, workDir, meta.options.pageServer!, what);
     const root = bindRoot(d, dir, rootfs, config.root.readonly === true);
     try {
       await runCriu(bin, {
@@ -122,6 +131,24 @@ function readMeta(what: string, imagePath: string): ImageMeta {
     throw new RuntimeError('INVALID_ARGUMENT', `${what}: image path ${imagePath} holds no berth checkpoint record (${META_FILE}): not a complete berth checkpoint`, { field: 'imagePath' });
   }
   return parseMeta(text, file);
+}
+
+/**
+ * The lazy-pages daemon of a lazy restore: it fetches pages from the checkpoint's page server
+ * and hands them to the restored processes (userfaultfd), on demand and in the background, and
+ * exits when all are in. The restore starts once it reports ready on its status fd.
+ */
+async function startLazyPages(d: EffectDeps, bin: CriuBinary, o: RestoreOptions, workDir: string, pageServer: string, what: string): Promise<void> {
+  const [r, w] = d.sys.pipe();
+  try {
+    startCriu(bin, { action: 'lazy-pages', args: lazyPagesArgs(o, workDir, pageServer), workDir, logName: LAZY_LOG, fds: [w], daemon: true, what })
+      .catch((err: unknown) => d.log.warn({ err }, 'criu lazy-pages failed'));
+  } finally {
+    closeQuietly(d, w);
+  }
+  if ((await readLine(r, 30_000).catch(() => null)) === null) {
+    throw new RuntimeError('CRIU_FAILED', `${what}: criu lazy-pages did not start (log: ${join(workDir, LAZY_LOG)})`, { step: 'criu lazy-pages' });
+  }
 }
 
 /**

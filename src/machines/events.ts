@@ -43,6 +43,8 @@ export interface CheckpointOptions extends CriuOptions {
   preDump: boolean;
   /** Images of a previous (pre-)dump, relative to the image path as criu reads it. */
   parentPath: string | null;
+  /** With lazyPages: `address:port` where criu serves the memory pages to the restore's lazy-pages daemon. */
+  pageServer: string | null;
 }
 
 export type RestoreOptions = CriuOptions;

@@ -344,3 +344,54 @@ test('a criu older than 4.1 is refused by name and version; the container runs o
   await c.delete({ force: true });
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+
+/** A free TCP port on the loopback for criu's page server. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const uffd = criuHas('uffd-noncoop');
+test('--lazy-pages: a copy restored while the checkpoint serves its memory counts on from the dump', { skip: skip || (!uffd && 'kernel lacks non-cooperative userfaultfd: criu check --feature uffd-noncoop fails') }, async (t) => {
+  const before = snapshot();
+  const { b, data } = counter();
+  const images = temp('berth-img-');
+  const c = await f.rt.create('cr-lazy', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await untilCount(data, 3);
+  await assert.rejects(c.checkpoint({ imagePath: images, lazyPages: true }), { code: 'INVALID_ARGUMENT', field: 'pageServer' });
+  const pageServer = `127.0.0.1:${await freePort()}`;
+  // criu's page server needs a 4 MiB pipe: without CAP_SYS_RESOURCE (this sandbox drops it)
+  // berth refuses unless fs.pipe-max-size allows it; the test then raises it for itself.
+  const maxFile = '/proc/sys/fs/pipe-max-size';
+  const oldMax = readFileSync(maxFile, 'utf8').trim();
+  const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);
+  if (((capEff >> 24n) & 1n) === 0n && Number(oldMax) < 4 << 20) {
+    await assert.rejects(c.checkpoint({ imagePath: images, lazyPages: true, pageServer }), { code: 'CRIU_UNSUPPORTED', field: 'lazyPages', message: /CAP_SYS_RESOURCE.*fs\.pipe-max-size/ });
+    writeFileSync(maxFile, String(4 << 20));
+  }
+  t.after(() => writeFileSync(maxFile, oldMax));
+  const serving = c.checkpoint({ imagePath: images, lazyPages: true, pageServer });
+  // berth records the checkpoint once criu serves the pages: the restore may begin.
+  for (let i = 0; i < 500 && !existsSync(join(images, 'berth-checkpoint.json')); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.match(readFileSync(join(images, 'dump.log'), 'utf8'), /Starting lazy pages server/);
+  const copy = counter();
+  await assert.rejects(f.rt.restore('cr-lazy-copy', { bundle: copy.b.dir, imagePath: images, stdio: 'ignore' }), { code: 'INVALID_ARGUMENT', field: 'lazyPages' });
+  const r = await f.rt.restore('cr-lazy-copy', { bundle: copy.b.dir, imagePath: images, lazyPages: true, stdio: 'ignore' });
+  const st = await serving;
+  assert.equal(st.state, 'checkpointed', 'the checkpoint ends once every page went over');
+  const first = (await untilCount(copy.data, 1))[0]!;
+  assert.ok(first > 1, `the copy starts from the dumped count (${first}), its memory fetched lazily`);
+  assert.ok(consecutive(await untilCount(copy.data, first + 5), first));
+  await r.delete({ force: true });
+  await c.delete();
+  await noCriuLeft();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});

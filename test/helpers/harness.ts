@@ -22,7 +22,7 @@ export interface Script {
 
 export const checkpointOptions = (o: Partial<CheckpointOptions> = {}): CheckpointOptions => ({
   imagePath: '/img', workPath: null, tcpEstablished: false, extUnixSk: false, shellJob: false, fileLocks: false,
-  manageCgroupsMode: 'soft', emptyNs: [], lazyPages: false, leaveRunning: false, preDump: false, parentPath: null, ...o,
+  manageCgroupsMode: 'soft', emptyNs: [], lazyPages: false, leaveRunning: false, preDump: false, parentPath: null, pageServer: null, ...o,
 });
 
 /** What the checkpoint effect reports by default: the request, done. */
