@@ -73,13 +73,18 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
   try {
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
-    if (o.lazyPages) await startLazyPages(d, bin, o, workDir, meta.options.pageServer!, what);
+    const daemon = o.lazyPages ? await startLazyPages(d, bin, o, workDir, meta.options.pageServer!, what) : null;
     const root = bindRoot(d, dir, rootfs, config.root.readonly === true);
     try {
+      let restorePid = 0;
+      // A lazy restore waits on the daemon for its pages: if the daemon dies, so must it.
+      void daemon?.done.catch(() => { if (restorePid > 0) killQuietly(restorePid); });
       await runCriu(bin, {
         action: 'restore', workDir, logName: RESTORE_LOG, what, fds: d.stdioFor(id).fds,
         args: restoreArgs({ options: o, workDir, root, cgroup, mounts, stdio: meta.stdio, pidFile: criuPid }),
+        onSpawn: (pid) => { restorePid = pid; },
       });
+      restorePid = 0;
     } catch (e) {
       removeCgroupYards(d.sys, workDir);
       throw e;
@@ -138,16 +143,26 @@ function readMeta(what: string, imagePath: string): ImageMeta {
  * and hands them to the restored processes (userfaultfd), on demand and in the background, and
  * exits when all are in. The restore starts once it reports ready on its status fd.
  */
-async function startLazyPages(d: EffectDeps, bin: CriuBinary, o: RestoreOptions, workDir: string, pageServer: string, what: string): Promise<void> {
+async function startLazyPages(d: EffectDeps, bin: CriuBinary, o: RestoreOptions, workDir: string, pageServer: string, what: string): Promise<{ done: Promise<void> }> {
   const [r, w] = d.sys.pipe();
+  let done: Promise<void>;
   try {
-    startCriu(bin, { action: 'lazy-pages', args: lazyPagesArgs(o, workDir, pageServer), workDir, logName: LAZY_LOG, fds: [w], daemon: true, what })
-      .catch((err: unknown) => d.log.warn({ err }, 'criu lazy-pages failed'));
+    done = startCriu(bin, { action: 'lazy-pages', args: lazyPagesArgs(o, workDir, pageServer), workDir, logName: LAZY_LOG, fds: [w], daemon: true, what });
+    done.catch((err: unknown) => d.log.warn({ err }, 'criu lazy-pages failed'));
   } finally {
     closeQuietly(d, w);
   }
   if ((await readLine(r, 30_000).catch(() => null)) === null) {
     throw new RuntimeError('CRIU_FAILED', `${what}: criu lazy-pages did not start (log: ${join(workDir, LAZY_LOG)})`, { step: 'criu lazy-pages' });
+  }
+  return { done };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 

@@ -379,6 +379,7 @@ test('--lazy-pages: a copy restored while the checkpoint serves its memory count
   }
   t.after(() => writeFileSync(maxFile, oldMax));
   const serving = c.checkpoint({ imagePath: images, lazyPages: true, pageServer });
+  serving.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
   // berth records the checkpoint once criu serves the pages: the restore may begin.
   for (let i = 0; i < 500 && !existsSync(join(images, 'berth-checkpoint.json')); i++) await new Promise((r) => setTimeout(r, 20));
   assert.match(readFileSync(join(images, 'dump.log'), 'utf8'), /Starting lazy pages server/);
