@@ -396,3 +396,21 @@ test('--lazy-pages: a copy restored while the checkpoint serves its memory count
   await noCriuLeft();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+
+test('--manage-cgroups-mode ignore: berth itself moves the restored tree into the container\'s cgroup', { skip }, async () => {
+  const before = snapshot();
+  const { b, data } = counter();
+  const images = temp('berth-img-');
+  const c = await f.rt.create('cr-ignore', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await untilCount(data, 2);
+  await c.checkpoint({ imagePath: images, manageCgroupsMode: 'ignore' });
+  const last = counts(data).at(-1)!;
+  const r = await f.rt.restore('cr-ignore', { imagePath: images, manageCgroupsMode: 'ignore', stdio: 'ignore' });
+  assert.ok(consecutive(await untilCount(data, last + 3)), 'continued after berth let it run');
+  const pids = await r.ps();
+  assert.ok(pids.includes((await r.state()).pid), 'the restored init is in the container\'s cgroup');
+  assert.match(readFileSync(`/proc/${(await r.state()).pid}/cgroup`, 'utf8'), /cr-ignore/);
+  await r.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
