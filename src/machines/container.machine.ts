@@ -25,6 +25,13 @@ export interface ContainerContext {
   rootfs: string | null;
   config: OciConfig | null;
   pidFile: string | null;
+  /** The checkpoint or restore in flight. */
+  checkpointRequest: CheckpointOptions | null;
+  restoreRequest: RestoreOptions | null;
+  /** The last checkpoint criu took of this container. */
+  checkpoint: { imagePath: string; criuVersion: string; options: CheckpointOptions } | null;
+  /** Where a failed restore lands: back in checkpointed, or deleted (a restore into a new container). */
+  restoreFrom: 'checkpointed' | 'deleted';
   owner: string;
   pid: number | null;
   startTime: string | null;
@@ -49,13 +56,6 @@ export interface ContainerContext {
   force: boolean;
   /** Set only while a loaded container reconciles: the state replay ended in. */
   restoredFrom: string | null;
-  /** The checkpoint or restore in flight. */
-  checkpointRequest: CheckpointOptions | null;
-  restoreRequest: RestoreOptions | null;
-  /** The last checkpoint criu took of this container. */
-  checkpoint: { imagePath: string; criuVersion: string; options: CheckpointOptions } | null;
-  /** Where a failed restore lands: back in checkpointed, or deleted (a restore into a new container). */
-  restoreFrom: 'checkpointed' | 'deleted';
 }
 
 export type Resumable = 'created' | 'running' | 'paused';
@@ -70,11 +70,11 @@ export type EffectInput = Readonly<ContainerContext>;
 
 export function emptyContext(id: string): ContainerContext {
   return {
+    checkpointRequest: null, restoreRequest: null, checkpoint: null, restoreFrom: 'deleted',
     id, bundle: null, rootfs: null, config: null, pidFile: null, owner: '', pid: null,
     startTime: null, created: null, exit: null, error: null, resume: 'created', signal: 0,
     all: false, force: false, restoredFrom: null, cgroup: null, resources: null, update: null,
     oomKills: 0, pausedFrom: 'running',
-    checkpointRequest: null, restoreRequest: null, checkpoint: null, restoreFrom: 'deleted',
   };
 }
 
@@ -107,6 +107,8 @@ export const containerMachine = setup({
     emitted: {} as Fact,
   },
   actors: {
+    checkpointContainer: fromPromise<Checkpointed, EffectInput>(notProvided('checkpointContainer')),
+    restoreContainer: fromPromise<Restored, EffectInput>(notProvided('restoreContainer')),
     createContainer: fromPromise<Created, EffectInput>(notProvided('createContainer')),
     startContainer: fromPromise<Started, EffectInput>(notProvided('startContainer')),
     signalContainer: fromPromise<Signaled, EffectInput>(notProvided('signalContainer')),
@@ -115,13 +117,13 @@ export const containerMachine = setup({
     updateContainer: fromPromise<Updated, EffectInput>(notProvided('updateContainer')),
     deleteContainer: fromPromise<Deleted, EffectInput>(notProvided('deleteContainer')),
     probe: fromPromise<Observed, EffectInput>(notProvided('probe')),
-    checkpointContainer: fromPromise<Checkpointed, EffectInput>(notProvided('checkpointContainer')),
-    restoreContainer: fromPromise<Restored, EffectInput>(notProvided('restoreContainer')),
     watchExit: fromCallback<ContainerEvent, EffectInput>(() => {
       throw new Error('effect watchExit was not provided');
     }),
   },
   guards: {
+    leftRunning: ({ event }) => event.type === 'Checkpointed' && event.leaveRunning,
+    restoreFromCheckpointed: ({ context }) => context.restoreFrom === 'checkpointed',
     restoredAs: ({ context }, state: string) => context.restoredFrom === state,
     restoring: ({ context }) => context.restoredFrom !== null,
     exitKnown: ({ context }) => context.exit !== null,
@@ -134,8 +136,6 @@ export const containerMachine = setup({
     forced: ({ event }) => event.type === 'DeleteRequested' && event.force,
     observed: ({ event }, status: string) => event.type === 'Observed' && event.status === status,
     moreOom: ({ context, event }) => event.type === 'OomKilled' && event.count > context.oomKills,
-    leftRunning: ({ event }) => event.type === 'Checkpointed' && event.leaveRunning,
-    restoreFromCheckpointed: ({ context }) => context.restoreFrom === 'checkpointed',
   },
   actions: {
     emitFact: emit(({ event }) => event as Fact),
@@ -155,6 +155,9 @@ export const containerMachine = setup({
       const base = from === 'deleted' ? { ...emptyContext(context.id), owner: event.owner } : { error: null };
       return { ...base, bundle: event.bundle ?? context.bundle, pidFile: event.pidFile, restoreRequest: event.options, restoreFrom: from };
     }),
+    applyCheckpoint: assign(({ event }) => event.type === 'Checkpointed'
+      ? { checkpoint: { imagePath: event.imagePath, criuVersion: event.criuVersion, options: event.options }, checkpointRequest: null }
+      : {}),
     // Starting an operation from a settled alive state: remember where to come back to.
     begin: assign(({ event }, resume: Resumable) => ({
       resume,
@@ -162,9 +165,6 @@ export const containerMachine = setup({
       ...(event.type === 'KillRequested' ? { signal: event.signal, all: event.all } : {}),
       ...(event.type === 'UpdateRequested' ? { update: event.resources } : {}),
     })),
-    applyCheckpoint: assign(({ event }) => event.type === 'Checkpointed'
-      ? { checkpoint: { imagePath: event.imagePath, criuVersion: event.criuVersion, options: event.options }, checkpointRequest: null }
-      : {}),
     applyObserved: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'Observed') return;
       // A finding that only confirms the state replay ended in is not a new fact.
@@ -272,13 +272,13 @@ export const containerMachine = setup({
         },
         running: {
           on: {
-            KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
-            PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
-            UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
             CheckpointRequested: {
               target: '#container.checkpointing',
               actions: assign(({ event }) => ({ resume: 'running' as const, error: null, ...(event.type === 'CheckpointRequested' ? { checkpointRequest: event.options } : {}) })),
             },
+            KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
+            PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
+            UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
           },
         },
         paused: {

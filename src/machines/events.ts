@@ -1,5 +1,7 @@
 import type { ErrorInfo } from '../errors.js';
 import type { OciConfig, OciResources } from './spec.js';
+import { CHECKPOINT_SCHEMAS, type CheckpointFailed, type Checkpointed, type CheckpointRequested, type RestoreFailed, type Restored, type RestoreRequested } from './checkpointEvents.js';
+export type * from './checkpointEvents.js';
 
 /**
  * The log schema. Every event a container's machine accepts is one of these; the log stores
@@ -16,38 +18,8 @@ export interface ExitInfo {
   signal: number | null;
 }
 
-export type SettledStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted' | 'checkpointed';
-
-/** How cgroups are handled by criu (runc's --manage-cgroups-mode). */
-export type ManageCgroupsMode = 'soft' | 'full' | 'strict' | 'ignore';
-
-/** criu options shared by checkpoint and restore (runc's flags of the same names). */
-export interface CriuOptions {
-  /** Directory of the criu images. */
-  imagePath: string;
-  /** Directory for criu's log (dump.log, restore.log) and work files; null: the image path. */
-  workPath: string | null;
-  tcpEstablished: boolean;
-  extUnixSk: boolean;
-  shellJob: boolean;
-  fileLocks: boolean;
-  manageCgroupsMode: ManageCgroupsMode;
-  /** Namespaces created empty rather than restored (runc --empty-ns; criu supports `net`). */
-  emptyNs: string[];
-  lazyPages: boolean;
-}
-
-export interface CheckpointOptions extends CriuOptions {
-  leaveRunning: boolean;
-  /** Dump memory only and leave the container running (criu pre-dump). */
-  preDump: boolean;
-  /** Images of a previous (pre-)dump, relative to the image path as criu reads it. */
-  parentPath: string | null;
-  /** With lazyPages: `address:port` where criu serves the memory pages to the restore's lazy-pages daemon. */
-  pageServer: string | null;
-}
-
-export type RestoreOptions = CriuOptions;
+export type SettledStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted'
+  | 'checkpointed';
 
 // ---- intents ----
 export interface CreateRequested {
@@ -64,17 +36,6 @@ export interface PauseRequested { type: 'PauseRequested' }
 export interface ResumeRequested { type: 'ResumeRequested' }
 /** Resources to change (runc update): merged over the limits in force. */
 export interface UpdateRequested { type: 'UpdateRequested'; resources: OciResources }
-
-export interface CheckpointRequested { type: 'CheckpointRequested'; options: CheckpointOptions }
-/** Restore from criu images: a new container from a bundle (absent, deleted) or a checkpointed one in place. */
-export interface RestoreRequested {
-  type: 'RestoreRequested';
-  /** The bundle; null: the checkpointed container's own. */
-  bundle: string | null;
-  pidFile: string | null;
-  owner: string;
-  options: RestoreOptions;
-}
 
 // ---- facts ----
 export interface Created {
@@ -108,29 +69,6 @@ export interface Updated { type: 'Updated'; resources: OciResources }
 export interface UpdateFailed { type: 'UpdateFailed'; error: ErrorInfo }
 /** The kernel's OOM killer killed `count` processes of the container so far. */
 export interface OomKilled { type: 'OomKilled'; count: number }
-/** criu dumped the container; without `leaveRunning` its processes are gone (killed by criu). */
-export interface Checkpointed {
-  type: 'Checkpointed';
-  imagePath: string;
-  /** `criu --version` of the binary that dumped. */
-  criuVersion: string;
-  options: CheckpointOptions;
-  leaveRunning: boolean;
-}
-export interface CheckpointFailed { type: 'CheckpointFailed'; error: ErrorInfo }
-/** criu restored the container; its init is a child of the restoring process. */
-export interface Restored {
-  type: 'Restored';
-  pid: number;
-  startTime: string;
-  created: string;
-  rootfs: string;
-  config: OciConfig;
-  cgroup: string;
-  imagePath: string;
-  criuVersion: string;
-}
-export interface RestoreFailed { type: 'RestoreFailed'; error: ErrorInfo }
 /** What a probe of the kernel found when a stream's last fact might be stale (reconciliation). */
 export interface Observed {
   type: 'Observed';
@@ -140,17 +78,20 @@ export interface Observed {
 }
 
 export type Intent =
+  | CheckpointRequested | RestoreRequested
   | CreateRequested | StartRequested | KillRequested | DeleteRequested | PauseRequested | ResumeRequested
-  | UpdateRequested | CheckpointRequested | RestoreRequested;
+  | UpdateRequested;
 export type Fact =
+  | Checkpointed | CheckpointFailed | Restored | RestoreFailed
   | Created | CreateFailed | Started | StartFailed | Signaled | KillFailed | Exited | Deleted
   | DeleteFailed | Observed | Paused | PauseFailed | Resumed | ResumeFailed | Updated | UpdateFailed
-  | OomKilled | Checkpointed | CheckpointFailed | Restored | RestoreFailed;
+  | OomKilled;
 export type ContainerEvent = Intent | Fact;
 export type ContainerEventType = ContainerEvent['type'];
 
 /** Current payload schema of every event type; bump one when its payload shape changes. */
 export const SCHEMAS: Record<ContainerEventType, number> = {
+  ...CHECKPOINT_SCHEMAS,
   CreateRequested: 1,
   StartRequested: 1,
   KillRequested: 1,
@@ -175,12 +116,6 @@ export const SCHEMAS: Record<ContainerEventType, number> = {
   Updated: 1,
   UpdateFailed: 1,
   OomKilled: 1,
-  CheckpointRequested: 1,
-  Checkpointed: 1,
-  CheckpointFailed: 1,
-  RestoreRequested: 1,
-  Restored: 1,
-  RestoreFailed: 1,
 };
 
 export function isContainerEventType(t: string): t is ContainerEventType {
