@@ -11,6 +11,7 @@ import type { OciResources } from './machines/spec.js';
 import type { Stats } from './effects/cgroups/index.js';
 import type { ExecOptions } from './runtime.js';
 import type { ExecProcess } from './execProcess.js';
+import type { CheckpointOpts } from './checkpointOptions.js';
 
 /** A handle on one container of a runtime. It holds no state of its own: the log does. */
 export class Container {
@@ -89,6 +90,11 @@ export class Container {
 
   stats(): Promise<Stats> {
     return this.rt.stats(this.id);
+  }
+
+  /** Dump the container with criu (see `Runtime.checkpoint`). */
+  checkpoint(opts: CheckpointOpts): Promise<ContainerState> {
+    return this.rt.checkpoint(this.id, opts);
   }
 
   delete(opts: { force?: boolean } = {}): Promise<void> {

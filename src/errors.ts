@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'STORE_CORRUPT',
   'INTERNAL',
   'HOOK_FAILED',
+  'CRIU_FAILED',
+  'CRIU_UNSUPPORTED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -21,3 +21,4 @@ export type { OciConfig, OciProcess } from './machines/spec.js';
 export { defaultConfig, validateConfig, validateProcess } from './machines/spec.js';
 export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';
+export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions.js';

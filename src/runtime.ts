@@ -31,6 +31,7 @@ import { publicState, replay, type ContainerState } from './machines/replay.js';
 import type { EventLog, StoredEvent } from './store/eventLog.js';
 import { openEventLog } from './store/openLog.js';
 import { state$ } from './store/projections.js';
+import { checkpointOptions, restoreOptions, type CheckpointOpts, type RestoreOpts } from './checkpointOptions.js';
 
 export interface RuntimeOptions {
   /** The runtime root: log, socket and per-container files (default /run/berth). */
@@ -95,7 +96,7 @@ export { DEFAULT_ROOT };
  * or update can be undone and the probe on the next load sees what happened, so their intents
  * skip the fsync: it was half the cost of a pause.
  */
-const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'ExecRequested']);
+const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'ExecRequested', 'CheckpointRequested', 'RestoreRequested']);
 
 /** Open a runtime on a root. The returned runtime owns no global state; close it when done. */
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
@@ -386,6 +387,38 @@ export class Runtime {
   /** Resource usage in runc's `events --stats` shape. */
   async stats(id: string): Promise<Stats> {
     return (await this.alive(id, 'stats')).cg.stats();
+  }
+
+  /**
+   * Dump the container with criu into `opts.imagePath`. It ends `checkpointed` (its processes
+   * gone, OCI status stopped), or running with `leaveRunning` or `preDump`.
+   */
+  async checkpoint(id: string, opts: CheckpointOpts): Promise<ContainerState> {
+    validateId(id);
+    return this.command(id, 'checkpoint', { type: 'CheckpointRequested', options: checkpointOptions(id, opts) });
+  }
+
+  /**
+   * Restore a container from criu images: a new container `id` from `opts.bundle` (any free
+   * id, so also a copy of another container), or a `checkpointed` container in place.
+   */
+  async restore(id: string, opts: RestoreOpts): Promise<Container> {
+    validateId(id);
+    const options = restoreOptions(id, opts);
+    const { fds, streams } = openStdio(this.sys, opts.stdio);
+    this.stdio.set(id, fds);
+    try {
+      await this.command(id, 'restore', {
+        type: 'RestoreRequested', bundle: opts.bundle ?? null, pidFile: opts.pidFile ?? null, owner: '', options,
+      });
+    } catch (e) {
+      for (const s of Object.values(streams)) s?.destroy();
+      throw e;
+    } finally {
+      for (const fd of fds.owned.splice(0)) this.sys.close(fd);
+      this.stdio.delete(id);
+    }
+    return new Container(this, id, streams);
   }
 
   delete(id: string, force = false): Promise<void> {

@@ -29,6 +29,8 @@ Napi::Value SpawnUsernsHolder(const Napi::CallbackInfo& info);  // mount.cc
 Napi::Value OpenTree(const Napi::CallbackInfo& info);         // mount.cc
 Napi::Value MountSetattr(const Napi::CallbackInfo& info);     // mount.cc
 Napi::Value NsGetType(const Napi::CallbackInfo& info);        // ns.cc
+Napi::Value Mount(const Napi::CallbackInfo& info);            // mount.cc
+Napi::Value Umount2(const Napi::CallbackInfo& info);          // mount.cc
 }  // namespace berth
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -58,6 +60,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTree", Napi::Function::New(env, berth::OpenTree, "openTree"));
   exports.Set("mountSetattr", Napi::Function::New(env, berth::MountSetattr, "mountSetattr"));
   exports.Set("nsGetType", Napi::Function::New(env, berth::NsGetType, "nsGetType"));
+  exports.Set("mount", Napi::Function::New(env, berth::Mount, "mount"));
+  exports.Set("umount2", Napi::Function::New(env, berth::Umount2, "umount2"));
   return exports;
 }
 

@@ -11,6 +11,7 @@ import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
+import { checkpointCommands } from './checkpoint.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -295,6 +296,7 @@ export const commands: Command[] = [
       }
     },
   },
+  ...checkpointCommands(),
   {
     name: 'exec',
     summary: 'run another process in a running container; exit with its status (runc exec)',

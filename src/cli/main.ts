@@ -19,6 +19,8 @@ export const EXIT_STATUS: Record<ErrorCode, number> = {
   STORE_LOCKED: 7,
   STORE_CORRUPT: 8,
   HOOK_FAILED: 1,
+  CRIU_FAILED: 1,
+  CRIU_UNSUPPORTED: 9,
 };
 
 export const globalFlags: FlagSpec[] = [

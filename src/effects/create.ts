@@ -89,7 +89,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
 }
 
 /** A delete emptying the shared default parent may rmdir it between our mkdirs: try again. */
-function createCgroup(cg: CgroupManager, resources: OciResources): void {
+export function createCgroup(cg: CgroupManager, resources: OciResources): void {
   try {
     cg.create(resources);
   } catch (e) {

@@ -278,4 +278,17 @@ export class FakeSyscalls implements Syscalls {
     this.record('mountSetattr', [fd, flags, attr]);
     if (!this.openFds.has(fd)) throw errnoError('EBADF', 'mount_setattr', 9);
   }
+
+  /** Mount points made through mount() and not yet unmounted. */
+  readonly mounts = new Set<string>();
+
+  mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void {
+    this.record('mount', [source, target, fstype, flags, data]);
+    this.mounts.add(target);
+  }
+
+  umount2(target: string, flags: number): void {
+    this.record('umount2', [target, flags]);
+    if (!this.mounts.delete(target)) throw errnoError('EINVAL', 'umount2', 22);
+  }
 }

@@ -11,6 +11,8 @@ import { startContainer } from './start.js';
 import { watchExit } from './watch.js';
 import { execProcess } from './exec.js';
 import { watchExecs } from './execWatch.js';
+import { checkpointContainer } from './checkpoint.js';
+import { restoreContainer } from './restore.js';
 
 /** The effect actors handed to `containerMachine.provide({ actors })`, bound to one set of deps. */
 export function makeEffects(d: EffectDeps) {
@@ -23,6 +25,8 @@ export function makeEffects(d: EffectDeps) {
     updateContainer: fromPromise(({ input }: { input: EffectInput }) => updateContainer(d, input)),
     deleteContainer: fromPromise(({ input }: { input: EffectInput }) => deleteContainer(d, input)),
     probe: fromPromise(({ input }: { input: EffectInput }) => probeContainer(d, input)),
+    checkpointContainer: fromPromise(({ input }: { input: EffectInput }) => checkpointContainer(d, input)),
+    restoreContainer: fromPromise(({ input }: { input: EffectInput }) => restoreContainer(d, input)),
     watchExit: fromCallback<ContainerEvent, EffectInput>(({ input, sendBack }) => watchExit(d, input, sendBack)),
     execProcess: fromPromise(({ input }: { input: EffectInput }) => execProcess(d, input)),
     watchExecs: fromCallback<ExecStarted, EffectInput>(({ input, sendBack, receive }) => watchExecs(d, input, sendBack, receive)),

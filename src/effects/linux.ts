@@ -22,6 +22,7 @@ const METHODS = [
   'socketpair', 'connectUnix', 'sendFds', 'recvFds', 'setWindowSize',
   'spawnUsernsHolder', 'openTree', 'mountSetattr',
   'nsGetType',
+  'mount', 'umount2',
 ] as const satisfies readonly (keyof Syscalls)[];
 
 /** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */

@@ -8,6 +8,8 @@ import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
 import { exitedYet } from './reap.js';
 import { openIfSame } from './track.js';
+import { probeInterruptedCheckpoint } from './checkpoint.js';
+import { undoInterruptedRestore } from './restore.js';
 
 /**
  * Reconciliation: when a container is loaded from the log, ask the kernel what is true now.
@@ -16,6 +18,12 @@ import { openIfSame } from './track.js';
  */
 export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Observed> {
   const from = c.restoredFrom ?? 'stopped';
+  if (from === 'restoring') return undoInterruptedRestore(d, c);
+  if (from === 'checkpointing') {
+    const proc = d.procs.get(c.id) ?? openIfSame(d, c);
+    const exit = proc?.child ? exitedYet(d, proc) : null;
+    return probeInterruptedCheckpoint(d, c, proc !== null && proc !== undefined && exit === null);
+  }
   if (from === 'creating' || c.pid === null) {
     await undoInterruptedCreate(d, c);
     return observed('deleted', 'create was interrupted before the init was ready');

@@ -65,3 +65,13 @@ export function statusLines(fd: number): StatusLines {
     },
   };
 }
+
+/** One line from `fd` (null at end of file), then the fd is closed; rejects with ETIMEDOUT. */
+export async function readLine(fd: number, timeoutMs: number): Promise<string | null> {
+  const lines = statusLines(fd);
+  try {
+    return await lines.next(timeoutMs);
+  } finally {
+    lines.close();
+  }
+}

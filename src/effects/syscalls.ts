@@ -118,4 +118,8 @@ export interface Syscalls {
   mountSetattr(fd: number, flags: number, attr: MountAttr): void;
   /** ioctl(fd, NS_GET_NSTYPE): the CLONE_NEW* flag of the namespace `fd` refers to; ENOTTY when it is not a namespace. */
   nsGetType(fd: number): number;
+  /** mount(2) in this process's mount namespace (fstype and data null for a bind or remount). */
+  mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2), e.g. with MNT_DETACH (2). */
+  umount2(target: string, flags: number): void;
 }

@@ -4,13 +4,14 @@ import type {
   ContainerEvent, Created, Deleted, ExecRequested, ExecStarted, ExitInfo, Fact, Observed, Paused, Resumed, Signaled, Started,
   Updated,
 } from './events.js';
+import type { CheckpointOptions, Checkpointed, RestoreOptions, Restored } from './events.js';
 import type { OciConfig, OciResources } from './spec.js';
 import { toErrorInfo } from './lifecycle.js';
 
 /**
  * The lifecycle law of one container. Settled states: absent, created, running, paused,
- * stopped, deleted. Transitional states (creating, starting, killing, pausing, resuming,
- * updating, execing, deleting, reconciling) each invoke
+ * stopped, checkpointed, deleted. Transitional states (creating, starting, killing, pausing,
+ * resuming, updating, execing, checkpointing, restoring, deleting, reconciling) each invoke
  * exactly one effect actor; the runtime provides them (`machine.provide({ actors })`), so this
  * file imports no effect, no store and no node module.
  *
@@ -25,6 +26,13 @@ export interface ContainerContext {
   rootfs: string | null;
   config: OciConfig | null;
   pidFile: string | null;
+  /** The checkpoint or restore in flight. */
+  checkpointRequest: CheckpointOptions | null;
+  restoreRequest: RestoreOptions | null;
+  /** The last checkpoint criu took of this container. */
+  checkpoint: { imagePath: string; criuVersion: string; options: CheckpointOptions } | null;
+  /** Where a failed restore lands: back in checkpointed, or deleted (a restore into a new container). */
+  restoreFrom: 'checkpointed' | 'deleted';
   owner: string;
   pid: number | null;
   startTime: string | null;
@@ -73,6 +81,7 @@ export type EffectInput = Readonly<ContainerContext>;
 
 export function emptyContext(id: string): ContainerContext {
   return {
+    checkpointRequest: null, restoreRequest: null, checkpoint: null, restoreFrom: 'deleted',
     id, bundle: null, rootfs: null, config: null, pidFile: null, owner: '', pid: null,
     startTime: null, created: null, exit: null, error: null, resume: 'created', signal: 0,
     all: false, force: false, restoredFrom: null, cgroup: null, resources: null, update: null,
@@ -109,6 +118,8 @@ export const containerMachine = setup({
     emitted: {} as Fact,
   },
   actors: {
+    checkpointContainer: fromPromise<Checkpointed, EffectInput>(notProvided('checkpointContainer')),
+    restoreContainer: fromPromise<Restored, EffectInput>(notProvided('restoreContainer')),
     createContainer: fromPromise<Created, EffectInput>(notProvided('createContainer')),
     startContainer: fromPromise<Started, EffectInput>(notProvided('startContainer')),
     signalContainer: fromPromise<Signaled, EffectInput>(notProvided('signalContainer')),
@@ -128,6 +139,8 @@ export const containerMachine = setup({
     }),
   },
   guards: {
+    leftRunning: ({ event }) => event.type === 'Checkpointed' && event.leaveRunning,
+    restoreFromCheckpointed: ({ context }) => context.restoreFrom === 'checkpointed',
     restoredAs: ({ context }, state: string) => context.restoredFrom === state,
     restoring: ({ context }) => context.restoredFrom !== null,
     exitKnown: ({ context }) => context.exit !== null,
@@ -170,6 +183,16 @@ export const containerMachine = setup({
     beginCreate: assign(({ context, event }) => event.type === 'CreateRequested'
       ? { ...emptyContext(context.id), bundle: event.bundle, pidFile: event.pidFile, owner: event.owner }
       : {}),
+    // A restore into a new container starts from nothing, as a create; in place it keeps the
+    // checkpointed container's record (its bundle unless another is given).
+    beginRestore: assign(({ context, event }, from: 'checkpointed' | 'deleted') => {
+      if (event.type !== 'RestoreRequested') return {};
+      const base = from === 'deleted' ? { ...emptyContext(context.id), owner: event.owner } : { error: null };
+      return { ...base, bundle: event.bundle ?? context.bundle, pidFile: event.pidFile, restoreRequest: event.options, restoreFrom: from };
+    }),
+    applyCheckpoint: assign(({ event }) => event.type === 'Checkpointed'
+      ? { checkpoint: { imagePath: event.imagePath, criuVersion: event.criuVersion, options: event.options }, checkpointRequest: null }
+      : {}),
     // Starting an operation from a settled alive state: remember where to come back to.
     begin: assign(({ event }, resume: Resumable) => ({
       resume,
@@ -184,6 +207,8 @@ export const containerMachine = setup({
       const confirms = context.restoredFrom === event.status && event.exit === null;
       enqueue.assign({
         restoredFrom: null,
+        checkpointRequest: null,
+        restoreRequest: null,
         exit: event.exit ?? (event.status === 'stopped' ? context.exit : null),
         ...(event.status === 'paused' || event.status === 'created' || event.status === 'running' ? { resume: event.status } : {}),
       });
@@ -208,6 +233,7 @@ export const containerMachine = setup({
       { guard: { type: 'observed', params: 'paused' }, target: '#container.alive.paused', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'stopped' }, target: '#container.stopped', actions: 'applyObserved' },
       { guard: { type: 'observed', params: 'deleted' }, target: '#container.deleted', actions: 'applyObserved' },
+      { guard: { type: 'observed', params: 'checkpointed' }, target: '#container.checkpointed', actions: 'applyObserved' },
     ],
   },
   states: {
@@ -215,12 +241,16 @@ export const containerMachine = setup({
       always: [
         { guard: { type: 'restoredAs', params: 'stopped' }, target: 'stopped', actions: assign({ restoredFrom: null }) },
         { guard: { type: 'restoredAs', params: 'deleted' }, target: 'deleted', actions: assign({ restoredFrom: null }) },
+        { guard: { type: 'restoredAs', params: 'checkpointed' }, target: 'checkpointed', actions: assign({ restoredFrom: null }) },
         { guard: 'restoring', target: 'reconciling' },
         { target: 'absent' },
       ],
     },
     absent: {
-      on: { CreateRequested: { target: 'creating', actions: 'beginCreate' } },
+      on: {
+        CreateRequested: { target: 'creating', actions: 'beginCreate' },
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'deleted' } },
+      },
     },
     creating: {
       invoke: {
@@ -285,6 +315,10 @@ export const containerMachine = setup({
             ExecRequested: { guard: 'execIdFree', target: 'execing', actions: { type: 'begin', params: 'running' } },
             ExecStarted: { guard: 'pendingExec', actions: ['recordExec', 'watchExec', 'emitFact'] },
             ExecFailed: { guard: 'pendingExec', actions: ['clearExec', 'emitFact'] },
+            CheckpointRequested: {
+              target: '#container.checkpointing',
+              actions: assign(({ event }) => ({ resume: 'running' as const, error: null, ...(event.type === 'CheckpointRequested' ? { checkpointRequest: event.options } : {}) })),
+            },
             KillRequested: { target: 'killing', actions: { type: 'begin', params: 'running' } },
             PauseRequested: { target: 'pausing', actions: { type: 'begin', params: 'running' } },
             UpdateRequested: { target: 'updating', actions: { type: 'begin', params: 'running' } },
@@ -423,7 +457,64 @@ export const containerMachine = setup({
       },
     },
     deleted: {
-      on: { CreateRequested: { target: 'creating', actions: 'beginCreate' } },
+      on: {
+        CreateRequested: { target: 'creating', actions: 'beginCreate' },
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'deleted' } },
+      },
+    },
+    /*
+     * Outside `alive`: the exit watcher is stopped while criu works, so the init's death at the
+     * end of a dump is the checkpoint's own outcome, not an `Exited` fact racing with it. A
+     * container left running (or one a failed dump left alive) re-enters `alive`, whose
+     * watcher reports at once an exit that happened meanwhile.
+     */
+    checkpointing: {
+      invoke: {
+        src: 'checkpointContainer',
+        input: ({ context }) => context,
+        onDone: { actions: raise(({ event }) => event.output) },
+        onError: { actions: raise(({ event }) => ({ type: 'CheckpointFailed' as const, error: toErrorInfo(event.error) })) },
+      },
+      on: {
+        Checkpointed: [
+          { guard: 'leftRunning', target: '#container.alive.running', actions: ['applyCheckpoint', 'emitFact'] },
+          // criu killed the processes and the effect removed the emptied cgroup.
+          { target: 'checkpointed', actions: ['applyCheckpoint', assign({ cgroup: null, exit: null }), 'emitFact'] },
+        ],
+        CheckpointFailed: { target: '#container.alive.running', actions: [assign({ checkpointRequest: null }), 'recordError', 'emitFact'] },
+      },
+    },
+    /** Its processes are gone, its images on disk: OCI status `stopped`; restore or delete it. */
+    checkpointed: {
+      on: {
+        RestoreRequested: { target: 'restoring', actions: { type: 'beginRestore', params: 'checkpointed' } },
+        DeleteRequested: { target: 'deleting', actions: assign(({ event }) => ({ force: event.force, error: null })) },
+      },
+    },
+    restoring: {
+      invoke: {
+        src: 'restoreContainer',
+        input: ({ context }) => context,
+        onDone: { actions: raise(({ event }) => event.output) },
+        onError: { actions: raise(({ event }) => ({ type: 'RestoreFailed' as const, error: toErrorInfo(event.error) })) },
+      },
+      on: {
+        Restored: {
+          target: '#container.alive.running',
+          actions: [
+            assign(({ event }) => ({
+              pid: event.pid, startTime: event.startTime, created: event.created, rootfs: event.rootfs,
+              config: event.config, cgroup: event.cgroup, resources: event.config.linux?.resources ?? null,
+              exit: null, restoreRequest: null, resume: 'running' as const,
+            })),
+            'emitFact',
+          ],
+        },
+        RestoreFailed: [
+          { guard: 'restoreFromCheckpointed', target: 'checkpointed', actions: [assign({ restoreRequest: null }), 'recordError', 'emitFact'] },
+          { target: 'deleted', actions: [assign({ restoreRequest: null }), 'recordError', 'emitFact'] },
+        ],
+      },
     },
   },
 });

@@ -1,5 +1,7 @@
 import type { ErrorInfo } from '../errors.js';
 import type { OciConfig, OciProcess, OciResources } from './spec.js';
+import { CHECKPOINT_SCHEMAS, type CheckpointFailed, type Checkpointed, type CheckpointRequested, type RestoreFailed, type Restored, type RestoreRequested } from './checkpointEvents.js';
+export type * from './checkpointEvents.js';
 
 /**
  * The log schema. Every event a container's machine accepts is one of these; the log stores
@@ -16,7 +18,8 @@ export interface ExitInfo {
   signal: number | null;
 }
 
-export type SettledStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted';
+export type SettledStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted'
+  | 'checkpointed';
 
 // ---- intents ----
 export interface CreateRequested {
@@ -91,9 +94,11 @@ export interface Observed {
 }
 
 export type Intent =
+  | CheckpointRequested | RestoreRequested
   | CreateRequested | StartRequested | KillRequested | DeleteRequested | PauseRequested | ResumeRequested
   | UpdateRequested | ExecRequested;
 export type Fact =
+  | Checkpointed | CheckpointFailed | Restored | RestoreFailed
   | Created | CreateFailed | Started | StartFailed | Signaled | KillFailed | Exited | Deleted
   | DeleteFailed | Observed | Paused | PauseFailed | Resumed | ResumeFailed | Updated | UpdateFailed
   | OomKilled | ExecStarted | ExecFailed | ExecExited;
@@ -102,6 +107,7 @@ export type ContainerEventType = ContainerEvent['type'];
 
 /** Current payload schema of every event type; bump one when its payload shape changes. */
 export const SCHEMAS: Record<ContainerEventType, number> = {
+  ...CHECKPOINT_SCHEMAS,
   CreateRequested: 1,
   StartRequested: 1,
   KillRequested: 1,

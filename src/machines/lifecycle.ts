@@ -7,14 +7,15 @@ import { RuntimeError, SyscallError, type ErrorInfo, isRuntimeError } from '../e
 
 export type MachineState =
   | 'boot' | 'absent' | 'creating' | 'created' | 'starting' | 'running' | 'killing' | 'pausing'
-  | 'paused' | 'resuming' | 'updating' | 'stopped' | 'deleting' | 'reconciling' | 'deleted' | 'execing';
+  | 'paused' | 'resuming' | 'updating' | 'stopped' | 'deleting' | 'reconciling' | 'deleted' | 'execing'
+  | 'checkpointing' | 'checkpointed' | 'restoring';
 
 /** OCI runtime-spec statuses (runtime.md "State"), plus `paused` as runc reports it. */
 export type OciStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export const TRANSITIONAL: ReadonlySet<MachineState> = new Set([
   'boot', 'creating', 'starting', 'killing', 'pausing', 'resuming', 'updating', 'deleting', 'reconciling',
-  'execing',
+  'execing', 'checkpointing', 'restoring',
 ]);
 
 /** The leaf state name of a machine snapshot value (`{ alive: 'running' }` → `running`). */
@@ -35,7 +36,9 @@ export function exists(state: MachineState): boolean {
 
 export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'running' | 'paused'; restoredFrom: string | null }): OciStatus {
   switch (state) {
-    case 'creating': return 'creating';
+    case 'creating':
+    case 'restoring': return 'creating';
+    case 'checkpointing': return 'running';
     case 'created':
     case 'starting': return 'created';
     case 'running': return 'running';
@@ -53,15 +56,15 @@ export function ociStatus(state: MachineState, ctx: { resume: 'created' | 'runni
   }
 }
 
-export type Command = 'create' | 'start' | 'kill' | 'delete' | 'pause' | 'resume' | 'update' | 'exec';
+export type Command = 'create' | 'start' | 'kill' | 'delete' | 'pause' | 'resume' | 'update' | 'exec' | 'checkpoint' | 'restore';
 
 /** The error for a command the machine refused in `state` (runc's wording where it has one). */
 export function refusal(id: string, command: Command, state: MachineState, force = false): RuntimeError {
   if (!exists(state)) {
-    if (command === 'create') return new RuntimeError('INTERNAL', `create ${id}: refused in state ${state}`);
+    if (command === 'create' || command === 'restore') return new RuntimeError('INTERNAL', `${command} ${id}: refused in state ${state}`);
     return new RuntimeError('NOT_EXISTS', `container ${id} does not exist`);
   }
-  if (command === 'create') return new RuntimeError('ID_IN_USE', `container with id ${id} already exists`);
+  if (command === 'create' || (command === 'restore' && !TRANSITIONAL.has(state))) return new RuntimeError('ID_IN_USE', `container with id ${id} already exists`);
   if (TRANSITIONAL.has(state)) {
     return new RuntimeError('ILLEGAL_STATE', `${command} ${id}: container is busy (${state})`);
   }
@@ -73,6 +76,8 @@ export function refusal(id: string, command: Command, state: MachineState, force
     pause: state === 'paused' ? 'container already paused' : 'container not running or created',
     resume: 'container not paused',
     update: 'container not running',
+    checkpoint: state === 'checkpointed' ? 'container already checkpointed' : 'container not running',
+    restore: '',
     delete: force ? `cannot delete container in state ${state}` : `cannot delete container that is not stopped: ${state}`,
     exec: state === 'running' ? 'an exec with that id is running'
       : state === 'created' ? 'cannot exec in a container that has not been started' : `cannot exec in a ${state} container`,

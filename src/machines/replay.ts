@@ -72,6 +72,8 @@ export interface ContainerState {
   oomKills: number;
   /** Exec'd processes that run, as the log says. */
   execs: { execId: string; pid: number; args: string[] }[];
+  /** The last checkpoint criu took (image path, criu version, options), if any. */
+  checkpoint: ContainerContext['checkpoint'];
 }
 
 export const OCI_VERSION = '1.0.2';
@@ -94,6 +96,7 @@ export function publicState(state: MachineState, ctx: ContainerContext, version:
     resources: ctx.resources,
     oomKills: ctx.oomKills,
     execs: Object.entries(ctx.execs ?? {}).map(([execId, e]) => ({ execId, pid: e.pid, args: e.args })),
+    checkpoint: ctx.checkpoint,
   };
 }
 

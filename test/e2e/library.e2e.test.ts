@@ -56,10 +56,12 @@ test('library: kill by signal gives 128+n semantics in the exit, and masked path
   const b = bundle(['sh', '-c', 'cat /proc/kcore | wc -c; (echo x > /proc/sys/kernel/domainname) 2>&1; echo ready; exec sleep 1000']);
   const c = await f.rt.create('lib-kill', { bundle: b.dir, stdio: ['ignore', 'pipe', 'ignore'] });
   const out = collect(c.stdio.stdout);
+  // Listen before starting: under load "ready" can arrive before the state$ check is done.
+  const printed = until(c.stdio.stdout, /ready/);
   const ready = firstValueFrom(c.state$.pipe(filter((s) => s.status === 'running')));
   await c.start();
   assert.equal((await ready).status, 'running');
-  await until(c.stdio.stdout, /ready/);
+  await printed;
   await c.kill('KILL');
   assert.deepEqual(await c.wait(), { code: null, signal: 9 });
   const text = await out;

@@ -1,6 +1,7 @@
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { containerMachine, type ContainerContext, type EffectInput } from '../../src/machines/container.machine.js';
 import type { ContainerEvent, Created, Deleted, ExecStarted, Observed, Paused, Resumed, Signaled, Started, Updated } from '../../src/machines/events.js';
+import type { CheckpointOptions, Checkpointed, Restored } from '../../src/machines/events.js';
 import { isSettled, leafState, type MachineState } from '../../src/machines/lifecycle.js';
 import { replay, type LoggedEvent } from '../../src/machines/replay.js';
 import { RuntimeError } from '../../src/errors.js';
@@ -16,11 +17,29 @@ export interface Script {
   update?: (c: EffectInput) => Updated | Error;
   probe?: (c: EffectInput) => Observed | Error;
   exec?: (c: EffectInput) => ExecStarted | Error;
+  checkpoint?: (c: EffectInput) => Checkpointed | Error;
+  restore?: (c: EffectInput) => Restored | Error;
 }
 
 let nextExecPid = 500;
 const execStarted = (c: EffectInput): ExecStarted => ({
   type: 'ExecStarted', execId: c.exec?.execId ?? '', pid: nextExecPid++, startTime: '2000', args: c.exec?.process.args ?? [],
+});
+
+export const checkpointOptions = (o: Partial<CheckpointOptions> = {}): CheckpointOptions => ({
+  imagePath: '/img', workPath: null, tcpEstablished: false, extUnixSk: false, shellJob: false, fileLocks: false,
+  manageCgroupsMode: 'soft', emptyNs: [], lazyPages: false, leaveRunning: false, preDump: false, parentPath: null, pageServer: null, ...o,
+});
+
+/** What the checkpoint effect reports by default: the request, done. */
+export const checkpointed = (c: EffectInput): Checkpointed => ({
+  type: 'Checkpointed', imagePath: c.checkpointRequest!.imagePath, criuVersion: '4.1.1', options: c.checkpointRequest!,
+  leaveRunning: c.checkpointRequest!.leaveRunning || c.checkpointRequest!.preDump,
+});
+
+export const restored = (c: EffectInput, pid = 77): Restored => ({
+  type: 'Restored', pid, startTime: '2000', created: '2026-01-02T00:00:00.000Z', rootfs: '/b/rootfs',
+  config: created().config, cgroup: `/berth/${c.id}`, imagePath: c.restoreRequest!.imagePath, criuVersion: '4.1.1',
 });
 
 export const created = (pid = 42): Created => ({
@@ -52,6 +71,8 @@ export function harness(script: Script = {}, restore?: { state: MachineState; co
       resumeContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.resume, input, { type: 'Resumed' } as Resumed)),
       updateContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.update, input, { type: 'Updated', resources: { ...input.resources, ...input.update } } as Updated)),
       probe: fromPromise(({ input }: { input: EffectInput }) => run(script.probe, input, { type: 'Observed', status: 'running', reason: 'alive', exit: null } as Observed)),
+      checkpointContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.checkpoint, input, checkpointed(input))),
+      restoreContainer: fromPromise(({ input }: { input: EffectInput }) => run(script.restore, input, restored(input))),
       watchExit: fromCallback<ContainerEvent, EffectInput>(({ sendBack }) => {
         exits.push(sendBack);
         return () => { exits.splice(exits.indexOf(sendBack), 1); };

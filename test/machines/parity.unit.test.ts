@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { RuntimeError } from '../../src/errors.js';
 import type { ContainerEvent } from '../../src/machines/events.js';
-import { harness, type Script } from '../helpers/harness.js';
+import { checkpointOptions, harness, type Script } from '../helpers/harness.js';
 
 /**
  * Rule 2 of the design: after any sequence of operations, the live machine equals the replay
@@ -26,6 +26,8 @@ const intent = fc.oneof(
   fc.integer({ min: 0, max: 2 }).map((n): ContainerEvent => ({
     type: 'ExecRequested', execId: `e${n}`, process: { args: ['id'], cwd: '/', user: { uid: 0, gid: 0 } }, pidFile: null,
   })),
+  fc.constantFrom(false, true).map((leaveRunning): ContainerEvent => ({ type: 'CheckpointRequested', options: checkpointOptions({ leaveRunning }) })),
+  fc.constantFrom(null, '/b2').map((bundle): ContainerEvent => ({ type: 'RestoreRequested', bundle, pidFile: null, owner: '', options: checkpointOptions() })),
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: intent.map((event) => ({ kind: 'intent' as const, event })) },
@@ -37,7 +39,7 @@ const failure = (p: boolean, what: string) => (p ? new RuntimeError('SYSCALL', `
 
 test('live machine == replay(logged events) for random operation sequences', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }), async (ops, fails) => {
+    fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }), async (ops, fails) => {
       const script: Script = {
         ...(fails[0] ? { create: () => failure(true, 'create')! } : {}),
         ...(fails[1] ? { start: () => failure(true, 'start')! } : {}),
@@ -47,6 +49,8 @@ test('live machine == replay(logged events) for random operation sequences', asy
         ...(fails[5] ? { resume: () => failure(true, 'resume')! } : {}),
         ...(fails[6] ? { update: () => failure(true, 'update')! } : {}),
         ...(fails[7] ? { exec: () => failure(true, 'exec')! } : {}),
+        ...(fails[8] ? { checkpoint: () => failure(true, 'checkpoint')! } : {}),
+        ...(fails[9] ? { restore: () => failure(true, 'restore')! } : {}),
       };
       const h = harness(script);
       for (const o of ops) {

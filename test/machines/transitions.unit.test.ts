@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { ContainerEvent } from '../../src/machines/events.js';
 import { refusal, type MachineState } from '../../src/machines/lifecycle.js';
 import { replay, type LoggedEvent } from '../../src/machines/replay.js';
-import { created } from '../helpers/harness.js';
+import { checkpointOptions, created } from '../helpers/harness.js';
 
 /** Logs that reach each settled state, replayed (pure). */
 const at = (types: ContainerEvent[]): LoggedEvent[] =>
@@ -19,7 +19,13 @@ const reach: Record<string, ContainerEvent[]> = {
   paused: [C, created(), { type: 'StartRequested' }, { type: 'Started' }, { type: 'PauseRequested' }, { type: 'Paused' }],
   stopped: [C, created(), { type: 'Exited', code: 0, signal: null }],
   deleted: [C, created(), { type: 'Exited', code: 0, signal: null }, { type: 'DeleteRequested', force: false }, { type: 'Deleted', exit: null }],
+  checkpointed: [
+    C, created(), { type: 'StartRequested' }, { type: 'Started' },
+    { type: 'CheckpointRequested', options: checkpointOptions() },
+    { type: 'Checkpointed', imagePath: '/img', criuVersion: '4.1.1', options: checkpointOptions(), leaveRunning: false },
+  ],
 };
+const R: ContainerEvent = { type: 'RestoreRequested', bundle: '/b', pidFile: null, owner: '', options: checkpointOptions() };
 
 const commands: Record<string, ContainerEvent> = {
   create: C,
@@ -31,6 +37,8 @@ const commands: Record<string, ContainerEvent> = {
   resume: { type: 'ResumeRequested' },
   update: { type: 'UpdateRequested', resources: { pids: { limit: 5 } } },
   exec: { type: 'ExecRequested', execId: 'e1', process: { args: ['id'], cwd: '/', user: { uid: 0, gid: 0 } }, pidFile: null },
+  checkpoint: { type: 'CheckpointRequested', options: checkpointOptions() },
+  restore: R,
 };
 
 // The law, as a table: every pair listed is accepted; every other pair is refused.
@@ -40,6 +48,8 @@ const allowed = new Set([
   'running/kill', 'running/delete --force', 'running/pause', 'running/update', 'running/exec',
   'paused/kill', 'paused/delete --force', 'paused/resume', 'paused/update',
   'stopped/delete', 'stopped/delete --force',
+  'running/checkpoint', 'absent/restore', 'deleted/restore', 'checkpointed/restore',
+  'checkpointed/delete', 'checkpointed/delete --force',
 ]);
 
 for (const [state, log] of Object.entries(reach)) {
@@ -51,7 +61,7 @@ for (const [state, log] of Object.entries(reach)) {
       assert.equal(r.snapshot.can(cmd), allowed.has(key));
       if (!allowed.has(key)) {
         const err = refusal('c1', name.split(' ')[0] as 'create', r.state, name.endsWith('--force'));
-        const expected = state === 'absent' || state === 'deleted' ? 'NOT_EXISTS' : name === 'create' ? 'ID_IN_USE' : 'ILLEGAL_STATE';
+        const expected = state === 'absent' || state === 'deleted' ? 'NOT_EXISTS' : name === 'create' || name === 'restore' ? 'ID_IN_USE' : 'ILLEGAL_STATE';
         assert.equal(err.code, expected);
         assert.match(err.message, /c1/);
       }
