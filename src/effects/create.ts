@@ -41,6 +41,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   try {
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
+    d.crash('create:cgroup');
     const spawned = await spawnInit(d, id, plan, cg);
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
@@ -86,6 +87,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     // 0622 as runc: the init reopens it for writing after switching to the container's user.
     d.sys.mkfifo(fifo, 0o622);
     chmodSync(fifo, 0o622);
+    d.crash('create:fifo');
     const fifoFd = openSync(fifo, O_PATH);
     childEnds.push(fifoFd);
     const [r, statusW] = d.sys.pipe();
@@ -111,12 +113,14 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     closeAll(childEnds);
     closeAll(stdio.owned);
   }
+  d.crash('create:spawned');
   // readLine owns the status pipe from here: it closes it on the report, EOF or timeout.
   const report = readLine(statusR, READY_TIMEOUT_MS);
   try {
     await cg.join(spawned.pid);
     const line = await report;
     if (line !== 'READY') throw initFailure(id, line);
+    d.crash('create:ready');
     return spawned;
   } catch (e) {
     await killAndReap(d, spawned.pidfd);

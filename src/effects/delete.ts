@@ -28,6 +28,7 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
         await cg.signalAll(osc.signals.SIGKILL).catch(() => 0);
       }
       exit = await reap(d, proc);
+      d.crash('delete:killed');
     } else {
       exit = collect(d, proc);
     }
@@ -36,6 +37,7 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
   if (cg) {
     await cg.destroy();
     removeEmptyDefaultParent(d, c.cgroup!);
+    d.crash('delete:cgroup');
   }
   rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
   return { type: 'Deleted', exit: exit && (exit.code !== null || exit.signal !== null) ? exit : null };

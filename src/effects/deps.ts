@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CrashSeam } from '../crash.js';
 import type { ExitInfo } from '../machines/events.js';
 import type { CgroupLayout } from './cgroupLayout.js';
 import type { WatchFn } from './fdWatch.js';
@@ -42,4 +43,6 @@ export interface EffectDeps {
   /** The stdio for the container being created (the runtime registers it before CreateRequested). */
   stdioFor(id: string): StdioFds;
   log: Logger;
+  /** The fault-injection seam (src/crash.ts): a no-op unless BERTH_CRASH_AT names a point. */
+  crash: CrashSeam;
 }

@@ -23,6 +23,7 @@ export async function startContainer(d: EffectDeps, c: EffectInput): Promise<Sta
     if (errnoOf(e) === 'ENOENT') throw new RuntimeError('ILLEGAL_STATE', `start ${id}: exec fifo ${fifo} is gone: container already started`);
     throw wrapSyscall(`start ${id}: open ${fifo}`, e);
   }
+  d.crash('start:fifo');
   try {
     await new Promise<void>((resolve) => {
       const stops = [fd, proc.pidfd].map((f) => d.watch(f, () => {
@@ -34,6 +35,7 @@ export async function startContainer(d: EffectDeps, c: EffectInput): Promise<Sta
   } finally {
     closeSync(fd);
   }
+  d.crash('start:read');
   try {
     unlinkSync(fifo);
   } catch {

@@ -309,7 +309,9 @@ class LevelEventLog implements EventLog {
           const current = this.#versions.get(s.stream) ?? 0;
           if (s.version > current) throw snapshotAhead(s.stream, s.version, current);
         }
-        await this.#db.batch(checked.map((s) => ({ type: 'put' as const, key: snapshotKey(s.stream), value: encodeSnapshot(s.version, s.data) })));
+        // A stream gc pruned meanwhile keeps no snapshot.
+        const kept = checked.filter((s) => s.version > (this.#pruned.get(s.stream) ?? 0));
+        await this.#db.batch(kept.map((s) => ({ type: 'put' as const, key: snapshotKey(s.stream), value: encodeSnapshot(s.version, s.data) })));
       });
     });
   }

@@ -138,7 +138,7 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
           if (s.version > current) throw snapshotAhead(s.stream, s.version, current);
         }
         // Stored as JSON, as the LevelDB log does: readers get copies.
-        for (const s of checked) snapshots.set(s.stream, JSON.stringify({ version: s.version, data: s.data }));
+        for (const s of checked) if (s.version > (pruned.get(s.stream) ?? 0)) snapshots.set(s.stream, JSON.stringify({ version: s.version, data: s.data }));
       });
     },
 
