@@ -95,6 +95,11 @@ interface Executor {
   rt: string;
 }
 
+/** The init a context refers to (pid and start time), or '' before one was created. */
+function initOf(c: ContainerContext): string {
+  return c.pid === null ? '' : `${c.pid}/${c.startTime}`;
+}
+
 /** Thrown inside load(): another live process is carrying out an operation on the container. */
 class Busy {
   constructor(readonly replayed: Replayed) {}
@@ -519,24 +524,29 @@ export class Runtime {
    * reconciling a container another live process is in the middle of changing.
    */
   private async load(id: string, pre?: Replayed): Promise<Live> {
-    const cached = this.live.get(id);
-    // Facts this process is still appending make the log look ahead of its own copy.
-    await cached?.appends;
-    const version = await this.log.version(id);
-    if (cached && cached.version === version) return cached;
-    if (cached) {
-      cached.actor.stop();
-      this.live.delete(id);
+    for (let attempt = 0; ; attempt++) {
+      const cached = this.live.get(id);
+      // Facts this process is still appending make the log look ahead of its own copy.
+      await cached?.appends;
+      const version = await this.log.version(id);
+      if (cached && cached.version === version) return cached;
+      if (cached) {
+        cached.actor.stop();
+        this.live.delete(id);
+      }
+      let r = pre !== undefined && pre.version === version ? pre : undefined;
+      if (r === undefined || !isSettled(r.state)) {
+        const events = await this.log.read(id);
+        r = replay(id, events);
+        if (!isSettled(r.state) && this.inOtherHands(events)) throw new Busy(r);
+      }
+      const l = this.spawn(id, r.state, r.context, r.version);
+      await this.settle(l);
+      if (l.version >= 0) return l;
+      // Another process wrote while this one reconciled: its copy is stale before it is used.
+      this.forget(l);
+      if (attempt >= CONFLICT_RETRIES) throw new RuntimeError('CONFLICT', `container ${id}: the log kept changing while it was loaded`);
     }
-    let r = pre !== undefined && pre.version === version ? pre : undefined;
-    if (r === undefined || !isSettled(r.state)) {
-      const events = await this.log.read(id);
-      r = replay(id, events);
-      if (!isSettled(r.state) && this.inOtherHands(events)) throw new Busy(r);
-    }
-    const l = this.spawn(id, r.state, r.context, r.version);
-    await this.settle(l);
-    return l;
   }
 
   private spawn(id: string, state: MachineState, context: ContainerContext, version: number): Live {
@@ -544,7 +554,9 @@ export class Runtime {
     const actor = createActor(this.machine, { input });
     const l: Live = { id, actor, version, appends: Promise.resolve() };
     actor.on('*', (fact) => {
-      l.appends = l.appends.then(() => this.appendFact(l, fact as Fact));
+      // Which init the fact is about: by the time it is appended the stream may hold another.
+      const about = initOf(actor.getSnapshot().context);
+      l.appends = l.appends.then(() => this.appendFact(l, fact as Fact, about));
     });
     actor.subscribe({ error: (e) => this.logger.error({ id, err: e }, 'container machine failed') });
     actor.start();
@@ -557,7 +569,7 @@ export class Runtime {
    * the fact still holds: append it after theirs when the machine, replayed from the log,
    * accepts it there; the stale live copy is rebuilt on its next use.
    */
-  private async appendFact(l: Live, fact: Fact): Promise<void> {
+  private async appendFact(l: Live, fact: Fact, about: string): Promise<void> {
     const point = outcomePoint(fact.type);
     if (point !== undefined) this.crash(point);
     const e = toLogEvent(fact);
@@ -566,7 +578,10 @@ export class Runtime {
     for (let attempt = 0; attempt < 10; attempt++) {
       if (expected === null) {
         const current = await this.log.read(l.id).then((events) => replay(l.id, events), () => null);
-        if (!current?.snapshot.can(fact as ContainerEvent)) {
+        // A fact about another init (a watcher of an incarnation since deleted and created
+        // again by another process) does not hold for the one the log now has.
+        const sameInit = fact.type === 'Created' || (current !== null && initOf(current.context) === about);
+        if (!sameInit || !current?.snapshot.can(fact as ContainerEvent)) {
           this.logger.warn({ id: l.id, type: fact.type }, 'fact superseded by another process');
           l.version = -1;
           return;

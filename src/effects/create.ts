@@ -15,6 +15,7 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
+import { knownProcess } from './track.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -34,8 +35,10 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
-  // The log says this id is free, so anything here is debris of an interrupted create.
+  // The log says this id is free, so anything here is debris of an interrupted create, and a
+  // pidfd this process still holds for the id is an earlier incarnation's.
   rmSync(dir, { recursive: true, force: true });
+  knownProcess(d, { id, pid: null, startTime: null });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let cgroupMade = false;
   try {
