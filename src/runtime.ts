@@ -537,7 +537,8 @@ export class Runtime {
       let r = pre !== undefined && pre.version === version ? pre : undefined;
       if (r === undefined || !isSettled(r.state)) {
         const events = await this.log.read(id);
-        r = replay(id, events);
+        // A stream gc pruned reads empty but keeps its version: the id is free, after it.
+        r = events.length === 0 ? { ...replay(id, []), version } : replay(id, events);
         if (!isSettled(r.state) && this.inOtherHands(events)) throw new Busy(r);
       }
       const l = this.spawn(id, r.state, r.context, r.version);

@@ -36,7 +36,7 @@ async function ok(args: string[]) {
   return r;
 }
 
-const historyOf = async (id: string) => (await ok(['history', '--format', 'json', id])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: number; position: number; type: string });
+const historyOf = async (id: string) => (await ok(['history', '--format', 'json', id])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { version: number; position: number; type: string; at: string });
 
 async function allEvents() {
   const rt = await openRuntime({ root, serve: false });
@@ -52,14 +52,25 @@ test('gc: deleted containers are archived and pruned, old enough first; live one
   const before = snapshot();
   for (const id of ['gc-old', 'gc-new', 'gc-live']) await ok(['run', '--detach', '--bundle', bundle.dir, id]);
   await ok(['delete', '--force', 'gc-old']);
-  await new Promise((r) => setTimeout(r, 4200));
   await ok(['delete', '--force', 'gc-new']);
   const oldHistory = await historyOf('gc-old');
   const newHistory = await historyOf('gc-new');
   const liveHistory = await historyOf('gc-live');
   const everything = await allEvents();
 
-  const first = JSON.parse((await ok(['gc', '--older-than', '4s', '--archive', archive, '--format', 'json'])).stdout) as { pruned: Array<{ id: string; pruned: number; archive: string }>; kept: string[] };
+  const none = JSON.parse((await ok(['gc', '--older-than', '1h', '--format', 'json'])).stdout) as { pruned: unknown[]; kept: string[] };
+  assert.deepEqual(none.pruned, [], 'nothing was deleted an hour ago');
+  assert.deepEqual(none.kept.sort(), ['gc-live', 'gc-new', 'gc-old']);
+  // A clock a minute after gc-old was deleted: only it is old enough.
+  const now = () => new Date(Date.parse(oldHistory.at(-1)!.at) + 60_001);
+  const first = await (async () => {
+    const rt = await openRuntime({ root, serve: false });
+    try {
+      return await rt.gc({ archive, olderThanMs: 60_000, now });
+    } finally {
+      await rt.close();
+    }
+  })();
   assert.deepEqual(first.pruned.map((p) => [p.id, p.pruned]), [['gc-old', oldHistory.length]], 'only the container deleted long enough ago');
   assert.deepEqual(first.kept.sort(), ['gc-live', 'gc-new']);
   const archived = readFileSync(join(archive, 'gc-old.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { version: number; position: number; type: string });
@@ -87,7 +98,7 @@ test('gc: deleted containers are archived and pruned, old enough first; live one
   assert.deepEqual(versions, versions.map((_, i) => i + 1), 'both incarnations, each event once');
   assert.deepEqual((await allEvents()).map((e) => e.stream), everything.filter((e) => e.stream === 'gc-live').map((e) => e.stream));
   assert.equal((JSON.parse((await ok(['state', 'gc-live'])).stdout) as { status: string }).status, 'running');
-  assert.match((await ok(['gc'])).stdout, /^ID\s+EVENTS\s+ARCHIVE$/, 'nothing left to collect');
+  assert.match((await ok(['gc'])).stdout.trim(), /^ID\s+EVENTS\s+ARCHIVE$/, 'nothing left to collect');
 
   await ok(['delete', '--force', 'gc-live']);
   await assertNoLeaks(before, root);
