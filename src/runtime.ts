@@ -319,7 +319,7 @@ export class Runtime {
   /** The container's events from the log (versions `from`..`to`, inclusive). */
   async history(id: string, range: { from?: number; to?: number } = {}): Promise<StoredEvent[]> {
     validateId(id);
-    const events = await this.log.read(id, range);
+    const events = await this.log.read(id, range).catch((e: unknown) => this.howFar(id, e));
     if (events.length === 0 && (await this.log.read(id, { to: 1 })).length === 0) {
       const v = await this.log.version(id);
       throw new RuntimeError('NOT_EXISTS', v === 0 ? `container ${id} has no history` : `history of container ${id} was removed by gc (up to version ${v})`);
@@ -327,9 +327,25 @@ export class Runtime {
     return events;
   }
 
+  /**
+   * A stream that cannot be read whole: find how far it can be (never skipping an event), and
+   * say so in the STORE_CORRUPT error, so a replay up to there can still be asked for.
+   */
+  private async howFar(id: string, e: unknown): Promise<never> {
+    if (!isRuntimeError(e, 'STORE_CORRUPT')) throw e;
+    const end = await this.log.version(id);
+    let good = 0;
+    while (good < end && (await this.log.read(id, { from: good + 1, to: good + 1 }).then(() => true, () => false))) good++;
+    throw new RuntimeError('STORE_CORRUPT', `${e.message}; the log of container ${id} is readable up to version ${good} of ${end}`, {
+      ...(e.field !== undefined ? { field: e.field } : {}),
+      cause: e,
+    });
+  }
+
   /** The state rebuilt from the log alone, as it was after version `at` (default: now). */
   async replay(id: string, opts: { at?: number; atTime?: Date } = {}): Promise<ContainerState | null> {
-    const events = await this.history(id);
+    // Up to `at` only: a log damaged further on still replays to any point before the damage.
+    const events = await this.history(id, opts.at !== undefined && opts.atTime === undefined ? { to: opts.at } : {});
     let at = opts.at;
     if (opts.atTime !== undefined) {
       const t = opts.atTime.getTime();
