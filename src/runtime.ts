@@ -369,8 +369,13 @@ export class Runtime {
     return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => state$(this.log, id)));
   }
 
-  /** The container's history, then its events as they are committed; completes once it is deleted or the runtime closes. */
+  /** The container's events committed from now on (live only); completes when the runtime closes. */
   events$For(id: string): Observable<StoredEvent> {
+    return this.log.events$(id);
+  }
+
+  /** The container's history, then its events as they are committed; completes once it is deleted or the runtime closes. */
+  containerEvents$(id: string): Observable<StoredEvent> {
     return containerEvents$(this.log, id);
   }
 

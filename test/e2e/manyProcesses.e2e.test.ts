@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { openRuntime } from '../../src/index.js';
 import { replay } from '../../src/machines/replay.js';
+import { readProcStat } from '../../src/effects/procfs.js';
 import { makeBundle, tempRoot, type Bundle } from '../helpers/bundle.js';
 import { berth, CLI } from '../helpers/cli.js';
 import { actAsShim, assertNoLeaks, snapshot } from '../helpers/leaks.js';
@@ -140,6 +141,52 @@ test(`six processes on one root (seed ${SEED}): coded refusals only, no forked h
     const reports = await rt.verify();
     assert.deepEqual(reports.filter((r) => r.differences.length > 0), [], 'after delete --force, nothing of any container is left');
   } finally {
+    await rt.close();
+  }
+  await assertNoLeaks(before, root);
+});
+
+test('a container in another live process\'s hands is waited for, not reconciled; a dead executor\'s operation is', async () => {
+  const before = snapshot();
+  assert.equal((await berth(root, ['run', '--detach', '--bundle', bundle.dir, 'm-busy'])).status, 0);
+  // Stand-ins for runtimes that appended an intent and are still (or no longer) carrying it out.
+  const alive = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const dead = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const executor = (pid: number) => ({ by: { pid, start: readProcStat(pid)!.startTime, rt: 'elsewhere' } });
+  const deadBy = executor(dead.pid!);
+  dead.kill('SIGKILL');
+  await new Promise((r) => dead.on('exit', r));
+  const rt = await openRuntime({ root });
+  try {
+    const v = await rt.log.version('m-busy');
+    await rt.log.append('m-busy', [{ type: 'PauseRequested', data: {}, meta: executor(alive.pid!) }], { expectedVersion: v });
+
+    const st = await berth(root, ['state', 'm-busy']);
+    assert.equal(JSON.parse(st.stdout).status, 'running', 'the log\'s view, without a probe');
+    const verified = JSON.parse((await berth(root, ['replay', '--verify', '--format', 'json', 'm-busy'])).stdout) as Array<{ busy: boolean }>;
+    assert.equal(verified[0]?.busy, true);
+    assert.equal(await rt.log.version('m-busy'), v + 1, 'nobody appended over the operation in flight');
+
+    // A kill from another process waits for the outcome, then goes ahead.
+    const kill = berth(root, ['kill', 'm-busy', 'KILL']);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await rt.log.version('m-busy'), v + 1, 'the kill is still waiting');
+    await rt.log.append('m-busy', [{ type: 'PauseFailed', data: { error: { code: 'SYSCALL', message: 'stand-in' } } }], { expectedVersion: v + 1 });
+    assert.equal((await kill).status, 0);
+    const types = (await rt.history('m-busy')).slice(v).map((e) => e.type);
+    assert.deepEqual(types.slice(0, 3), ['PauseRequested', 'PauseFailed', 'KillRequested']);
+
+    // An intent whose executor died is reconciled by the next process that loads it.
+    assert.equal((await rt.state('m-busy')).status, 'stopped');
+    const w = await rt.log.version('m-busy');
+    await rt.log.append('m-busy', [{ type: 'DeleteRequested', data: { force: false }, meta: deadBy }], { expectedVersion: w });
+    const after = await berth(root, ['state', 'm-busy']);
+    assert.equal(JSON.parse(after.stdout).status, 'stopped');
+    const last = (await rt.history('m-busy')).at(-1);
+    assert.deepEqual([last?.type, last?.data.status], ['Observed', 'stopped'], 'reconciled: the dead executor\'s delete never ran');
+    await rt.delete('m-busy');
+  } finally {
+    alive.kill('SIGKILL');
     await rt.close();
   }
   await assertNoLeaks(before, root);
