@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { defer, from, Observable, switchMap } from 'rxjs';
+import { defer, from, Observable, switchMap, type Subscription } from 'rxjs';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { Container } from './container.js';
 import { RuntimeError, isRuntimeError } from './errors.js';
@@ -15,7 +15,7 @@ import { openStdio, type StdioSpec } from './effects/stdio.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
-import { SCHEMAS, toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
+import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
 import { UPCASTERS } from './machines/upcasters.js';
 import { crashSeam, outcomePoint, type CrashSeam } from './crash.js';
 import { inspectContainer, statusOf } from './effects/inspect.js';
@@ -418,9 +418,8 @@ export class Runtime {
         if (stale) this.forget(stale);
       }
     }
-    const after = await this.log.read(id, { from: r.version + 1 });
-    report.repaired = (after.filter((e) => e.type === 'Observed').at(-1)?.data as Observed | undefined) ?? null;
-    if (report.repaired) report.repaired = { ...report.repaired, type: 'Observed' };
+    const appended = (await this.log.read(id, { from: r.version + 1 })).filter((e) => e.type === 'Observed').at(-1);
+    report.repaired = appended ? (fromLogEvent(appended) as Observed) : null;
     report.remaining = check(replay(id, await this.log.read(id)));
     return report;
   }
@@ -506,13 +505,18 @@ export class Runtime {
   /** Resolves once the stream is past `version` (or after `ms`): another process's outcome arrived. */
   private changed(id: string, version: number, ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
+      let sub: Subscription | undefined;
+      let over = false;
       const done = () => {
+        over = true;
         clearTimeout(timer);
-        sub.unsubscribe();
+        sub?.unsubscribe();
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      const sub = this.log.events$(id).subscribe({ next: done, error: done, complete: done });
+      sub = this.log.events$(id).subscribe({ next: done, error: done, complete: done });
+      // A log that is closed answers during subscribe, before `sub` was set.
+      if (over) sub.unsubscribe();
       // Subscribed first, then checked: nothing committed in between is missed.
       this.log.version(id).then((v) => { if (v !== version) done(); }, done);
     });
