@@ -19,9 +19,10 @@ function mirror(files: Record<string, string>): { layout: (kind: 'v1' | 'v2') =>
     writeFileSync(join(dir, path), value);
   }
   return {
-    layout: (kind) => kind === 'v2'
-      ? { kind: 'v2', v1: {}, unified: join(dir, 'unified') }
-      : { kind: 'v1', v1: { memory: join(dir, 'memory'), pids: join(dir, 'pids'), cpu: join(dir, 'cpu') }, unified: null },
+    layout: (kind): CgroupLayout => {
+      if (kind === 'v2') return { kind: 'v2', v1: {}, unified: join(dir, 'unified') };
+      return { kind: 'v1', v1: { memory: join(dir, 'memory'), pids: join(dir, 'pids'), cpu: join(dir, 'cpu') }, unified: null };
+    },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
