@@ -44,9 +44,9 @@ export class Container {
     return this.rt.state$(this.id);
   }
 
-  /** The container's events as they are committed. */
+  /** The container's history, then its events as they are committed; completes once it is deleted. */
   get events$(): Observable<StoredEvent> {
-    return this.rt.events$For(this.id);
+    return this.rt.containerEvents$(this.id);
   }
 
   state(): Promise<ContainerState> {

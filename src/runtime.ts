@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { Observable } from 'rxjs';
+import { defer, from, Observable, switchMap, type Subscription } from 'rxjs';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { Container } from './container.js';
 import { RuntimeError, isRuntimeError, wrapSyscall } from './errors.js';
@@ -17,9 +17,15 @@ import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/consol
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
-import { toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent } from './machines/events.js';
+import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
 import { collect, reap } from './effects/reap.js';
 import { whenReadable } from './effects/pipes.js';
+import { UPCASTERS } from './machines/upcasters.js';
+import { crashSeam, outcomePoint, type CrashSeam } from './crash.js';
+import { inspectContainer, statusOf } from './effects/inspect.js';
+import { readProcStat } from './effects/procfs.js';
+import { collectStream, type GcOptions, type GcResult } from './gc.js';
+import { compare, repairFact, type VerifyReport } from './verify.js';
 import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
 import type { CgroupManager, Stats } from './effects/cgroups/index.js';
@@ -27,11 +33,12 @@ import { validateProcess, type OciConfig, type OciResources } from './machines/s
 import { execKey } from './effects/execWatch.js';
 import { ExecProcess } from './execProcess.js';
 import { exists, fromErrorInfo, isSettled, leafState, refusal, type Command, type MachineState } from './machines/lifecycle.js';
-import { publicState, replay, type ContainerState } from './machines/replay.js';
+import { publicState, replay, type ContainerState, type Replayed } from './machines/replay.js';
 import type { EventLog, StoredEvent } from './store/eventLog.js';
 import { openEventLog } from './store/openLog.js';
-import { state$ } from './store/projections.js';
 import { checkpointOptions, restoreOptions, type CheckpointOpts, type RestoreOpts } from './checkpointOptions.js';
+import { allEvents$, containerEvents$, containers$, state$ } from './store/projections.js';
+import { projectAll, type ProjectStats } from './store/snapshots.js';
 
 export interface RuntimeOptions {
   /** The runtime root: log, socket and per-container files (default /run/berth). */
@@ -49,6 +56,8 @@ export interface RuntimeOptions {
   syscalls?: Syscalls;
   /** Read cgroupsPath in systemd's `slice:prefix:name` form (runc's --systemd-cgroup). */
   systemdCgroup?: boolean;
+  /** Use the projection cache for `list` (default true; src/store/snapshots.ts). */
+  snapshots?: boolean;
 }
 
 export interface CreateOptions {
@@ -98,6 +107,30 @@ export { DEFAULT_ROOT };
  */
 const IRREVERSIBLE: ReadonlySet<Intent['type']> = new Set(['CreateRequested', 'StartRequested', 'KillRequested', 'DeleteRequested', 'ExecRequested', 'CheckpointRequested', 'RestoreRequested']);
 
+/** How long a command waits for another process's operation on the same container to finish. */
+const BUSY_WAIT_MS = 10_000;
+/** Appends of an intent retried after CONFLICT (another process wrote first) before giving up. */
+const CONFLICT_RETRIES = 8;
+
+/** Who carries out an intent: recorded in its `meta`, so other processes know it is in hand. */
+interface Executor {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: with the pid, identifies the process across pid reuse. */
+  start: string;
+  /** This runtime instance (a process may open more than one). */
+  rt: string;
+}
+
+/** The init a context refers to (pid and start time), or '' before one was created. */
+function initOf(c: ContainerContext): string {
+  return c.pid === null ? '' : `${c.pid}/${c.startTime}`;
+}
+
+/** Thrown inside load(): another live process is carrying out an operation on the container. */
+class Busy {
+  constructor(readonly replayed: Replayed) {}
+}
+
 /** Open a runtime on a root. The returned runtime owns no global state; close it when done. */
 export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const root = opts.root ?? DEFAULT_ROOT;
@@ -106,8 +139,12 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   // A process that will hold the root for long (it serves) can afford to wait longer for a
   // burst of one-shot commands to let go of the lock.
   const lockTimeoutMs = opts.lockTimeoutMs ?? (serve ? 30_000 : 5_000);
-  const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs });
-  return new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }), opts.systemdCgroup ?? false);
+  // Read once, here: a process either runs with a crash point armed or it does not.
+  const crash = crashSeam();
+  const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs, upcasters: UPCASTERS, schemas: SCHEMAS });
+  const rt = new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }), opts.systemdCgroup ?? false, crash);
+  rt.useSnapshots = opts.snapshots ?? true;
+  return rt;
 }
 
 export class Runtime {
@@ -125,6 +162,12 @@ export class Runtime {
   private closed = false;
   /** Aborted by close(): waits on pidfds stop before the pidfds are closed. */
   private readonly closing = new AbortController();
+  private readonly crash: CrashSeam;
+  private readonly executor: Executor;
+  /** Use the projection cache in list() (RuntimeOptions.snapshots). */
+  useSnapshots = true;
+  /** What the last list() found in the projection cache (for the bench and tests). */
+  lastListStats: ProjectStats | null = null;
 
   constructor(
     readonly root: string,
@@ -134,8 +177,11 @@ export class Runtime {
     readonly sys: Syscalls,
     readonly logger: Logger,
     systemdCgroup = false,
+    crash: CrashSeam = () => undefined,
   ) {
     this.paths = rootPaths(root);
+    this.crash = crash;
+    this.executor = { pid: process.pid, start: readProcStat(process.pid)?.startTime ?? '', rt: randomUUID() };
     const procs = new Map<string, TrackedProcess>();
     this.deps = {
       sys,
@@ -149,13 +195,30 @@ export class Runtime {
       systemdCgroup,
       stdioFor: (id) => this.stdio.get(id) ?? { fds: [0, 1, 2], owned: [] },
       consoleFor: (id) => this.consoleRequests.get(id) ?? NO_CONSOLE,
+      crash,
     };
     this.machine = containerMachine.provide({ actors: makeEffects(this.deps) });
   }
 
-  /** Every event of every container, live, in commit order. */
+  /** Every event of every container committed from now on, in commit order; completes on close. */
   get events$(): Observable<StoredEvent> {
     return this.log.events$();
+  }
+
+  /** Every event from global position `from` (default 1: the whole log), then live; completes on close. */
+  eventsFrom$(from = 1): Observable<StoredEvent> {
+    return allEvents$(this.log, from);
+  }
+
+  /**
+   * The set of containers and their states: the current set (reconciled with the kernel, as
+   * `list`), then a new set whenever a committed event changes any of them. Completes on close.
+   */
+  get containers$(): Observable<ContainerState[]> {
+    return containers$(this.log, async () => {
+      await this.list();
+      return (await projectAll(this.log, { cache: this.useSnapshots })).states;
+    });
   }
 
   async create(id: string, opts: CreateOptions): Promise<Container> {
@@ -226,23 +289,43 @@ export class Runtime {
   /** The container's state now: replay of its log, reconciled with the kernel. */
   async state(id: string): Promise<ContainerState> {
     validateId(id);
-    return this.exclusive(id, async () => {
-      const l = await this.load(id);
-      const snap = l.actor.getSnapshot();
-      const st = leafState(snap.value);
-      if (!exists(st)) {
-        this.forget(l);
-        throw refusal(id, 'start', st);
-      }
-      return publicState(st, snap.context, l.version);
-    });
+    return this.exclusive(id, () => this.stateNow(id));
   }
 
+  private async stateNow(id: string, pre?: Replayed): Promise<ContainerState> {
+    let l: Live;
+    try {
+      l = await this.load(id, pre);
+    } catch (e) {
+      // In another process's hands: what the log says, without a probe that would race it.
+      if (e instanceof Busy) return publicState(e.replayed.state, e.replayed.context, e.replayed.version);
+      throw e;
+    }
+    const snap = l.actor.getSnapshot();
+    const st = leafState(snap.value);
+    if (!exists(st)) {
+      this.forget(l);
+      throw refusal(id, 'start', st);
+    }
+    return publicState(st, snap.context, l.version);
+  }
+
+  /**
+   * Every container: stopped ones straight from the projection cache (nothing in the kernel
+   * can change them), the others reconciled with the kernel as `state` does.
+   */
   async list(): Promise<ContainerState[]> {
+    const { states, stats } = await projectAll(this.log, { cache: this.useSnapshots });
+    this.lastListStats = stats;
     const out: ContainerState[] = [];
-    for (const id of await this.log.streams()) {
+    for (const [id, r] of states) {
+      if (!exists(r.state)) continue;
+      if (r.state === 'stopped' && !this.live.has(id)) {
+        out.push(publicState(r.state, r.context, r.version));
+        continue;
+      }
       try {
-        out.push(await this.state(id));
+        out.push(await this.exclusive(id, () => this.stateNow(id, r)));
       } catch (e) {
         if (!isRuntimeError(e, 'NOT_EXISTS')) throw e;
       }
@@ -428,16 +511,33 @@ export class Runtime {
   /** The container's events from the log (versions `from`..`to`, inclusive). */
   async history(id: string, range: { from?: number; to?: number } = {}): Promise<StoredEvent[]> {
     validateId(id);
-    const events = await this.log.read(id, range);
-    if (events.length === 0 && (await this.log.version(id)) === 0) {
-      throw new RuntimeError('NOT_EXISTS', `container ${id} has no history`);
+    const events = await this.log.read(id, range).catch((e: unknown) => this.howFar(id, e));
+    if (events.length === 0 && (await this.log.read(id, { to: 1 })).length === 0) {
+      const v = await this.log.version(id);
+      throw new RuntimeError('NOT_EXISTS', v === 0 ? `container ${id} has no history` : `history of container ${id} was removed by gc (up to version ${v})`);
     }
     return events;
   }
 
+  /**
+   * A stream that cannot be read whole: find how far it can be (never skipping an event), and
+   * say so in the STORE_CORRUPT error, so a replay up to there can still be asked for.
+   */
+  private async howFar(id: string, e: unknown): Promise<never> {
+    if (!isRuntimeError(e, 'STORE_CORRUPT')) throw e;
+    const end = await this.log.version(id);
+    let good = 0;
+    while (good < end && (await this.log.read(id, { from: good + 1, to: good + 1 }).then(() => true, () => false))) good++;
+    throw new RuntimeError('STORE_CORRUPT', `${e.message}; the log of container ${id} is readable up to version ${good} of ${end}`, {
+      ...(e.field !== undefined ? { field: e.field } : {}),
+      cause: e,
+    });
+  }
+
   /** The state rebuilt from the log alone, as it was after version `at` (default: now). */
   async replay(id: string, opts: { at?: number; atTime?: Date } = {}): Promise<ContainerState | null> {
-    const events = await this.history(id);
+    // Up to `at` only: a log damaged further on still replays to any point before the damage.
+    const events = await this.history(id, opts.at !== undefined && opts.atTime === undefined ? { to: opts.at } : {});
     let at = opts.at;
     if (opts.atTime !== undefined) {
       const t = opts.atTime.getTime();
@@ -453,10 +553,15 @@ export class Runtime {
     return p?.child ? reap(this.deps, p) : null;
   }
 
+  /**
+   * The container's state now (reconciled with the kernel first, as `state`), then every
+   * change; completes once it is deleted or the runtime closes.
+   */
   state$(id: string): Observable<ContainerState> {
-    return state$(this.log, id);
+    return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => state$(this.log, id)));
   }
 
+  /** The container's events committed from now on (live only); completes when the runtime closes. */
   events$For(id: string): Observable<StoredEvent> {
     return this.log.events$(id);
   }
@@ -464,6 +569,67 @@ export class Runtime {
   /** `await using rt = await openRuntime()` closes the runtime when the scope ends. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** The container's history, then its events as they are committed; completes once it is deleted or the runtime closes. */
+  containerEvents$(id: string): Observable<StoredEvent> {
+    return containerEvents$(this.log, id);
+  }
+
+  /**
+   * Rebuild each container (one, or all) from the log and compare it with what the kernel shows
+   * (src/verify.ts). With `repair`, append what the kernel shows as Observed facts: a dangling
+   * intent is reconciled as on load; a settled container whose kernel shows another status gets
+   * an Observed with that status.
+   */
+  async verify(id?: string, opts: { repair?: boolean } = {}): Promise<VerifyReport[]> {
+    if (id !== undefined) validateId(id);
+    const ids = id === undefined ? await this.log.streams() : [id];
+    const out: VerifyReport[] = [];
+    for (const i of ids) {
+      const r = await this.exclusive(i, () => this.verifyOne(i, opts.repair ?? false));
+      if (r !== null) out.push(r);
+      else if (id !== undefined) throw new RuntimeError('NOT_EXISTS', `container ${id} does not exist`);
+    }
+    return out;
+  }
+
+  private async verifyOne(id: string, repair: boolean): Promise<VerifyReport | null> {
+    const events = await this.log.read(id);
+    const r = replay(id, events);
+    if (r.state === 'absent' || events.length === 0) return null;
+    const report: VerifyReport = { id, state: r.state, version: r.version, differences: [], busy: false, repaired: null, remaining: [] };
+    if (!isSettled(r.state) && this.inOtherHands(events)) return { ...report, busy: true };
+    const check = (rr: Replayed) => compare(rr.state, rr.context, inspectContainer(this.deps, { ...rr.context, restoredFrom: null }));
+    report.differences = check(r);
+    if (!repair || report.differences.length === 0) return report;
+    if (!isSettled(r.state)) {
+      // A dangling intent: reconcile exactly as loading does (the machine's probe, its Observed).
+      await this.load(id).catch((e: unknown) => { if (!(e instanceof Busy)) throw e; });
+    } else {
+      const shown = statusOf(inspectContainer(this.deps, { ...r.context, restoredFrom: null }), r.state);
+      const fact = repairFact(shown, report.differences);
+      if (shown !== r.state && r.snapshot.can(fact)) {
+        await this.log.append(id, [toLogEvent(fact)], { expectedVersion: r.version });
+        const stale = this.live.get(id);
+        if (stale) this.forget(stale);
+      }
+    }
+    const appended = (await this.log.read(id, { from: r.version + 1 })).filter((e) => e.type === 'Observed').at(-1);
+    report.repaired = appended ? (fromLogEvent(appended) as Observed) : null;
+    report.remaining = check(replay(id, await this.log.read(id)));
+    return report;
+  }
+
+  /** Archive (optionally) and prune the streams of deleted containers (src/gc.ts). */
+  async gc(opts: GcOptions = {}): Promise<GcResult> {
+    const result: GcResult = { pruned: [], kept: [] };
+    for (const id of await this.log.streams()) {
+      const entry = await this.exclusive(id, () => collectStream(this.log, id, opts));
+      if (entry === null) result.kept.push(id);
+      else result.pruned.push(entry);
+    }
+    return result;
   }
 
   async close(): Promise<void> {
@@ -494,13 +660,8 @@ export class Runtime {
   ): Promise<ContainerState> {
     validateId(id);
     return this.exclusive(id, async () => {
-      if (this.closed) throw new RuntimeError('ILLEGAL_STATE', `${cmd} ${id}: runtime is closed`);
-      const l = await this.load(id);
-      const snap = l.actor.getSnapshot();
-      const st = leafState(snap.value);
-      if (!snap.can(intent)) throw refusal(id, cmd, st, intent.type === 'DeleteRequested' && intent.force);
-      const r = await this.log.append(id, [toLogEvent(intent)], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
-      l.version = r.nextVersion;
+      const l = await this.decide(id, cmd, intent);
+      this.crash(`${cmd}:intent`);
       if (opts.stdio) this.stdio.set(id, opts.stdio);
       const tap = opts.onFact ? l.actor.on('*', (f) => opts.onFact!(f as Fact)) : null;
       let after;
@@ -519,6 +680,71 @@ export class Runtime {
     });
   }
 
+  /**
+   * Load the container, let the machine decide, and append the intent with the version this
+   * process saw. Another process's operation in flight is waited for; an append that lost a
+   * race (CONFLICT) is decided again on the fresh log, so callers see CONFLICT only if the
+   * stream kept changing, and ILLEGAL_STATE when the machine no longer accepts the command.
+   */
+  private async decide(id: string, cmd: Command, intent: Intent): Promise<Live> {
+    const deadline = Date.now() + BUSY_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new RuntimeError('ILLEGAL_STATE', `${cmd} ${id}: runtime is closed`);
+      let l: Live;
+      try {
+        l = await this.load(id);
+      } catch (e) {
+        if (!(e instanceof Busy)) throw e;
+        if (Date.now() >= deadline) throw refusal(id, cmd, e.replayed.state);
+        await this.changed(id, e.replayed.version, deadline - Date.now());
+        continue;
+      }
+      const snap = l.actor.getSnapshot();
+      if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), intent.type === 'DeleteRequested' && intent.force);
+      const e = { ...toLogEvent(intent), meta: { by: this.executor } };
+      try {
+        const r = await this.log.append(id, [e], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
+        l.version = r.nextVersion;
+        return l;
+      } catch (err) {
+        if (!isRuntimeError(err, 'CONFLICT') || attempt >= CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** Resolves once the stream is past `version` (or after `ms`): another process's outcome arrived. */
+  private changed(id: string, version: number, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let sub: Subscription | undefined;
+      let over = false;
+      const done = () => {
+        over = true;
+        clearTimeout(timer);
+        sub?.unsubscribe();
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      sub = this.log.events$(id).subscribe({ next: done, error: done, complete: done });
+      // A log that is closed answers during subscribe, before `sub` was set.
+      if (over) sub.unsubscribe();
+      // Subscribed first, then checked: nothing committed in between is missed.
+      this.log.version(id).then((v) => { if (v !== version) done(); }, done);
+    });
+  }
+
+  /**
+   * The stream ends inside an operation that another live process is carrying out: its last
+   * intent names an executor that is not this runtime and still runs (same pid, same start
+   * time). A process killed mid-operation fails this test, and its container is reconciled.
+   */
+  private inOtherHands(events: readonly StoredEvent[]): boolean {
+    const intent = events.findLast((e) => e.type.endsWith('Requested'));
+    const by = intent?.meta?.by as Partial<Executor> | undefined;
+    if (typeof by?.pid !== 'number' || by.rt === this.executor.rt) return false;
+    const stat = readProcStat(by.pid);
+    return stat !== null && stat.startTime === by.start && stat.state !== 'Z' && stat.state !== 'X';
+  }
+
   /** The cgroup of a container that is not stopped (ILLEGAL_STATE otherwise). */
   private async alive(id: string, what: string): Promise<{ cg: CgroupManager; cgroup: string }> {
     const s = await this.state(id);
@@ -527,21 +753,36 @@ export class Runtime {
     return { cg: cgroupOf(this.deps, { id, cgroup }), cgroup: cgroup ?? '' };
   }
 
-  /** The live machine of a container, rebuilt from the log when this process's copy is stale. */
-  private async load(id: string): Promise<Live> {
-    const cached = this.live.get(id);
-    // Facts this process is still appending make the log look ahead of its own copy.
-    await cached?.appends;
-    const version = await this.log.version(id);
-    if (cached && cached.version === version) return cached;
-    if (cached) {
-      cached.actor.stop();
-      this.live.delete(id);
+  /**
+   * The live machine of a container, rebuilt from the log when this process's copy is stale
+   * (from `pre`, a fold list() already made, when it is current). Throws Busy instead of
+   * reconciling a container another live process is in the middle of changing.
+   */
+  private async load(id: string, pre?: Replayed): Promise<Live> {
+    for (let attempt = 0; ; attempt++) {
+      const cached = this.live.get(id);
+      // Facts this process is still appending make the log look ahead of its own copy.
+      await cached?.appends;
+      const version = await this.log.version(id);
+      if (cached && cached.version === version) return cached;
+      if (cached) {
+        cached.actor.stop();
+        this.live.delete(id);
+      }
+      let r = pre !== undefined && pre.version === version ? pre : undefined;
+      if (r === undefined || !isSettled(r.state)) {
+        const events = await this.log.read(id);
+        // A stream gc pruned reads empty but keeps its version: the id is free, after it.
+        r = events.length === 0 ? { ...replay(id, []), version } : replay(id, events);
+        if (!isSettled(r.state) && this.inOtherHands(events)) throw new Busy(r);
+      }
+      const l = this.spawn(id, r.state, r.context, r.version);
+      await this.settle(l);
+      if (l.version >= 0) return l;
+      // Another process wrote while this one reconciled: its copy is stale before it is used.
+      this.forget(l);
+      if (attempt >= CONFLICT_RETRIES) throw new RuntimeError('CONFLICT', `container ${id}: the log kept changing while it was loaded`);
     }
-    const r = replay(id, await this.log.read(id));
-    const l = this.spawn(id, r.state, r.context, r.version);
-    await this.settle(l);
-    return l;
   }
 
   private spawn(id: string, state: MachineState, context: ContainerContext, version: number): Live {
@@ -549,7 +790,9 @@ export class Runtime {
     const actor = createActor(this.machine, { input });
     const l: Live = { id, actor, version, appends: Promise.resolve() };
     actor.on('*', (fact) => {
-      l.appends = l.appends.then(() => this.appendFact(l, fact as Fact));
+      // Which init the fact is about: by the time it is appended the stream may hold another.
+      const about = initOf(actor.getSnapshot().context);
+      l.appends = l.appends.then(() => this.appendFact(l, fact as Fact, about));
     });
     actor.subscribe({ error: (e) => this.logger.error({ id, err: e }, 'container machine failed') });
     actor.start();
@@ -562,10 +805,25 @@ export class Runtime {
    * the fact still holds: append it after theirs when the machine, replayed from the log,
    * accepts it there; the stale live copy is rebuilt on its next use.
    */
-  private async appendFact(l: Live, fact: Fact): Promise<void> {
+  private async appendFact(l: Live, fact: Fact, about: string): Promise<void> {
+    const point = outcomePoint(fact.type);
+    if (point !== undefined) this.crash(point);
     const e = toLogEvent(fact);
-    let expected = l.version;
+    // null: our copy is stale (another process wrote), so the fact is decided again on the log.
+    let expected: number | null = l.version >= 0 ? l.version : null;
     for (let attempt = 0; attempt < 10; attempt++) {
+      if (expected === null) {
+        const current = await this.log.read(l.id).then((events) => replay(l.id, events), () => null);
+        // A fact about another init (a watcher of an incarnation since deleted and created
+        // again by another process) does not hold for the one the log now has.
+        const sameInit = fact.type === 'Created' || (current !== null && initOf(current.context) === about);
+        if (!sameInit || !current?.snapshot.can(fact as ContainerEvent)) {
+          this.logger.warn({ id: l.id, type: fact.type }, 'fact superseded by another process');
+          l.version = -1;
+          return;
+        }
+        expected = current.version;
+      }
       try {
         const r = await this.log.append(l.id, [e], { expectedVersion: expected });
         // Our copy is current only if nobody else wrote in between.
@@ -576,13 +834,7 @@ export class Runtime {
           this.logger.error({ id: l.id, err, type: fact.type }, 'appending a fact failed');
           return;
         }
-        const current = await this.log.read(l.id).then((events) => replay(l.id, events), () => null);
-        if (!current?.snapshot.can(fact as ContainerEvent)) {
-          this.logger.warn({ id: l.id, type: fact.type }, 'fact superseded by another process');
-          l.version = -1;
-          return;
-        }
-        expected = current.version;
+        expected = null;
       }
     }
     this.logger.error({ id: l.id, type: fact.type }, 'fact not appended: the stream kept changing');

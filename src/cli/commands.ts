@@ -12,6 +12,7 @@ import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
 import { checkpointCommands } from './checkpoint.js';
+import { parseDuration } from '../gc.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
 export interface CommandContext {
@@ -222,14 +223,19 @@ export const commands: Command[] = [
   },
   {
     name: 'replay',
-    summary: 'rebuild a container\'s state from the log alone, now or at a sequence number or time',
-    usage: 'berth replay [--at SEQ | --at-time ISO] (<id> | --all)',
+    summary: 'rebuild a container\'s state from the log alone, now or at a sequence number or time; --verify compares it with the kernel (exit 1 on differences)',
+    usage: 'berth replay [--at SEQ | --at-time ISO] (<id> | --all) | berth replay --verify [--repair] [--format table|json] [<id>]',
     flags: [
       { name: 'at', help: 'the state after this sequence number' },
       { name: 'at-time', help: 'the state at this time (ISO 8601)' },
       { name: 'all', boolean: true, help: 'every container in the root' },
+      { name: 'verify', boolean: true, help: 'compare the replayed state of one container (or all) with what the kernel shows; exit 1 if they differ' },
+      { name: 'repair', boolean: true, help: 'with --verify: append what the kernel shows as Observed facts; exit 1 only if differences remain' },
+      formatFlag,
     ],
     async run(ctx) {
+      if (bool(ctx.args, 'verify')) return verify(ctx);
+      if (bool(ctx.args, 'repair')) throw new RuntimeError('INVALID_ARGUMENT', '--repair needs --verify');
       const all = bool(ctx.args, 'all');
       const ids = all ? positionals(ctx.args, 'replay', []) : positionals(ctx.args, 'replay', ['container-id']);
       const atStr = str(ctx.args, 'at');
@@ -245,6 +251,30 @@ export const commands: Command[] = [
       const states = [];
       for (const id of await rt.log.streams()) states.push(await rt.replay(id, opts));
       ctx.out(json(states.filter((s) => s !== null && s.state !== 'deleted')));
+      return 0;
+    },
+  },
+  {
+    name: 'gc',
+    summary: 'archive and prune the log streams of deleted containers; live ones are never touched',
+    usage: 'berth gc [--archive DIR] [--older-than DURATION] [--format table|json]',
+    flags: [
+      { name: 'archive', help: 'append each stream to DIR/<id>.ndjson (synced) before pruning it' },
+      { name: 'older-than', help: 'only containers deleted at least this long ago (90s, 15m, 24h, 7d)' },
+      formatFlag,
+    ],
+    async run(ctx) {
+      positionals(ctx.args, 'gc', []);
+      const archive = str(ctx.args, 'archive');
+      const older = str(ctx.args, 'older-than');
+      const opts = {
+        ...(archive !== undefined ? { archive: resolve(ctx.cwd, archive) } : {}),
+        ...(older !== undefined ? { olderThanMs: parseDuration(older) } : {}),
+      };
+      const fmt = format(ctx);
+      const res = await (await ctx.runtime()).gc(opts);
+      if (fmt === 'json') ctx.out(JSON.stringify(res));
+      else ctx.out(table(['ID', 'EVENTS', 'ARCHIVE'], res.pruned.map((p) => [p.id, String(p.pruned), p.archive ?? '-'])));
       return 0;
     },
   },
@@ -363,6 +393,27 @@ export const commands: Command[] = [
     },
   },
 ];
+
+/** replay --verify: one report per container; a table of differences, or JSON. */
+async function verify(ctx: CommandContext): Promise<number> {
+  const [id] = positionals(ctx.args, 'replay --verify', [], ['container-id']);
+  if (str(ctx.args, 'at') !== undefined || str(ctx.args, 'at-time') !== undefined) {
+    throw new RuntimeError('INVALID_ARGUMENT', '--verify compares the state now: it takes no --at or --at-time');
+  }
+  const fmt = format(ctx);
+  const repair = bool(ctx.args, 'repair');
+  const reports = await (await ctx.runtime()).verify(id, { repair });
+  const left = (r: (typeof reports)[number]) => (repair ? r.remaining : r.differences);
+  if (fmt === 'json') ctx.out(JSON.stringify(reports, null, 2));
+  else {
+    const rows = reports.flatMap((r) => r.busy
+      ? [[r.id, r.state, 'busy', 'another process is carrying out an operation', '-']]
+      : r.differences.map((d) => [r.id, r.state, d.check, d.expected, d.observed]));
+    const repaired = reports.filter((r) => r.repaired).map((r) => `${r.id}: appended Observed ${r.repaired!.status}`);
+    ctx.out([rows.length ? table(['ID', 'STATE', 'CHECK', 'EXPECTED', 'OBSERVED'], rows) : `${reports.length} container(s): the log matches the kernel`, ...repaired].join('\n'));
+  }
+  return reports.some((r) => left(r).length > 0) ? 1 : 0;
+}
 
 /**
  * events --follow: JSON lines of committed events until interrupted. The process holds the

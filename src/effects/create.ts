@@ -24,6 +24,7 @@ import { ControlChannel } from './control.js';
 import { deliverConsole, prepareConsole } from './console.js';
 import { checkHostDevices, prepareIdmappedMounts, writeIdMaps } from './userns.js';
 import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
+import { knownProcess } from './track.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -55,8 +56,10 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   let cgroupMade = false;
   let ctl: ControlChannel | null = null;
   try {
-    // The log says this id is free, so anything here is debris of an interrupted create.
+    // The log says this id is free, so anything here is debris of an interrupted create, and a
+    // pidfd this process still holds for the id is an earlier incarnation's.
     rmSync(dir, { recursive: true, force: true });
+    knownProcess(d, { id, pid: null, startTime: null });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     createCgroup(cg, withDefaultDevices(config.linux?.resources));
     cgroupMade = true;
@@ -64,6 +67,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     if (owner !== null) delegateCgroup(join(d.cgroups().unified ?? '', cgroup), owner, delegatedFiles());
     ctl = new ControlChannel(d.sys);
     const mountFds = await prepareIdmappedMounts(d, id, plan.idmapped);
+    d.crash('create:cgroup');
     const spawned = await spawnInit(d, id, plan, cg, ctl, mountFds, { id, bundle, config });
     const stat = readProcStat(spawned.pid);
     if (stat === null) {
@@ -122,6 +126,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     // 0622 as runc: the init reopens it for writing after switching to the container's user.
     d.sys.mkfifo(fifo, 0o622);
     chmodSync(fifo, 0o622);
+    d.crash('create:fifo');
     const fifoFd = openSync(fifo, O_PATH);
     childEnds.push(fifoFd);
     const [r, statusW] = d.sys.pipe();
@@ -164,6 +169,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     closeAll(stdio.owned);
     ctl.releaseTheirs();
   }
+  d.crash('create:spawned');
   // From here statusLines owns the status pipe (closed below); a line is read as it comes.
   const status = statusLines(statusR);
   const budget = createContainerBudgetMs(hooks.config);
@@ -192,6 +198,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     }
     if (line !== 'READY') throw initFailure(`create ${id}`, line, (op, detail) => setnsField(plan, op, detail));
     ctl.drain();
+    d.crash('create:ready');
     return init;
   } catch (e) {
     await killAndReap(d, init.pidfd);

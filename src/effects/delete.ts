@@ -7,7 +7,7 @@ import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
 import { ociState } from './hookPlan.js';
 import { hookCwd, runHooksWarning } from './hooks.js';
 import { collect, reap } from './reap.js';
-import { openIfSame, untrack } from './track.js';
+import { knownProcess, openIfSame, untrack } from './track.js';
 
 /**
  * delete: with force, SIGKILL every process of the container (thawing it if paused, so they
@@ -17,7 +17,7 @@ import { openIfSame, untrack } from './track.js';
  * `Deleted`, and the delete still succeeds (runtime.md "Lifecycle" step 13).
  */
 export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<Deleted> {
-  const proc = d.procs.get(c.id) ?? openIfSame(d, c);
+  const proc = knownProcess(d, c) ?? openIfSame(d, c);
   const cg = c.cgroup === null ? null : cgroupOf(d, c);
   let exit: ExitInfo | null = null;
   if (proc) {
@@ -31,6 +31,7 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
         await cg.signalAll(osc.signals.SIGKILL).catch(() => 0);
       }
       exit = await reap(d, proc);
+      d.crash('delete:killed');
     } else {
       exit = collect(d, proc);
     }
@@ -39,6 +40,7 @@ export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<De
   if (cg) {
     await cg.destroy();
     removeEmptyDefaultParent(d, c.cgroup!);
+    d.crash('delete:cgroup');
   }
   rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
   const state = ociState(c, 'stopped');

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CrashSeam } from '../crash.js';
 import type { ExitInfo } from '../machines/events.js';
 import type { CgroupLayout } from './cgroupLayout.js';
 import type { ConsoleRequest } from './console.js';
@@ -47,4 +48,6 @@ export interface EffectDeps {
   /** Where a terminal's pty master goes, for the container being created (console.ts). */
   consoleFor(id: string): ConsoleRequest;
   log: Logger;
+  /** The fault-injection seam (src/crash.ts): a no-op unless BERTH_CRASH_AT names a point. */
+  crash: CrashSeam;
 }

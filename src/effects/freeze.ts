@@ -18,5 +18,6 @@ export async function resumeContainer(d: EffectDeps, c: EffectInput): Promise<Re
 export async function updateContainer(d: EffectDeps, c: EffectInput): Promise<Updated> {
   const change = c.update ?? {};
   cgroupOf(d, c).apply(change);
+  d.crash('update:written');
   return { type: 'Updated', resources: mergeResources(c.resources, change) };
 }

@@ -19,6 +19,7 @@ export async function signalContainer(d: EffectDeps, c: EffectInput): Promise<Si
   try {
     if (c.all) count = await cgroupOf(d, c).signalAll(c.signal);
     else d.sys.pidfdSendSignal(proc.pidfd, c.signal);
+    d.crash('kill:signaled');
     if (!c.all && c.resume === 'paused' && c.signal === osc.signals.SIGKILL) await cgroupOf(d, c).thaw();
   } catch (e) {
     if (errnoOf(e) === 'ESRCH') throw new RuntimeError('ILLEGAL_STATE', `kill ${id}: container not running`);

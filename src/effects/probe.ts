@@ -1,20 +1,24 @@
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { ExitInfo, Observed, SettledStatus } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { constants as osc } from 'node:os';
 import { loadBundle } from './bundle.js';
-import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
+import { cgroupPathFor, mergeResources, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
+import { shownResources } from './cgroups/readback.js';
+import { inspectContainer, statusOf, type KernelView } from './inspect.js';
 import { exitedYet } from './reap.js';
-import { openIfSame } from './track.js';
+import { knownProcess, openIfSame } from './track.js';
 import { probeInterruptedCheckpoint } from './checkpoint.js';
 import { undoInterruptedRestore } from './restore.js';
 
 /**
- * Reconciliation: when a container is loaded from the log, ask the kernel what is true now.
- * The init is alive if a pidfd opened on its pid shows the recorded start time and is not a
- * zombie; a live init whose exec FIFO still exists has not been started. Nothing is re-run.
+ * Reconciliation: when a container is loaded from the log, ask the kernel what is true now
+ * (inspect.ts, shared with `replay --verify`). The init is alive if a pidfd opened on its pid
+ * shows the recorded start time and is not a zombie; a live init that is still berth-init has
+ * not been started. Nothing is re-run: an interrupted create is undone (it was never
+ * acknowledged), an interrupted update is reported as far as the cgroup shows it.
  */
 export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Observed> {
   const from = c.restoredFrom ?? 'stopped';
@@ -28,16 +32,33 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
     await undoInterruptedCreate(d, c);
     return observed('deleted', 'create was interrupted before the init was ready');
   }
-  const known = d.procs.get(c.id);
+  const known = knownProcess(d, c);
   if (known?.child) {
     // Our own child: waitid says for sure whether it has exited, and with which status.
     const exit = exitedYet(d, known);
     if (exit) return observed('stopped', 'init exited', exit);
-    return observed(liveStatus(d, c, from), 'init alive');
+  } else if (!(known ?? openIfSame(d, c))) {
+    const status = statusOf(inspectContainer(d, c), from);
+    if (status === 'deleted') return observed('deleted', 'delete was interrupted after it removed everything');
+    return observed('stopped', `init ${c.pid} exited while unobserved`);
   }
-  const proc = known ?? openIfSame(d, c);
-  if (!proc) return observed('stopped', `init ${c.pid} exited while unobserved`);
-  return observed(liveStatus(d, c, from), 'init alive');
+  const view = inspectContainer(d, c);
+  const status = view.init === 'alive' ? statusOf(view, from) : liveFallback(view, from);
+  if (status === 'running' && view.execFifo) {
+    // A start interrupted after the init was released: the fifo was the handshake, now spent.
+    rmSync(d.paths.execFifo(c.id), { force: true });
+  }
+  if (from === 'updating' && c.update !== null && c.cgroup !== null) {
+    const shown = shownResources(d.cgroups(), c.cgroup, c.update);
+    return { ...observed(status, 'update was interrupted: the limits in force as the cgroup shows them'), resources: mergeResources(c.resources, shown) };
+  }
+  return observed(status, 'init alive');
+}
+
+/** Our pidfd says alive but /proc no longer does (it exited this instant): trust the pidfd's view next time. */
+function liveFallback(view: KernelView, from: string): SettledStatus {
+  if (view.cgroup?.frozen === true) return 'paused';
+  return from === 'created' || from === 'running' || from === 'paused' ? from : view.execFifo ? 'created' : 'running';
 }
 
 /**
@@ -63,13 +84,6 @@ function cgroupsPathOf(bundle: string | null): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A live init is paused if its cgroup is frozen, created while its exec FIFO exists, else running. */
-function liveStatus(d: EffectDeps, c: EffectInput, from: string): SettledStatus {
-  if (c.cgroup !== null && cgroupOf(d, c).freezerState() === 'frozen') return 'paused';
-  if (from === 'created' || from === 'running') return from;
-  return existsSync(d.paths.execFifo(c.id)) ? 'created' : 'running';
 }
 
 function observed(status: SettledStatus, reason: string, exit: ExitInfo | null = null): Observed {

@@ -31,11 +31,13 @@ export async function startContainer(d: EffectDeps, c: EffectInput): Promise<Sta
     throw wrapSyscall(`start ${id}: open ${fifo}`, e);
   }
   let report: string;
+  d.crash('start:fifo');
   try {
     report = await readFifo(d, fd, proc.pidfd);
   } finally {
     closeSync(fd);
   }
+  d.crash('start:read');
   try {
     unlinkSync(fifo);
   } catch {

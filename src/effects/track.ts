@@ -2,6 +2,7 @@ import { RuntimeError } from '../errors.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps, TrackedProcess } from './deps.js';
 import { readProcStat } from './procfs.js';
+import { collect } from './reap.js';
 
 /**
  * The pidfd of a container's init, opening one when this process has none yet (a CLI command
@@ -9,7 +10,7 @@ import { readProcStat } from './procfs.js';
  * time checked after, so the pidfd cannot refer to a process that reused the pid.
  */
 export function trackedProcess(d: EffectDeps, c: Pick<EffectInput, 'id' | 'pid' | 'startTime'>): TrackedProcess {
-  const known = d.procs.get(c.id);
+  const known = knownProcess(d, c);
   if (known) return known;
   const found = openIfSame(d, c);
   if (!found) throw new RuntimeError('ILLEGAL_STATE', `container ${c.id}: init process ${c.pid ?? '?'} is not running`);
@@ -33,6 +34,19 @@ export function openIfSame(d: EffectDeps, c: Pick<EffectInput, 'id' | 'pid' | 's
   const proc = { pid: c.pid, pidfd, startTime: c.startTime, child: false };
   d.procs.set(c.id, proc);
   return proc;
+}
+
+/**
+ * The init this process tracks for the container, if it is the one the log names. An entry for
+ * another init (an earlier incarnation of the id, deleted and created again by another process)
+ * is forgotten here, and reaped first when it was our child, so it never answers for the new one.
+ */
+export function knownProcess(d: EffectDeps, c: Pick<EffectInput, 'id' | 'pid' | 'startTime'>): TrackedProcess | undefined {
+  const p = d.procs.get(c.id);
+  if (p === undefined || (p.pid === c.pid && p.startTime === c.startTime)) return p;
+  if (p.child) collect(d, p);
+  untrack(d, c.id);
+  return undefined;
 }
 
 /** Forget the init and close its pidfd. */

@@ -211,6 +211,7 @@ export const containerMachine = setup({
         restoreRequest: null,
         exit: event.exit ?? (event.status === 'stopped' ? context.exit : null),
         ...(event.status === 'paused' || event.status === 'created' || event.status === 'running' ? { resume: event.status } : {}),
+        ...(event.resources ? { resources: event.resources, update: null } : {}),
       });
       if (!confirms) enqueue.emit(event);
     }),

@@ -56,8 +56,8 @@ export interface Created {
   created: string;
   rootfs: string;
   config: OciConfig;
-  /** The container's cgroup path (relative to each hierarchy's root). */
-  cgroup: string;
+  /** The container's cgroup path (relative to each hierarchy's root); null when upcast from schema 1. */
+  cgroup: string | null;
 }
 export interface CreateFailed { type: 'CreateFailed'; error: ErrorInfo }
 /** `warnings`: poststart hooks that failed (the start still succeeded); absent when none did. */
@@ -91,6 +91,8 @@ export interface Observed {
   status: SettledStatus;
   reason: string;
   exit: ExitInfo | null;
+  /** The limits in force as read back from the cgroup, when an update was interrupted. */
+  resources?: OciResources;
 }
 
 export type Intent =
@@ -112,7 +114,7 @@ export const SCHEMAS: Record<ContainerEventType, number> = {
   StartRequested: 1,
   KillRequested: 1,
   DeleteRequested: 1,
-  Created: 1,
+  Created: 2,
   CreateFailed: 1,
   Started: 1,
   StartFailed: 1,

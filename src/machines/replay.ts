@@ -38,8 +38,25 @@ export interface Replayed {
 
 /** Fold `events` (in stream order); stops after version `at` when given. */
 export function replay(id: string, events: readonly LoggedEvent[], at?: number): Replayed {
-  let snapshot = initialSnapshot(id);
-  let version = 0;
+  return replayFrom(initialSnapshot(id), 0, events, at);
+}
+
+/** The machine's states nested in `alive` (read from the machine, so new states need no edit here). */
+const ALIVE: ReadonlySet<string> = new Set(Object.keys(containerMachine.config.states?.alive?.states ?? {}));
+
+/**
+ * The snapshot a fold would have reached in `state` with `context`: where a cached projection
+ * (src/store/snapshots.ts) resumes folding. Resolving a state runs no action and no effect.
+ */
+export function snapshotAt(state: MachineState, context: ContainerContext): ContainerSnapshot {
+  const value = ALIVE.has(state) ? { alive: state } : state;
+  return containerMachine.resolveState({ value: value as never, context });
+}
+
+/** Fold `events` on top of `snapshot` (which reflects `version`). */
+export function replayFrom(start: ContainerSnapshot, startVersion: number, events: readonly LoggedEvent[], at?: number): Replayed {
+  let snapshot = start;
+  let version = startVersion;
   const rejected: LoggedEvent[] = [];
   for (const e of events) {
     if (at !== undefined && e.version > at) break;

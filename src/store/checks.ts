@@ -1,6 +1,7 @@
 import { RuntimeError } from '../errors.js';
 import type { ExpectedVersion } from './eventLog.js';
 import { isPlainObject } from './codec.js';
+import { validateStream } from './keys.js';
 
 /**
  * Argument checks and the expected-version rule shared by every EventLog implementation.
@@ -38,12 +39,12 @@ export function checkAppendOptions(stream: string, opts: unknown): { expected: E
 }
 
 /** `'no_stream'` and `0` both mean "the stream has no events"; `'any'` never conflicts. */
-export function checkExpectedVersion(stream: string, expected: ExpectedVersion, current: number): void {
+export function checkExpectedVersion(stream: string, expected: ExpectedVersion, current: number, what = `append to stream ${stream}`): void {
   if (expected === 'any') return;
   const want = expected === 'no_stream' ? 0 : expected;
   if (want === current) return;
   const wanted = expected === 'no_stream' ? 'no stream' : `version ${expected}`;
-  throw new RuntimeError('CONFLICT', `append to stream ${stream}: expected ${wanted}, found ${current}`);
+  throw new RuntimeError('CONFLICT', `${what}: expected ${wanted}, found ${current}`);
 }
 
 export function checkReadOptions(stream: string, opts: unknown): { from: number; to: number | undefined } {
@@ -59,4 +60,35 @@ export function checkReadAllOptions(opts: unknown): { from: number; limit: numbe
 
 export function closedError(name: string): RuntimeError {
   return new RuntimeError('ILLEGAL_STATE', `event log ${name} is closed`);
+}
+
+export function checkPruneOptions(stream: string, opts: unknown): number {
+  const what = `prune stream ${stream}`;
+  const o = options(opts, what);
+  const v = optionalInt(o.expectedVersion, 1, what, 'expectedVersion');
+  if (v === undefined) throw bad(`${what}: expectedVersion must be an integer >= 1`, 'expectedVersion');
+  return v;
+}
+
+/** Snapshots to write: plain objects with a valid stream, a version >= 1 and object data. */
+export function checkSnapshots(snapshots: unknown): Array<{ stream: string; version: number; data: Record<string, unknown> }> {
+  if (!Array.isArray(snapshots)) throw bad('write snapshots: expected an array', 'snapshots');
+  return snapshots.map((s: unknown, i) => {
+    if (!isPlainObject(s)) throw bad(`write snapshots: entry ${i} is not an object`, `snapshots[${i}]`);
+    const { stream, version, data } = s;
+    validateStream(stream);
+    const v = optionalInt(version, 1, 'write snapshots', `snapshots[${i}].version`);
+    if (v === undefined) throw bad(`write snapshots: entry ${i} has no version`, `snapshots[${i}].version`);
+    if (!isPlainObject(data)) throw bad(`write snapshots: entry ${i} data is not a plain object`, `snapshots[${i}].data`);
+    return { stream, version: v, data };
+  });
+}
+
+export function snapshotAhead(stream: string, version: number, current: number): RuntimeError {
+  return bad(`write snapshots: ${stream} at version ${version} is ahead of the stream (version ${current})`, 'snapshots');
+}
+
+/** The versions read() may return: from the first event gc kept. */
+export function firstKept(from: number, pruned: number): number {
+  return Math.max(from, pruned + 1);
 }

@@ -30,6 +30,7 @@ export interface EventRecord {
   schema: number;
   data: EventData;
   at: string;
+  meta?: EventData;
 }
 
 /** A NewEvent that passed validation, with its schema filled in. */
@@ -37,6 +38,7 @@ export interface PreparedEvent {
   type: string;
   schema: number;
   data: EventData;
+  meta?: EventData;
 }
 
 export interface EventCodec {
@@ -126,17 +128,19 @@ export function createCodec(opts: CodecOptions = {}): EventCodec {
       }
       return events.map((ev: unknown, i): PreparedEvent => {
         if (!isPlainObject(ev)) throw invalid(stream, i, 'is not an object', `events[${i}]`);
-        const { type, data, schema } = ev;
+        const { type, data, schema, meta } = ev;
         if (typeof type !== 'string' || type.length === 0) throw invalid(stream, i, 'has no type', `events[${i}].type`);
         if (!isPlainObject(data)) throw invalid(stream, i, `(${type}) data is not a plain object`, `events[${i}].data`);
         if (schema !== undefined && !isPositiveInt(schema)) throw invalid(stream, i, `(${type}) schema is not an integer >= 1`, `events[${i}].schema`);
-        return { type, schema: schema ?? currentSchema(type), data };
+        if (meta !== undefined && !isPlainObject(meta)) throw invalid(stream, i, `(${type}) meta is not a plain object`, `events[${i}].meta`);
+        return { type, schema: schema ?? currentSchema(type), data, ...(meta === undefined ? {} : { meta }) };
       });
     },
 
     encode(record) {
       try {
-        return JSON.stringify({ position: record.position, type: record.type, schema: record.schema, data: record.data, at: record.at });
+        const { position, type, schema, data, at, meta } = record;
+        return JSON.stringify(meta === undefined ? { position, type, schema, data, at } : { position, type, schema, data, at, meta });
       } catch (e) {
         // BigInt or a cycle somewhere in data.
         throw new RuntimeError('INVALID_ARGUMENT', `event ${record.type}: data is not JSON: ${(e as Error).message}`, { field: 'data', cause: e });
@@ -146,39 +150,61 @@ export function createCodec(opts: CodecOptions = {}): EventCodec {
     decode(key, stream, version, raw) {
       const v = parseJson(key, 'event', raw);
       if (!isPlainObject(v)) throw corrupt(key, 'event', 'not an object');
-      const { position, type, schema, data, at } = v;
+      const { position, type, schema, data, at, meta } = v;
       if (!isPositiveInt(position)) throw corrupt(key, 'event', 'bad position');
       if (typeof type !== 'string' || type.length === 0) throw corrupt(key, 'event', 'bad type');
       if (!isPositiveInt(schema)) throw corrupt(key, 'event', 'bad schema');
       if (!isPlainObject(data)) throw corrupt(key, 'event', 'bad data');
       if (typeof at !== 'string') throw corrupt(key, 'event', 'bad time');
+      if (meta !== undefined && !isPlainObject(meta)) throw corrupt(key, 'event', 'bad meta');
       const up = upcast(key, type, schema, data);
-      return { stream, version, position, type, schema: up.schema, data: up.data, at };
+      const ev: StoredEvent = { stream, version, position, type, schema: up.schema, data: up.data, at };
+      if (meta !== undefined) ev.meta = meta;
+      return ev;
     },
   };
 }
 
-/** A global key's value: where the event lives. */
+/** A global key's value: where the event lives, or (pruned) where it lived before gc removed it. */
 export interface Pointer {
   stream: string;
   version: number;
+  pruned?: true;
 }
 
 export function encodePointer(p: Pointer): string {
-  return JSON.stringify({ stream: p.stream, version: p.version });
+  return JSON.stringify(p.pruned ? { stream: p.stream, version: p.version, pruned: true } : { stream: p.stream, version: p.version });
 }
 
 export function decodePointer(key: string, raw: string): Pointer {
   const v = parseJson(key, 'global entry', raw);
   if (!isPlainObject(v)) throw corrupt(key, 'global entry', 'not an object');
-  const { stream, version } = v;
+  const { stream, version, pruned } = v;
   if (!isPositiveInt(version)) throw corrupt(key, 'global entry', 'bad version');
+  if (pruned !== undefined && pruned !== true) throw corrupt(key, 'global entry', 'bad pruned mark');
   try {
     validateStream(stream);
   } catch (e) {
     throw corrupt(key, 'global entry', 'bad stream name', e);
   }
-  return { stream, version };
+  return pruned ? { stream, version, pruned } : { stream, version };
+}
+
+/** A snapshot's stored value: `{"version":…,"data":{…}}`. */
+export function encodeSnapshot(version: number, data: EventData): string {
+  return JSON.stringify({ version, data });
+}
+
+/** A snapshot value, or undefined when it does not decode: a cache entry is discarded, never fatal. */
+export function decodeSnapshot(raw: string): { version: number; data: EventData } | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(v) || !isPositiveInt(v.version) || !isPlainObject(v.data)) return undefined;
+  return { version: v.version, data: v.data };
 }
 
 export function encodeCount(n: number): string {

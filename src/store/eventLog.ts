@@ -14,6 +14,8 @@ export interface NewEvent {
   data: Record<string, unknown>;
   /** Payload schema number; the codec writes the current one when absent. */
   schema?: number;
+  /** About the append, not the event (the runtime records who carries out an intent); plain JSON. */
+  meta?: Record<string, unknown>;
 }
 
 export interface StoredEvent {
@@ -27,6 +29,25 @@ export interface StoredEvent {
   data: Record<string, unknown>;
   /** ISO-8601 time the event was recorded. */
   at: string;
+  /** Present when the appender gave one. */
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * A cached projection of one stream at `version` (DESIGN rule 5): opaque to the log, checked by
+ * whoever reads it, dropped or overwritten at any time. Never part of the record.
+ */
+export interface Snapshot {
+  stream: string;
+  version: number;
+  data: Record<string, unknown>;
+}
+
+export interface PruneResult {
+  /** Events removed now. */
+  pruned: number;
+  /** The stream's version, unchanged: an id used again continues after it. */
+  version: number;
 }
 
 export interface AppendOptions {
@@ -58,8 +79,19 @@ export interface EventLog {
   readAll(opts?: { from?: number; limit?: number }): Promise<StoredEvent[]>;
   /** Current version of a stream; 0 when it has no events. */
   version(stream: string): Promise<number>;
-  /** Every stream that has at least one event, in key order. */
+  /** Every stream that has at least one event (not pruned), in key order. */
   streams(): Promise<string[]>;
+  /**
+   * Removes every remaining event of a stream whose version is exactly `expectedVersion`
+   * (CONFLICT otherwise), atomically. The stream's version stays (a later append continues
+   * after it) and each removed event's global position stays taken (readAll skips it): the
+   * global order is never renumbered. Drops the stream's snapshot.
+   */
+  prune(stream: string, opts: { expectedVersion: number }): Promise<PruneResult>;
+  /** Every cached snapshot that decodes; an undecodable entry is left out (a cache, never fatal). */
+  readSnapshots(): Promise<Snapshot[]>;
+  /** Stores snapshots (one unsynced batch); one ahead of its stream's version is INVALID_ARGUMENT. */
+  writeSnapshots(snapshots: Snapshot[]): Promise<void>;
   /**
    * Events appended after subscription, after they are committed; one stream or all.
    * Completes when the log closes.

@@ -7,6 +7,9 @@ import { RuntimeError } from '../errors.js';
  *   g\0<position:16>            global order (value: a pointer {stream, version} to the s key)
  *   m\0head                     last global position (value: decimal)
  *   m\0stream\0<stream>         a stream's version (value: decimal)
+ *   m\0pruned\0<stream>         the last version gc removed from the stream (value: decimal)
+ *   p\0<stream>                 a cached projection of the stream (value: {version, data}); a cache,
+ *                               never part of the record (DESIGN rule 5)
  *
  * Stream names never contain NUL, so `s\0<a>\0` is never a prefix of `s\0<b>\0`: all keys of
  * one stream sort together, and streams sort by the bytes of their names. Numbers are
@@ -23,6 +26,8 @@ const END = '\x01';
 const STREAM = `s${SEP}`;
 const GLOBAL = `g${SEP}`;
 const STREAM_HEAD = `m${SEP}stream${SEP}`;
+const PRUNED_HEAD = `m${SEP}pruned${SEP}`;
+const SNAPSHOT = `p${SEP}`;
 
 export const HEAD_KEY = `m${SEP}head`;
 
@@ -86,6 +91,32 @@ export function streamHeadKey(stream: string): string {
 }
 
 export const STREAM_HEAD_RANGE: KeyRange = { gte: STREAM_HEAD, lt: `m${SEP}stream${END}` };
+
+export function prunedKey(stream: string): string {
+  validateStream(stream);
+  return `${PRUNED_HEAD}${stream}`;
+}
+
+export const PRUNED_RANGE: KeyRange = { gte: PRUNED_HEAD, lt: `m${SEP}pruned${END}` };
+
+export function parsePrunedKey(key: string): string {
+  const stream = key.slice(PRUNED_HEAD.length);
+  if (!key.startsWith(PRUNED_HEAD) || stream.length === 0 || stream.includes(SEP)) throw corruptKey(key, 'pruned head');
+  return stream;
+}
+
+export function snapshotKey(stream: string): string {
+  validateStream(stream);
+  return `${SNAPSHOT}${stream}`;
+}
+
+export const SNAPSHOT_RANGE: KeyRange = { gte: SNAPSHOT, lt: `p${END}` };
+
+/** The stream of a snapshot key, or undefined for a malformed one (a cache entry is dropped, never fatal). */
+export function parseSnapshotKey(key: string): string | undefined {
+  const stream = key.slice(SNAPSHOT.length);
+  return key.startsWith(SNAPSHOT) && stream.length > 0 && !stream.includes(SEP) ? stream : undefined;
+}
 
 /** How a key appears in error messages: JSON-escaped, so NUL separators stay visible. */
 export function describeKey(key: string): string {

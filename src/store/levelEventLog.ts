@@ -2,9 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
 import { defer, filter, Subject, throwError, type Observable } from 'rxjs';
 import { RuntimeError } from '../errors.js';
-import type { AppendOptions, AppendResult, EventLog, NewEvent, ReadOptions, StoredEvent } from './eventLog.js';
-import { corrupt, createCodec, decodeCount, decodePointer, encodeCount, encodePointer, type CodecOptions, type EventCodec } from './codec.js';
-import { checkAppendOptions, checkExpectedVersion, checkReadAllOptions, checkReadOptions, closedError } from './checks.js';
+import type { AppendOptions, AppendResult, EventLog, NewEvent, PruneResult, ReadOptions, Snapshot, StoredEvent } from './eventLog.js';
+import {
+  corrupt, createCodec, decodeCount, decodePointer, decodeSnapshot, encodeCount, encodePointer, encodeSnapshot, type CodecOptions, type EventCodec,
+} from './codec.js';
+import {
+  checkAppendOptions, checkExpectedVersion, checkPruneOptions, checkReadAllOptions, checkReadOptions, checkSnapshots, closedError, firstKept,
+  snapshotAhead,
+} from './checks.js';
 import {
   compareKeys,
   describeKey,
@@ -12,8 +17,14 @@ import {
   globalRange,
   HEAD_KEY,
   parseGlobalKey,
+  parsePrunedKey,
+  parseSnapshotKey,
   parseStreamHeadKey,
   parseStreamKey,
+  PRUNED_RANGE,
+  prunedKey,
+  SNAPSHOT_RANGE,
+  snapshotKey,
   STREAM_HEAD_RANGE,
   streamHeadKey,
   streamKey,
@@ -31,6 +42,7 @@ export interface LevelEventLogOptions extends CodecOptions {
 
 type Db = ClassicLevel<string, string>;
 type Put = { type: 'put'; key: string; value: string };
+type Op = Put | { type: 'del'; key: string };
 
 /** The LEVEL_* code of a classic-level error, looking through the LEVEL_DATABASE_NOT_OPEN wrapper. */
 function levelCodes(e: unknown): string[] {
@@ -64,6 +76,8 @@ function openError(dir: string, e: unknown): RuntimeError {
 interface Heads {
   head: number;
   versions: Map<string, number>;
+  /** Per stream, the last version gc removed. */
+  pruned: Map<string, number>;
 }
 
 /** Loads the head position and every stream's version, and checks the head against the last global key. */
@@ -74,12 +88,16 @@ async function loadHeads(db: Db): Promise<Heads> {
   for await (const [key, value] of db.iterator(STREAM_HEAD_RANGE)) {
     versions.set(parseStreamHeadKey(key), decodeCount(key, value));
   }
+  const pruned = new Map<string, number>();
+  for await (const [key, value] of db.iterator(PRUNED_RANGE)) {
+    pruned.set(parsePrunedKey(key), decodeCount(key, value));
+  }
   const [last] = await db.keys({ ...globalRange(1), reverse: true, limit: 1 }).all();
   const lastPosition = last === undefined ? 0 : parseGlobalKey(last);
   if (lastPosition !== head) {
     throw corrupt(HEAD_KEY, 'head', `says ${head} but the last global key is ${last === undefined ? 'absent' : describeKey(last)}`);
   }
-  return { head, versions };
+  return { head, versions, pruned };
 }
 
 export async function openLevelEventLog(dir: string, opts: LevelEventLogOptions = {}): Promise<EventLog> {
@@ -117,6 +135,7 @@ class LevelEventLog implements EventLog {
   readonly #pending = new Set<Promise<unknown>>();
   #head: number;
   readonly #versions: Map<string, number>;
+  readonly #pruned: Map<string, number>;
   #closing: Promise<void> | undefined;
 
   constructor(dir: string, db: Db, codec: EventCodec, heads: Heads, opts: LevelEventLogOptions) {
@@ -125,6 +144,7 @@ class LevelEventLog implements EventLog {
     this.#codec = codec;
     this.#head = heads.head;
     this.#versions = heads.versions;
+    this.#pruned = heads.pruned;
     this.#now = opts.now ?? (() => new Date());
     this.#defaultSync = opts.sync ?? false;
   }
@@ -186,7 +206,9 @@ class LevelEventLog implements EventLog {
   read(stream: string, options?: ReadOptions): Promise<StoredEvent[]> {
     return this.#op(`read stream ${stream}`, async () => {
       validateStream(stream);
-      const { from, to } = checkReadOptions(stream, options);
+      const opts = checkReadOptions(stream, options);
+      const to = opts.to;
+      const from = firstKept(opts.from, this.#pruned.get(stream) ?? 0);
       if (to !== undefined && to < from) return [];
       const entries = await this.#db.iterator(streamRange(stream, from, to)).all();
       return entries.map(([key, value], i) => {
@@ -201,12 +223,19 @@ class LevelEventLog implements EventLog {
     return this.#op('read all', async () => {
       const { from, limit } = checkReadAllOptions(options);
       if (limit === 0) return [];
-      const entries = await this.#db.iterator({ ...globalRange(from), limit: limit ?? Infinity }).all();
-      const pointers = entries.map(([key, value], i) => {
-        if (parseGlobalKey(key) !== from + i) throw corrupt(key, 'global entry', `expected position ${from + i}`);
-        return { key, ...decodePointer(key, value) };
-      });
-      // Appends only add keys, so the events these pointers name are still there.
+      // Pruned positions keep a marked pointer: they are checked for gaps like any other and
+      // skipped, so `limit` counts events returned.
+      const pointers: Array<{ key: string; position: number; stream: string; version: number }> = [];
+      let position = from;
+      for await (const [key, value] of this.#db.iterator(globalRange(from))) {
+        if (parseGlobalKey(key) !== position) throw corrupt(key, 'global entry', `expected position ${position}`);
+        const p = decodePointer(key, value);
+        if (!p.pruned) pointers.push({ key, position, stream: p.stream, version: p.version });
+        position += 1;
+        if (limit !== undefined && pointers.length >= limit) break;
+      }
+      // Appends only add keys and prune happens under the mutex with its tombstones, so the
+      // events these pointers name are still there unless the log is corrupt.
       const keys = pointers.map((p) => streamKey(p.stream, p.version));
       const values = await this.#db.getMany(keys);
       return pointers.map((p, i) => {
@@ -214,7 +243,7 @@ class LevelEventLog implements EventLog {
         const raw = values[i];
         if (raw === undefined) throw corrupt(p.key, 'global entry', `points to missing key ${describeKey(key)}`);
         const ev = this.#codec.decode(key, p.stream, p.version, raw);
-        if (ev.position !== from + i) throw corrupt(key, 'event', `position ${ev.position} but global key says ${from + i}`);
+        if (ev.position !== p.position) throw corrupt(key, 'event', `position ${ev.position} but global key says ${p.position}`);
         return ev;
       });
     });
@@ -228,7 +257,63 @@ class LevelEventLog implements EventLog {
   }
 
   streams(): Promise<string[]> {
-    return this.#op('list streams', async () => [...this.#versions.keys()].sort(compareKeys));
+    return this.#op('list streams', async () =>
+      [...this.#versions].filter(([s, v]) => v > (this.#pruned.get(s) ?? 0)).map(([s]) => s).sort(compareKeys));
+  }
+
+  prune(stream: string, options: { expectedVersion: number }): Promise<PruneResult> {
+    return this.#op(`prune stream ${stream}`, async () => {
+      validateStream(stream);
+      const expected = checkPruneOptions(stream, options);
+      return this.#mutex.run(async () => {
+        const current = this.#versions.get(stream) ?? 0;
+        checkExpectedVersion(stream, expected, current, `prune stream ${stream}`);
+        const first = (this.#pruned.get(stream) ?? 0) + 1;
+        const entries = await this.#db.iterator(streamRange(stream, first)).all();
+        const ops: Op[] = [];
+        entries.forEach(([key, value], i) => {
+          const { version } = parseStreamKey(key);
+          if (version !== first + i) throw corrupt(key, 'stream', `expected version ${first + i} of ${stream}`);
+          const { position } = this.#codec.decode(key, stream, version, value);
+          ops.push({ type: 'del', key });
+          ops.push({ type: 'put', key: globalKey(position), value: encodePointer({ stream, version, pruned: true }) });
+        });
+        ops.push({ type: 'put', key: prunedKey(stream), value: encodeCount(current) });
+        ops.push({ type: 'del', key: snapshotKey(stream) });
+        // Synced: the caller may have archived these events and will not look at them again.
+        await this.#db.batch(ops, { sync: true });
+        this.#pruned.set(stream, current);
+        return { pruned: entries.length, version: current };
+      });
+    });
+  }
+
+  readSnapshots(): Promise<Snapshot[]> {
+    return this.#op('read snapshots', async () => {
+      const out: Snapshot[] = [];
+      for await (const [key, value] of this.#db.iterator(SNAPSHOT_RANGE)) {
+        const stream = parseSnapshotKey(key);
+        const snap = decodeSnapshot(value);
+        if (stream !== undefined && snap !== undefined) out.push({ stream, ...snap });
+      }
+      return out;
+    });
+  }
+
+  writeSnapshots(snapshots: Snapshot[]): Promise<void> {
+    return this.#op('write snapshots', async () => {
+      const checked = checkSnapshots(snapshots);
+      if (checked.length === 0) return;
+      await this.#mutex.run(async () => {
+        for (const s of checked) {
+          const current = this.#versions.get(s.stream) ?? 0;
+          if (s.version > current) throw snapshotAhead(s.stream, s.version, current);
+        }
+        // A stream gc pruned meanwhile keeps no snapshot.
+        const kept = checked.filter((s) => s.version > (this.#pruned.get(s.stream) ?? 0));
+        await this.#db.batch(kept.map((s) => ({ type: 'put' as const, key: snapshotKey(s.stream), value: encodeSnapshot(s.version, s.data) })));
+      });
+    });
   }
 
   events$(stream?: string): Observable<StoredEvent> {

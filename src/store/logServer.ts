@@ -175,6 +175,12 @@ class Connection {
         return log.version(a0);
       case 'streams':
         return log.streams();
+      case 'prune':
+        return log.prune(a0, a1);
+      case 'readSnapshots':
+        return log.readSnapshots();
+      case 'writeSnapshots':
+        return log.writeSnapshots(a0);
       case 'subscribe':
         return this.#subscribe(id, args[0]);
       case 'unsubscribe':

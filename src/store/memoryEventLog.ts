@@ -1,7 +1,10 @@
 import { defer, filter, Subject, throwError, type Observable } from 'rxjs';
-import type { AppendOptions, AppendResult, EventLog, NewEvent, ReadOptions, StoredEvent } from './eventLog.js';
+import type { AppendOptions, AppendResult, EventLog, NewEvent, PruneResult, ReadOptions, Snapshot, StoredEvent } from './eventLog.js';
 import { createCodec, type CodecOptions, type Pointer } from './codec.js';
-import { checkAppendOptions, checkExpectedVersion, checkReadAllOptions, checkReadOptions, closedError } from './checks.js';
+import {
+  checkAppendOptions, checkExpectedVersion, checkPruneOptions, checkReadAllOptions, checkReadOptions, checkSnapshots, closedError, firstKept,
+  snapshotAhead,
+} from './checks.js';
 import { compareKeys, streamKey, validateStream } from './keys.js';
 import { Mutex } from './mutex.js';
 
@@ -20,8 +23,11 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
   const codec = createCodec(opts);
   const now = opts.now ?? (() => new Date());
   const name = opts.name ?? 'memory';
-  const streams = new Map<string, string[]>();
+  // A pruned event's slot is undefined: versions and positions are never reused.
+  const streams = new Map<string, Array<string | undefined>>();
+  const pruned = new Map<string, number>();
   const global: Pointer[] = [];
+  const snapshots = new Map<string, string>();
   const committed = new Subject<StoredEvent>();
   // Appends are serialized like the LevelDB log's, so a subscriber that appends while an
   // event is being delivered cannot slip its events in between the current append's events.
@@ -69,7 +75,9 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     read(stream: string, options?: ReadOptions) {
       return guard(() => {
         validateStream(stream);
-        const { from, to } = checkReadOptions(stream, options);
+        const opts = checkReadOptions(stream, options);
+        const to = opts.to;
+        const from = firstKept(opts.from, pruned.get(stream) ?? 0);
         const last = Math.min(to ?? Infinity, streams.get(stream)?.length ?? 0);
         const out: StoredEvent[] = [];
         for (let v = from; v <= last; v++) out.push(decode(stream, v));
@@ -80,8 +88,8 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     readAll(options?: { from?: number; limit?: number }) {
       return guard(() => {
         const { from, limit } = checkReadAllOptions(options);
-        const slice = global.slice(from - 1, limit === undefined ? undefined : from - 1 + limit);
-        return slice.map((p) => decode(p.stream, p.version));
+        const kept = global.slice(from - 1).filter((p) => !p.pruned);
+        return kept.slice(0, limit).map((p) => decode(p.stream, p.version));
       });
     },
 
@@ -93,7 +101,45 @@ export function createMemoryEventLog(opts: MemoryEventLogOptions = {}): EventLog
     },
 
     streams() {
-      return guard(() => [...streams.keys()].sort(compareKeys));
+      return guard(() => [...streams].filter(([s, h]) => h.length > (pruned.get(s) ?? 0)).map(([s]) => s).sort(compareKeys));
+    },
+
+    prune(stream: string, options: { expectedVersion: number }): Promise<PruneResult> {
+      return guard(() => {
+        validateStream(stream);
+        const expected = checkPruneOptions(stream, options);
+        return mutex.run(() => {
+          if (closed) throw closedError(name);
+          const history = streams.get(stream) ?? [];
+          checkExpectedVersion(stream, expected, history.length, `prune stream ${stream}`);
+          let count = 0;
+          for (let v = (pruned.get(stream) ?? 0) + 1; v <= history.length; v++) {
+            const { position } = decode(stream, v);
+            history[v - 1] = undefined;
+            global[position - 1] = { stream, version: v, pruned: true };
+            count++;
+          }
+          pruned.set(stream, history.length);
+          snapshots.delete(stream);
+          return { pruned: count, version: history.length };
+        });
+      });
+    },
+
+    readSnapshots(): Promise<Snapshot[]> {
+      return guard(() => [...snapshots].map(([stream, raw]) => ({ stream, ...(JSON.parse(raw) as { version: number; data: Record<string, unknown> }) })));
+    },
+
+    writeSnapshots(list: Snapshot[]): Promise<void> {
+      return guard(() => {
+        const checked = checkSnapshots(list);
+        for (const s of checked) {
+          const current = streams.get(s.stream)?.length ?? 0;
+          if (s.version > current) throw snapshotAhead(s.stream, s.version, current);
+        }
+        // Stored as JSON, as the LevelDB log does: readers get copies.
+        for (const s of checked) if (s.version > (pruned.get(s.stream) ?? 0)) snapshots.set(s.stream, JSON.stringify({ version: s.version, data: s.data }));
+      });
     },
 
     events$(stream?: string): Observable<StoredEvent> {

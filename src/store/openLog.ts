@@ -41,6 +41,9 @@ function owned(local: EventLog, server: { close(): Promise<void> } | undefined):
     readAll: (opts) => local.readAll(opts),
     version: (stream) => local.version(stream),
     streams: () => local.streams(),
+    prune: (stream, opts) => local.prune(stream, opts),
+    readSnapshots: () => local.readSnapshots(),
+    writeSnapshots: (snapshots) => local.writeSnapshots(snapshots),
     events$: (stream) => local.events$(stream),
     close() {
       // Stop serving first: remote clients get their answers, then the database closes.

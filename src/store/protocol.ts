@@ -12,13 +12,16 @@ import { ERROR_CODES, RuntimeError, type ErrorCode } from '../errors.js';
  * its `subscribe` request; `unsubscribe` takes that id. `hello` returns {protocol}.
  */
 
-export const PROTOCOL_VERSION = 1;
+/** 2: prune, readSnapshots, writeSnapshots; events may carry `meta`. */
+export const PROTOCOL_VERSION = 2;
 /** A longer line is refused and the connection dropped: a peer cannot grow our memory unbounded. */
 export const MAX_LINE_CHARS = 16 * 1024 * 1024;
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
-export const OPS = ['hello', 'append', 'read', 'readAll', 'version', 'streams', 'subscribe', 'unsubscribe'] as const;
+export const OPS = [
+  'hello', 'append', 'read', 'readAll', 'version', 'streams', 'prune', 'readSnapshots', 'writeSnapshots', 'subscribe', 'unsubscribe',
+] as const;
 export type Op = (typeof OPS)[number];
 
 export interface WireError {

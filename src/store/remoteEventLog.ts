@@ -1,7 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
 import { RuntimeError, wrapSyscall } from '../errors.js';
-import type { AppendOptions, AppendResult, EventLog, NewEvent, ReadOptions, StoredEvent } from './eventLog.js';
+import type { AppendOptions, AppendResult, EventLog, NewEvent, PruneResult, ReadOptions, Snapshot, StoredEvent } from './eventLog.js';
 import { closedError } from './checks.js';
 import { validateStream } from './keys.js';
 import { fromWireError, lineSplitter, PROTOCOL_VERSION, socketPathError, type Op } from './protocol.js';
@@ -179,6 +179,18 @@ class RemoteEventLog implements EventLog {
 
   streams(): Promise<string[]> {
     return this.request('streams', []) as Promise<string[]>;
+  }
+
+  prune(stream: string, opts: { expectedVersion: number }): Promise<PruneResult> {
+    return this.request('prune', [stream, opts]) as Promise<PruneResult>;
+  }
+
+  readSnapshots(): Promise<Snapshot[]> {
+    return this.request('readSnapshots', []) as Promise<Snapshot[]>;
+  }
+
+  async writeSnapshots(snapshots: Snapshot[]): Promise<void> {
+    await this.request('writeSnapshots', [snapshots]);
   }
 
   /** The subscription starts when the owner receives it; requests sent after it on this client are ordered after it. */

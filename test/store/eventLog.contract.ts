@@ -218,6 +218,55 @@ export function eventLogContract(name: string, make: () => Promise<LogUnderTest>
       assert.deepEqual(await all, (await log.readAll({ from: 2 })));
     });
 
+    it('keeps meta beside the event, and refuses meta that is not a plain object', async (log) => {
+      const r = await log.append('web', [{ type: 'A', data: {}, meta: { by: { pid: 7 } } }, ev('B')], { expectedVersion: 'no_stream' });
+      assert.deepEqual(r.events.map((e) => e.meta), [{ by: { pid: 7 } }, undefined]);
+      assert.deepEqual(await log.read('web'), r.events);
+      assert.deepEqual(await log.readAll(), r.events);
+      await rejectsWith(log.append('web', [{ type: 'C', data: {}, meta: [] as never }], { expectedVersion: 2 }), 'INVALID_ARGUMENT', /meta/);
+    });
+
+    it('prunes a stream: its events go, its version and the global order stay', async (log) => {
+      await log.append('a', [ev('A1'), ev('A2')], { expectedVersion: 'no_stream' });
+      await log.append('b', [ev('B1')], { expectedVersion: 'no_stream' });
+      await log.append('a', [ev('A3')], { expectedVersion: 2 });
+      await log.append('b', [ev('B2')], { expectedVersion: 1 });
+      await log.writeSnapshots([{ stream: 'a', version: 3, data: { s: 1 } }, { stream: 'b', version: 1, data: { s: 2 } }]);
+      await rejectsWith(log.prune('a', { expectedVersion: 2 }), 'CONFLICT', 'prune stream a: expected version 2, found 3');
+      await rejectsWith(log.prune('a', { expectedVersion: 0 }), 'INVALID_ARGUMENT');
+      assert.deepEqual(await log.prune('a', { expectedVersion: 3 }), { pruned: 3, version: 3 });
+      assert.deepEqual(await log.read('a'), []);
+      assert.equal(await log.version('a'), 3);
+      assert.deepEqual(await log.streams(), ['b']);
+      assert.deepEqual(summary(await log.readAll()), ['b@1#3:B1', 'b@2#5:B2']);
+      assert.deepEqual(summary(await log.readAll({ limit: 1 })), ['b@1#3:B1'], 'limit counts events returned, not positions');
+      assert.deepEqual(summary(await log.readAll({ from: 4 })), ['b@2#5:B2']);
+      assert.deepEqual((await log.readSnapshots()).map((s) => s.stream), ['b'], 'the pruned stream\'s snapshot went with it');
+      // The id used again continues after its old version; positions continue after the head.
+      const again = await log.append('a', [ev('A4')], { expectedVersion: 3 });
+      assert.deepEqual(summary(again.events), ['a@4#6:A4']);
+      assert.deepEqual(summary(await log.read('a')), ['a@4#6:A4']);
+      assert.deepEqual(summary(await log.read('a', { from: 2 })), ['a@4#6:A4']);
+      assert.deepEqual(await log.streams(), ['a', 'b']);
+      assert.deepEqual(await log.prune('a', { expectedVersion: 4 }), { pruned: 1, version: 4 });
+      assert.deepEqual(summary(await log.readAll()), ['b@1#3:B1', 'b@2#5:B2']);
+    });
+
+    it('stores snapshots as a cache beside the streams, never ahead of them', async (log) => {
+      assert.deepEqual(await log.readSnapshots(), []);
+      await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
+      await log.writeSnapshots([{ stream: 'web', version: 1, data: { n: 1 } }]);
+      await log.writeSnapshots([{ stream: 'web', version: 2, data: { n: 2 } }]);
+      assert.deepEqual(await log.readSnapshots(), [{ stream: 'web', version: 2, data: { n: 2 } }]);
+      await rejectsWith(log.writeSnapshots([{ stream: 'web', version: 3, data: {} }]), 'INVALID_ARGUMENT', /ahead of the stream/);
+      await rejectsWith(log.writeSnapshots([{ stream: 'nobody', version: 1, data: {} }]), 'INVALID_ARGUMENT');
+      await rejectsWith(log.writeSnapshots([{ stream: 'web', version: 1, data: 'x' as never }]), 'INVALID_ARGUMENT');
+      await rejectsWith(log.writeSnapshots([{ stream: 'a\0b', version: 1, data: {} }]), 'INVALID_ARGUMENT');
+      assert.deepEqual(await log.readSnapshots(), [{ stream: 'web', version: 2, data: { n: 2 } }]);
+      // A snapshot is not an event.
+      assert.deepEqual((await log.readAll()).length, 2);
+    });
+
     it('completes events$ on close', async (log) => {
       const got: StoredEvent[] = [];
       const done = lastValueFrom(log.events$().pipe(timeout(3000), toArray()));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ClassicLevel } from 'classic-level';
-import { globalKey, HEAD_KEY, streamKey } from '../../src/store/keys.js';
+import { globalKey, HEAD_KEY, snapshotKey, streamKey } from '../../src/store/keys.js';
 import { openLevelEventLog } from '../../src/store/levelEventLog.js';
 import { eventLogContract, ev, rejectsWith } from './eventLog.contract.js';
 import { spawnFixture } from './fixtures/child.js';
@@ -187,4 +187,41 @@ test('a second process opening the same directory gets STORE_LOCKED', async (t) 
   t.after(() => again.kill());
   await again.next();
   assert.deepEqual(await again.next(), { ok: true });
+});
+
+test('a snapshot value that does not decode is left out, never fatal; the runtime rebuilds it from the log', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
+  await log.append('db', [ev('C')], { expectedVersion: 'no_stream' });
+  await log.writeSnapshots([{ stream: 'web', version: 2, data: { n: 1 } }, { stream: 'db', version: 1, data: { n: 2 } }]);
+  await log.close();
+  await raw(dir, async (db) => {
+    await db.put(snapshotKey('web'), '{"version":2,"data":');
+    await db.put('p\0', '{"version":1,"data":{}}');
+  });
+  const again = await openLevelEventLog(dir);
+  t.after(() => again.close());
+  assert.deepEqual(await again.readSnapshots(), [{ stream: 'db', version: 1, data: { n: 2 } }]);
+  assert.deepEqual((await again.read('web')).map((e) => e.type), ['A', 'B'], 'the events are untouched');
+});
+
+test('a prune is durable: after reopening, the stream is still pruned and positions still taken', async (t) => {
+  const dir = await tempDir(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  await log.append('old', [ev('A'), ev('B')], { expectedVersion: 'no_stream' });
+  await log.append('live', [ev('C')], { expectedVersion: 'no_stream' });
+  await log.prune('old', { expectedVersion: 2 });
+  await log.close();
+  assert.equal(await raw(dir, (db) => db.get(streamKey('old', 1))), undefined, 'the event is gone from disk');
+  assert.deepEqual(JSON.parse((await raw(dir, (db) => db.get(globalKey(1)))) ?? 'null'), { stream: 'old', version: 1, pruned: true });
+  const again = await openLevelEventLog(dir);
+  t.after(() => again.close());
+  assert.deepEqual(await again.streams(), ['live']);
+  assert.equal(await again.version('old'), 2);
+  assert.deepEqual((await again.readAll()).map((e) => [e.position, e.type]), [[3, 'C']]);
+  const next = await again.append('old', [ev('D')], { expectedVersion: 2 });
+  assert.deepEqual([next.nextVersion, next.lastPosition], [3, 4]);
 });
