@@ -13,6 +13,7 @@ import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
+import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
 import { reap } from './effects/reap.js';
@@ -182,8 +183,11 @@ export class Runtime {
     return this.command(id, 'start', { type: 'StartRequested' }).then(() => undefined);
   }
 
-  kill(id: string, signal: number, all = false): Promise<void> {
-    return this.command(id, 'kill', { type: 'KillRequested', signal, all }).then(() => undefined);
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    validateId(id);
+    // Checked before the intent is logged: a signal the kernel would refuse is bad input.
+    const sig = typeof signal === 'number' ? parseSignal(signal) : parseSignal(JSON.stringify(signal) ?? String(signal));
+    await this.command(id, 'kill', { type: 'KillRequested', signal: sig, all: all === true });
   }
 
   /** Freeze every process of the container (its cgroup's freezer). */

@@ -15,6 +15,7 @@ import { cgroupPathFor, removeEmptyDefaultParent, withDefaultDevices } from './c
 import type { OciResources } from '../machines/spec.js';
 import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
+import { untrack } from './track.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -47,6 +48,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
       await killAndReap(d, spawned.pidfd);
       throw new RuntimeError('SYSCALL', `create ${id}: init exited right after it was ready`, { step: 'READY' });
     }
+    untrack(d, id); // an earlier incarnation's, deleted by another process
     d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
     if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
     d.log.debug({ id, pid: spawned.pid, cgroup }, 'container created');

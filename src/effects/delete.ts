@@ -5,7 +5,7 @@ import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
 import { collect, reap } from './reap.js';
-import { openIfSame, untrack } from './track.js';
+import { knownProcess, openIfSame, untrack } from './track.js';
 
 /**
  * delete: with force, SIGKILL every process of the container (thawing it if paused, so they
@@ -14,7 +14,7 @@ import { openIfSame, untrack } from './track.js';
  * outlives the container.
  */
 export async function deleteContainer(d: EffectDeps, c: EffectInput): Promise<Deleted> {
-  const proc = d.procs.get(c.id) ?? openIfSame(d, c);
+  const proc = knownProcess(d, c) ?? openIfSame(d, c);
   const cg = c.cgroup === null ? null : cgroupOf(d, c);
   let exit: ExitInfo | null = null;
   if (proc) {

@@ -7,7 +7,7 @@ import { loadBundle } from './bundle.js';
 import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
 import { exitedYet } from './reap.js';
-import { openIfSame } from './track.js';
+import { knownProcess, openIfSame } from './track.js';
 
 /**
  * Reconciliation: when a container is loaded from the log, ask the kernel what is true now.
@@ -20,7 +20,7 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
     await undoInterruptedCreate(d, c);
     return observed('deleted', 'create was interrupted before the init was ready');
   }
-  const known = d.procs.get(c.id);
+  const known = knownProcess(d, c);
   if (known?.child) {
     // Our own child: waitid says for sure whether it has exited, and with which status.
     const exit = exitedYet(d, known);

@@ -9,11 +9,25 @@ import { readProcStat } from './procfs.js';
  * time checked after, so the pidfd cannot refer to a process that reused the pid.
  */
 export function trackedProcess(d: EffectDeps, c: Pick<EffectInput, 'id' | 'pid' | 'startTime'>): TrackedProcess {
-  const known = d.procs.get(c.id);
+  const known = knownProcess(d, c);
   if (known) return known;
   const found = openIfSame(d, c);
   if (!found) throw new RuntimeError('ILLEGAL_STATE', `container ${c.id}: init process ${c.pid ?? '?'} is not running`);
   return found;
+}
+
+/**
+ * The init this process already tracks for the container, if it is this incarnation's: after
+ * another process deleted the container and created it again, the entry left from the earlier
+ * incarnation is dropped (its pidfd closed), never taken for the new init.
+ */
+export function knownProcess(d: EffectDeps, c: Pick<EffectInput, 'id' | 'pid' | 'startTime'>): TrackedProcess | undefined {
+  const p = d.procs.get(c.id);
+  if (p && (p.pid !== c.pid || p.startTime !== c.startTime)) {
+    untrack(d, c.id);
+    return undefined;
+  }
+  return p;
 }
 
 /** Open a pidfd for the container's init if that process still runs with the recorded start time. */

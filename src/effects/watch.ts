@@ -4,7 +4,7 @@ import type { EffectDeps } from './deps.js';
 import { cgroupOf } from './cgroup.js';
 import { watchOom } from './memoryEvents.js';
 import { collect } from './reap.js';
-import { openIfSame } from './track.js';
+import { knownProcess, openIfSame } from './track.js';
 
 /**
  * Watch a live container: its init's pidfd polled on the libuv loop (never a blocked thread),
@@ -14,7 +14,7 @@ import { openIfSame } from './track.js';
  * The returned cleanup stops both watches (the actor left `alive`, or the runtime closes).
  */
 export function watchExit(d: EffectDeps, c: EffectInput, sendBack: (e: ContainerEvent) => void): () => void {
-  const proc = d.procs.get(c.id) ?? openIfSame(d, c);
+  const proc = knownProcess(d, c) ?? openIfSame(d, c);
   if (!proc) {
     // Gone between the probe and now: report it as an exit of unknown status.
     queueMicrotask(() => sendBack({ type: 'Exited', code: null, signal: null }));

@@ -7,6 +7,9 @@ import fc from 'fast-check';
 
 export type SuiteName = 'lifecycle' | 'input' | 'log';
 
+/** Longest lifecycle command sequence (part of what a seed and path replay: keep it with them). */
+export const DEFAULT_MAX_COMMANDS = 20;
+
 export interface Campaign {
   seed: number;
   numRuns: number;
@@ -55,7 +58,7 @@ function counterexampleText(suite: SuiteName, value: unknown): { text: string; r
 }
 
 /** The failure report: seed, path, the minimal case, the error, and the command that replays it. */
-export function failureReport(suite: SuiteName, res: CampaignResult): string | null {
+export function failureReport(suite: SuiteName, res: CampaignResult, campaign: Campaign): string | null {
   const d = res.details;
   if (!d.failed) return null;
   const ce = d.counterexample === null ? { text: '  (none: the property itself failed to run)' } : counterexampleText(suite, d.counterexample);
@@ -64,10 +67,11 @@ export function failureReport(suite: SuiteName, res: CampaignResult): string | n
     'npm run fuzz --', '--suite', suite, '--seed', String(d.seed),
     ...(d.counterexamplePath !== null ? ['--path', `'${d.counterexamplePath}'`] : []),
     ...(ce.replayPath !== undefined ? ['--replay-path', `'${ce.replayPath}'`] : []),
+    ...(suite === 'lifecycle' && campaign.maxCommands !== undefined ? ['--max-commands', String(campaign.maxCommands)] : []),
   ].join(' ');
   return [
     `fuzz ${suite}: FAILED after ${d.numRuns} run(s), shrunk ${d.numShrinks} time(s); seed ${d.seed}, path ${d.counterexamplePath ?? '-'}`,
-    'minimal case:',
+    'minimal case (for lifecycle, the containers as chosen in the last replay; the error shows the failing run):',
     ce.text,
     'error:',
     err.split('\n').map((l) => `  ${l}`).join('\n'),

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { actAsShim } from '../helpers/leaks.js';
-import { SUITES, DEFAULT_RUNS } from './suites.js';
+import { SUITES, DEFAULT_MAX_COMMANDS, DEFAULT_RUNS } from './suites.js';
 import { failureReport, randomSeed, summary, type SuiteName } from './report.js';
 
 const { values } = parseArgs({
@@ -50,19 +50,20 @@ outer: for (let round = 0; ; round++) {
     const deadline = end === undefined ? undefined : Math.min(end, Date.now() + CHUNK_MS[suite]);
     console.log(`fuzz ${suite}: seed ${seed}${deadline ? ` until ${new Date(deadline).toISOString()}` : ` runs ${numRuns}`}`);
     const t0 = Date.now();
-    const res = await SUITES[suite]({
+    const campaign = {
       seed,
       numRuns,
+      maxCommands: values['max-commands'] !== undefined ? Number(values['max-commands']) : DEFAULT_MAX_COMMANDS,
       ...(deadline !== undefined ? { deadline } : {}),
       ...(values.path !== undefined ? { path: values.path } : {}),
       ...(values['replay-path'] !== undefined ? { replayPath: values['replay-path'] } : {}),
-      ...(values['max-commands'] !== undefined ? { maxCommands: Number(values['max-commands']) } : {}),
-    });
+    };
+    const res = await SUITES[suite](campaign);
     res.stats.seconds = Math.round((Date.now() - t0) / 1000);
     console.log(summary(suite, seed, res));
     const t = (totals[suite] ??= {});
     for (const [k, v] of Object.entries(res.stats)) t[k] = (t[k] ?? 0) + v;
-    const report = failureReport(suite, res);
+    const report = failureReport(suite, res, campaign);
     if (report) {
       failures++;
       console.log(report);

@@ -1,9 +1,11 @@
 import { lifecycleCampaign } from './lifecycle/suite.js';
+import { inputCampaign } from './input/suite.js';
 import type { Campaign, CampaignResult, SuiteName } from './report.js';
+export { DEFAULT_MAX_COMMANDS } from './report.js';
 
 export const SUITES: Record<SuiteName, (c: Campaign) => Promise<CampaignResult>> = {
   lifecycle: lifecycleCampaign,
-  input: async () => { throw new Error('not yet'); },
+  input: inputCampaign,
   log: async () => { throw new Error('not yet'); },
 };
 

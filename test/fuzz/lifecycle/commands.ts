@@ -45,6 +45,7 @@ export abstract class LifecycleCommand implements fc.AsyncCommand<Model, Real> {
 
   async run(m: Model, r: Real): Promise<void> {
     m.stats.commands++;
+    m.transcript.push(String(this));
     if (VERBOSE) console.log(`  ${this}`);
     await within(COMMAND_MS, String(this), this.apply(m, r));
     await checkAll(m, r, String(this));

@@ -70,6 +70,8 @@ export interface Model {
   containers: Map<string, ContainerModel>;
   /** Counters for the report. */
   stats: RunStats;
+  /** The commands of this run as they ran, with the container each one resolved to. */
+  transcript: string[];
 }
 
 export interface RunStats {
@@ -92,6 +94,7 @@ export function newModel(): Model {
   return {
     containers: new Map(IDS.map((id) => [id, emptyContainer(id)])),
     stats: { commands: 0, refused: 0, cliCrashes: 0, reopens: 0 },
+    transcript: [],
   };
 }
 

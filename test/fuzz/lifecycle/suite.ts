@@ -10,11 +10,11 @@ import { commandsArbitrary } from './commands.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, type RunStats } from './model.js';
 import { Real } from './real.js';
-import { details, type Campaign, type CampaignResult } from '../report.js';
+import { DEFAULT_MAX_COMMANDS, details, type Campaign, type CampaignResult } from '../report.js';
 
 export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
   const totals: RunStats & { runs: number } = { runs: 0, commands: 0, refused: 0, cliCrashes: 0, reopens: 0 };
-  const property = fc.asyncProperty(commandsArbitrary(c.maxCommands ?? 20, c.replayPath), async (cmds) => {
+  const property = fc.asyncProperty(commandsArbitrary(c.maxCommands ?? DEFAULT_MAX_COMMANDS, c.replayPath), async (cmds) => {
     // Past the deadline a run does nothing: fast-check cannot stop a run that has started.
     if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) return;
     totals.runs++;
@@ -24,6 +24,10 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
     try {
       await fc.asyncModelRun(() => ({ model, real }), cmds);
       failed = false;
+    } catch (e) {
+      // Commands pick their container when they run: the transcript says which they took.
+      if (e instanceof Error) e.message += `\ncommands as they ran:\n${model.transcript.map((t) => `  ${t}`).join('\n')}`;
+      throw e;
     } finally {
       for (const k of ['commands', 'refused', 'cliCrashes', 'reopens'] as const) totals[k] += model.stats[k];
       await finish(model, real, failed);
