@@ -15,7 +15,7 @@ import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
 import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
-import { toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
+import { SCHEMAS, toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
 import { reap } from './effects/reap.js';
 import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
@@ -80,7 +80,7 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   // A process that will hold the root for long (it serves) can afford to wait longer for a
   // burst of one-shot commands to let go of the lock.
   const lockTimeoutMs = opts.lockTimeoutMs ?? (serve ? 30_000 : 5_000);
-  const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs });
+  const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs, schemas: SCHEMAS });
   return new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }), opts.systemdCgroup ?? false);
 }
 

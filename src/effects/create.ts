@@ -35,9 +35,13 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const plan = planInit(config, { rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), kcore: existsSync('/proc/kcore'), cgroup });
   const cg = cgroupManager(d.cgroups(), cgroup, { sys: d.sys });
   const dir = d.paths.containerDir(id);
-  // The log says this id is free, so anything here is debris of an interrupted create.
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    // The log says this id is free, so anything here is debris of an interrupted create.
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw wrapSyscall(`create ${id}: make ${dir}`, e);
+  }
   let cgroupMade = false;
   try {
     createCgroup(cg, withDefaultDevices(config.linux?.resources));

@@ -1,4 +1,4 @@
-import type { ErrorInfo } from '../errors.js';
+import { RuntimeError, type ErrorInfo } from '../errors.js';
 import type { OciConfig, OciResources } from './spec.js';
 
 /**
@@ -122,8 +122,10 @@ export function toLogEvent(e: ContainerEvent): { type: string; schema: number; d
   return { type, schema: SCHEMAS[type], data };
 }
 
-/** The inverse of toLogEvent; an unknown type is a corrupt log, never silently dropped. */
-export function fromLogEvent(e: { type: string; data: Record<string, unknown> }): ContainerEvent {
-  if (!isContainerEventType(e.type)) throw new TypeError(`unknown event type ${e.type}`);
-  return { ...e.data, type: e.type } as ContainerEvent;
+/** The inverse of toLogEvent; an unknown type is a corrupt log (STORE_CORRUPT), never silently dropped. */
+export function fromLogEvent(e: { type: string; data: Record<string, unknown>; version?: number }): ContainerEvent {
+  if (typeof e.type !== 'string' || !isContainerEventType(e.type)) {
+    throw new RuntimeError('STORE_CORRUPT', `event ${e.version ?? '?'}: unknown event type ${JSON.stringify(e.type)}`, { field: `version ${e.version ?? '?'}` });
+  }
+  return { ...(typeof e.data === 'object' && e.data !== null ? e.data : {}), type: e.type } as ContainerEvent;
 }

@@ -1,4 +1,5 @@
 import { lifecycleCampaign } from './lifecycle/suite.js';
+import { logCampaign } from './log/suite.js';
 import { inputCampaign } from './input/suite.js';
 import type { Campaign, CampaignResult, SuiteName } from './report.js';
 export { DEFAULT_MAX_COMMANDS } from './report.js';
@@ -6,7 +7,7 @@ export { DEFAULT_MAX_COMMANDS } from './report.js';
 export const SUITES: Record<SuiteName, (c: Campaign) => Promise<CampaignResult>> = {
   lifecycle: lifecycleCampaign,
   input: inputCampaign,
-  log: async () => { throw new Error('not yet'); },
+  log: logCampaign,
 };
 
 /** Runs per campaign when neither --runs nor --minutes is given. */

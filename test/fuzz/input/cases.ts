@@ -59,7 +59,7 @@ const VALID_ID_CHARS = fc.constantFrom(...'abcXYZ019_+.-'.split(''));
 export const idValue: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: VALID_ID_CHARS, minLength: 1, maxLength: 12 }),
   oddString,
-  fc.constantFrom('x'.repeat(1024), 'x'.repeat(1025), '.', '..', '...', '-x', 'a/b', 'a\0b', 'A', 'in-target', '__proto__', 'constructor'),
+  fc.constantFrom('x'.repeat(255), 'x'.repeat(256), 'x'.repeat(1024), 'x'.repeat(1025), '.', '..', '...', '-x', 'a/b', 'a\0b', 'A', 'in-target', '__proto__', 'constructor'),
 );
 
 export const signalValue: fc.Arbitrary<Json> = fc.oneof(
