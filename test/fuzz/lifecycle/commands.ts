@@ -511,7 +511,7 @@ export const COMMANDS: { name: string; weight: number; arbitrary: fc.Arbitrary<L
   { name: 'reopen', weight: 1, arbitrary: fc.constant(new ReopenCommand()) },
   {
     name: 'cliCrash',
-    weight: 2,
+    weight: 3,
     arbitrary: fc.tuple(
       fc.oneof(...Object.values(viaCli)) as fc.Arbitrary<ContainerCommand>,
       fc.integer({ min: 0, max: 120 }).map((n) => n / 100),
@@ -520,7 +520,13 @@ export const COMMANDS: { name: string; weight: number; arbitrary: fc.Arbitrary<L
   },
 ];
 
+/** BERTH_FUZZ_WEIGHTS="cliCrash=8,reopen=3" shifts a long run toward some commands (part of what a seed replays). */
+function weightOf(name: string, dflt: number): number {
+  const m = new RegExp(`(?:^|,)${name}=(\\d+)`).exec(process.env.BERTH_FUZZ_WEIGHTS ?? '');
+  return m ? Number(m[1]) : dflt;
+}
+
 export function commandsArbitrary(maxCommands: number, replayPath?: string): fc.Arbitrary<Iterable<fc.AsyncCommand<Model, Real>>> {
-  const one = fc.oneof(...COMMANDS.map((k) => ({ weight: k.weight, arbitrary: k.arbitrary })));
+  const one = fc.oneof(...COMMANDS.map((k) => ({ weight: weightOf(k.name, k.weight), arbitrary: k.arbitrary })).filter((k) => k.weight > 0));
   return fc.commands([one], { maxCommands, size: 'max', ...(replayPath !== undefined ? { replayPath } : {}) });
 }

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { test } from 'node:test';
+import { berth } from '../helpers/cli.js';
+import { runtimeFixture } from '../helpers/fixture.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+
+/**
+ * Failures the fuzz suites (test/fuzz/) found against real containers, kept as plain tests.
+ * Each names the suite that found it; the fix is described in docs/testing.md.
+ */
+const f = runtimeFixture();
+
+function pidfds(): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[pidfd]' ? [fd] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+test('input fuzz: kill with a signal that is not an integer 1..64 is refused before anything is logged', async (t) => {
+  t.after(() => f.rt.delete('rg-sig', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['true']);
+  await f.rt.create('rg-sig', { bundle: b.dir, stdio: 'ignore' });
+  const version = (await f.rt.state('rg-sig')).version;
+  for (const signal of [0, -1, 65, 1.5, NaN, Infinity, null, '9', {}]) {
+    await assert.rejects(f.rt.kill('rg-sig', signal as number), { code: 'INVALID_ARGUMENT' }, String(signal));
+  }
+  const c = await f.rt.get('rg-sig');
+  await assert.rejects(c.kill(null as unknown as string), { code: 'INVALID_ARGUMENT' });
+  const st = await f.rt.state('rg-sig');
+  assert.equal(st.version, version, 'nothing was logged');
+  assert.equal(st.status, 'created');
+  await f.rt.delete('rg-sig', true);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('lifecycle fuzz: an id deleted and created again by other processes is the new container here, not the old one', async (t) => {
+  t.after(() => f.rt.delete('rg-again', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['sleep', '1000']);
+  await f.rt.create('rg-again', { bundle: b.dir, stdio: 'ignore' });
+  const first = await f.rt.state('rg-again');
+  const fds = pidfds();
+  // Another process deletes it and a third creates it again; this runtime still holds the first init.
+  assert.equal((await berth(f.root, ['delete', '--force', 'rg-again'])).status, 0);
+  const again = await berth(f.root, ['create', '--bundle', b.dir, 'rg-again']);
+  assert.equal(again.status, 0, again.stderr);
+  const second = await f.rt.state('rg-again');
+  assert.equal(second.status, 'created', 'the new incarnation, not the exit of the old one');
+  assert.notEqual(second.pid, first.pid);
+  await f.rt.delete('rg-again', true);
+  assert.ok(pidfds().length <= fds.length, 'the pidfd of the first init was closed');
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('input fuzz: linux.resources.devices that is not a list is INVALID_CONFIG naming it, and leaves nothing', async () => {
+  const before = snapshot();
+  const b = f.bundle(['true'], (c) => { (c.linux!.resources as Record<string, unknown>).devices = 0; });
+  await assert.rejects(f.rt.create('rg-devices', { bundle: b.dir, stdio: 'ignore' }), { code: 'INVALID_CONFIG', field: 'linux.resources.devices' });
+  await assert.rejects(f.rt.state('rg-devices'), { code: 'NOT_EXISTS' });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('input fuzz: a 256-character id is INVALID_ID before anything is logged; 255 characters work end to end', async () => {
+  const before = snapshot();
+  const b = f.bundle(['true']);
+  await assert.rejects(f.rt.create('x'.repeat(256), { bundle: b.dir, stdio: 'ignore' }), { code: 'INVALID_ID' });
+  assert.ok(!(await f.rt.log.streams()).includes('x'.repeat(256)));
+  const id = 'y'.repeat(255);
+  const c = await f.rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await c.wait();
+  await c.delete();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
