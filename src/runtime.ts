@@ -16,7 +16,7 @@ import { validateId } from './ids.js';
 import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { SCHEMAS, toLogEvent, type ContainerEvent, type ExitInfo, type Fact, type Intent } from './machines/events.js';
-import { reap } from './effects/reap.js';
+import { reap, reapOwnZombie } from './effects/reap.js';
 import { watchMemoryPressure, type PressureLevel } from './effects/memoryEvents.js';
 import { cgroupOf } from './effects/cgroup.js';
 import type { CgroupManager, Stats } from './effects/cgroups/index.js';
@@ -331,10 +331,33 @@ export class Runtime {
       cached.actor.stop();
       this.live.delete(id);
     }
-    const r = replay(id, await this.log.read(id));
+    const events = await this.log.read(id);
+    const r = replay(id, events);
     const l = this.spawn(id, r.state, r.context, r.version);
     await this.settle(l);
+    await this.reapExited(l, events);
     return l;
+  }
+
+  /**
+   * Inits of this stream that are this process's own children and exited while no runtime here
+   * watched them (the runtime was closed, another process killed or deleted them) are zombies
+   * only we can reap: reap them, and complete a logged exit whose status was unknown.
+   */
+  private async reapExited(l: Live, events: readonly StoredEvent[]): Promise<void> {
+    for (const e of events) {
+      const { pid, startTime } = e.data;
+      if (e.type !== 'Created' || typeof pid !== 'number' || typeof startTime !== 'string') continue;
+      if (this.deps.procs.get(l.id)?.pid === pid) continue; // tracked: its watcher or probe reaps it
+      const exit = reapOwnZombie(this.deps, { pid, startTime });
+      if (!exit) continue;
+      const snap = l.actor.getSnapshot();
+      const completes: ContainerEvent = { type: 'Exited', ...exit };
+      if (snap.context.pid === pid && snap.context.startTime === startTime && snap.can(completes)) {
+        l.actor.send(completes);
+        await this.settle(l);
+      }
+    }
   }
 
   private spawn(id: string, state: MachineState, context: ContainerContext, version: number): Live {

@@ -6,7 +6,7 @@ import { constants as osc } from 'node:os';
 import { loadBundle } from './bundle.js';
 import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
-import { exitedYet } from './reap.js';
+import { exitedYet, reapOwnZombie } from './reap.js';
 import { knownProcess, openIfSame } from './track.js';
 
 /**
@@ -27,6 +27,8 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
     if (exit) return observed('stopped', 'init exited', exit);
     return observed(liveStatus(d, c, from), 'init alive');
   }
+  const own = known ? null : reapOwnZombie(d, c);
+  if (own) return observed('stopped', 'init exited while unobserved', own);
   const proc = known ?? openIfSame(d, c);
   if (!proc) return observed('stopped', `init ${c.pid} exited while unobserved`);
   return observed(liveStatus(d, c, from), 'init alive');

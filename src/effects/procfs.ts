@@ -9,6 +9,8 @@ export interface ProcStat {
   /** Process state letter: R, S, D, Z (zombie), T ... */
   state: string;
   startTime: string;
+  /** Field 4: the parent's pid. */
+  ppid: number;
 }
 
 export function readProcStat(pid: number): ProcStat | null {
@@ -23,5 +25,5 @@ export function readProcStat(pid: number): ProcStat | null {
   const state = rest[0];
   const startTime = rest[19];
   if (state === undefined || startTime === undefined) return null;
-  return { state, startTime };
+  return { state, startTime, ppid: Number(rest[1]) };
 }

@@ -64,6 +64,7 @@ export function failureReport(suite: SuiteName, res: CampaignResult, campaign: C
   const ce = d.counterexample === null ? { text: '  (none: the property itself failed to run)' } : counterexampleText(suite, d.counterexample);
   const err = d.errorInstance instanceof Error ? (d.errorInstance.stack ?? d.errorInstance.message) : String(d.errorInstance);
   const replay = [
+    ...(suite === 'lifecycle' && process.env.BERTH_FUZZ_WEIGHTS ? [`BERTH_FUZZ_WEIGHTS=${process.env.BERTH_FUZZ_WEIGHTS}`] : []),
     'npm run fuzz --', '--suite', suite, '--seed', String(d.seed),
     ...(d.counterexamplePath !== null ? ['--path', `'${d.counterexamplePath}'`] : []),
     ...(ce.replayPath !== undefined ? ['--replay-path', `'${ce.replayPath}'`] : []),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { test } from 'node:test';
+import { openRuntime } from '../../src/index.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
@@ -76,5 +77,39 @@ test('input fuzz: a 256-character id is INVALID_ID before anything is logged; 25
   await c.start();
   await c.wait();
   await c.delete();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+/** Is `pid` a zombie child of this process (an exit nobody reaped)? */
+function ourZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return state === 'Z' && Number(ppid) === process.pid;
+  } catch {
+    return false;
+  }
+}
+
+test('lifecycle fuzz: inits this process created and another process killed while its runtime was closed are reaped, with their status', async (t) => {
+  t.after(() => f.rt.delete('rg-zombie-1', true).catch(() => undefined));
+  t.after(() => f.rt.delete('rg-zombie-2', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['sleep', '1000']);
+  const one = await f.rt.create('rg-zombie-1', { bundle: b.dir, stdio: 'ignore' });
+  const two = await f.rt.create('rg-zombie-2', { bundle: b.dir, stdio: 'ignore' });
+  const [pid1, pid2] = [(await one.state()).pid, (await two.state()).pid];
+  await f.rt.close();
+  // Another process kills one and deletes the other; neither can reap them: this process is their parent.
+  assert.equal((await berth(f.root, ['kill', 'rg-zombie-1', 'KILL'])).status, 0);
+  assert.equal((await berth(f.root, ['delete', '--force', 'rg-zombie-2'])).status, 0);
+  f.rt = await openRuntime({ root: f.root, serve: false }); // no socket: the fd check compares with the first runtime's
+  const st = await f.rt.state('rg-zombie-1');
+  assert.equal(st.status, 'stopped');
+  assert.deepEqual(st.exit, { code: null, signal: 9 }, 'the parent knows the status');
+  assert.equal(ourZombie(pid1), false, 'reaped');
+  await assert.rejects(f.rt.state('rg-zombie-2'), { code: 'NOT_EXISTS' });
+  assert.equal(ourZombie(pid2), false, 'reaped although deleted');
+  await f.rt.delete('rg-zombie-1');
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });

@@ -413,10 +413,10 @@ export class CliCrashCommand extends LifecycleCommand {
     const c = container(m, this.inner.id);
     const refusal = this.inner.refusal(c);
     const args = this.inner.cliArgs(r);
-    // Aim inside the command: past most of the process start, spread over what it then does.
-    const start = Real.cliStartMs * 0.8;
-    const span = Math.max((Real.cliTimes.get(args[0]!) ?? start * 2) - start, 50);
-    const delay = Math.round(start + this.fraction * span);
+    // Aim inside the command: from half of the time it takes (the process start is most of
+    // that) to a little past its end, so some kills land after it finished.
+    const takes = Real.cliTimes.get(args[0]!) ?? Real.cliStartMs * 2.2;
+    const delay = Math.round(takes * (0.5 + 0.6 * this.fraction));
     if (this.mode === 'direct') await r.close();
     let res: Awaited<ReturnType<Real['cli']>>;
     try {
@@ -514,7 +514,7 @@ export const COMMANDS: { name: string; weight: number; arbitrary: fc.Arbitrary<L
     weight: 3,
     arbitrary: fc.tuple(
       fc.oneof(...Object.values(viaCli)) as fc.Arbitrary<ContainerCommand>,
-      fc.integer({ min: 0, max: 120 }).map((n) => n / 100),
+      fc.integer({ min: 0, max: 100 }).map((n) => n / 100),
       fc.constantFrom<'served' | 'direct'>('served', 'direct'),
     ).map(([inner, f, mode]) => new CliCrashCommand(inner, f, mode)),
   },
