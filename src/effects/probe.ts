@@ -1,12 +1,13 @@
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { ExitInfo, Observed, SettledStatus } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import type { EffectDeps } from './deps.js';
 import { constants as osc } from 'node:os';
 import { loadBundle } from './bundle.js';
-import { cgroupOf, cgroupPathFor, removeEmptyDefaultParent } from './cgroup.js';
+import { cgroupOf, cgroupPathFor, mergeResources, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
 import { exitedYet, reapOwnZombie } from './reap.js';
+import { runsInitHelper } from './procfs.js';
 import { knownProcess, openIfSame } from './track.js';
 
 /**
@@ -31,7 +32,24 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   if (own) return observed('stopped', 'init exited while unobserved', own);
   const proc = known ?? openIfSame(d, c);
   if (!proc) return observed('stopped', `init ${c.pid} exited while unobserved`);
-  return observed(liveStatus(d, c, from), 'init alive');
+  return finishUpdate(d, c, observed(liveStatus(d, c, from), 'init alive'));
+}
+
+/**
+ * An update interrupted after its intent (the runtime died while or after writing the limit
+ * files, before logging the outcome) may have left some of them written: the log and the
+ * cgroup would disagree. The writes are idempotent, so they are completed and the limits now
+ * in force are part of the finding. One the kernel refuses leaves things as a failed update.
+ */
+function finishUpdate(d: EffectDeps, c: EffectInput, found: Observed): Observed {
+  if (c.restoredFrom !== 'updating' || c.update === null || c.cgroup === null || found.status === 'stopped') return found;
+  try {
+    cgroupOf(d, c).apply(c.update);
+  } catch (e) {
+    d.log.warn({ id: c.id, err: e }, 'completing an interrupted update failed');
+    return found;
+  }
+  return { ...found, reason: `${found.reason}; an interrupted update was completed`, resources: mergeResources(c.resources, c.update) };
 }
 
 /**
@@ -59,13 +77,21 @@ function cgroupsPathOf(bundle: string | null): string | undefined {
   }
 }
 
-/** A live init is paused if its cgroup is frozen, created while its exec FIFO exists, else running. */
-function liveStatus(d: EffectDeps, c: EffectInput, from: string): SettledStatus {
-  if (c.cgroup !== null && cgroupOf(d, c).freezerState() === 'frozen') return 'paused';
-  if (from === 'created' || from === 'running') return from;
-  return existsSync(d.paths.execFifo(c.id)) ? 'created' : 'running';
+/**
+ * A live init is paused if its cgroup is frozen; otherwise created while it still runs
+ * berth-init, else running. Whether it has started is asked of the process, not of the exec
+ * FIFO: a start interrupted after the init read its way past the FIFO leaves the FIFO behind
+ * (removed here) with the program running. A paused finding says where resume returns.
+ */
+function liveStatus(d: EffectDeps, c: EffectInput, from: string): Pick<Observed, 'status' | 'pausedFrom'> {
+  const started = from === 'running' || (from !== 'created' && c.pid !== null && runsInitHelper(c.pid) === false);
+  if (started) rmSync(d.paths.execFifo(c.id), { force: true });
+  const at = started ? 'running' : 'created';
+  if (c.cgroup !== null && cgroupOf(d, c).freezerState() === 'frozen') return { status: 'paused', pausedFrom: at };
+  return { status: at };
 }
 
-function observed(status: SettledStatus, reason: string, exit: ExitInfo | null = null): Observed {
-  return { type: 'Observed', status, reason, exit };
+function observed(found: SettledStatus | Pick<Observed, 'status' | 'pausedFrom'>, reason: string, exit: ExitInfo | null = null): Observed {
+  const f = typeof found === 'string' ? { status: found } : found;
+  return { type: 'Observed', ...f, reason, exit };
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * /proc readings for identity checks. A pid alone is not an identity (pids are reused); a pid
@@ -26,4 +26,17 @@ export function readProcStat(pid: number): ProcStat | null {
   const startTime = rest[19];
   if (state === undefined || startTime === undefined) return null;
   return { state, startTime, ppid: Number(rest[1]) };
+}
+
+/**
+ * Whether the process still runs berth-init (waiting on the exec FIFO), that is, it has not been
+ * started: the helper runs from a memfd named berth-init, whose /proc/<pid>/exe link says so;
+ * once the FIFO released it, it has exec'd the container's program. Null if it is gone.
+ */
+export function runsInitHelper(pid: number): boolean | null {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:berth-init');
+  } catch {
+    return null;
+  }
 }

@@ -72,6 +72,10 @@ export interface Observed {
   status: SettledStatus;
   reason: string;
   exit: ExitInfo | null;
+  /** The limits in force, when an interrupted update was found (and completed). */
+  resources?: OciResources;
+  /** For a paused finding: whether the init had been started (where resume returns). */
+  pausedFrom?: 'created' | 'running';
 }
 
 export type Intent =

@@ -8,15 +8,18 @@
  * in COMMANDS; `cliCrash` then kills the CLI in the middle of it too, with no change there.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import type { ErrorCode } from '../../../src/errors.js';
 import { signalName } from '../../../src/signals.js';
 import { checkAll, fingerprint, mismatches, observe } from './check.js';
 import { lastCreated } from './kernel.js';
-import { container, exists, IDS, type ContainerModel, type Limits, type Model } from './model.js';
+import { container, exists, IDS, kernelLimits, type ContainerModel, type Limits, type Model } from './model.js';
+import type { Intent } from '../../../src/machines/events.js';
+import { releaseFifo, type InitHandle } from './byhand.js';
 import {
-  newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGCHLD, SIGCONT, SIGINT, SIGKILL, SIGSTOP, type Program,
+  newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGKILL, type Program,
 } from './program.js';
 import { Real, resourcesOf, type Outcome, type Via } from './real.js';
 
@@ -100,6 +103,17 @@ export abstract class ContainerCommand extends LifecycleCommand {
   /** Wait for what the model assumes right after success (see StartCommand). */
   async settle(_r: Real, _c: ContainerModel): Promise<void> {}
 
+  /** The intent the runtime logs before the operation's effect (crash.ts logs it by hand). */
+  abstract intent(): Intent;
+
+  /**
+   * The operation's effect done straight on the kernel, without berth, as a runtime killed
+   * right after it would leave it (crash.ts); null when the effect cannot be done by hand.
+   */
+  byHand(_r: Real, _c: ContainerModel, _init: InitHandle): Promise<void> | null {
+    return null;
+  }
+
   protected label(args: string): string {
     return `${this.constructor.name.replace(/Command$/, '').toLowerCase()}(${this.id}${args}${this.via === 'cli' ? ', cli' : ''})`;
   }
@@ -181,6 +195,10 @@ export class CreateCommand extends ContainerCommand {
     return ['create', '--bundle', r.bundle(this.program, this.limits), this.id];
   }
 
+  intent(): Intent {
+    return { type: 'CreateRequested', bundle: '', pidFile: null, owner: '' };
+  }
+
   /** A CLI-created init's exit may be reaped by the subreaper (the shim) before berth sees its status. */
   next(c: ContainerModel): ContainerModel {
     return {
@@ -212,6 +230,15 @@ export class StartCommand extends ContainerCommand {
 
   cliArgs(): string[] {
     return ['start', this.id];
+  }
+
+  intent(): Intent {
+    return { type: 'StartRequested' };
+  }
+
+  /** The exec-fifo handshake (open, the init writes its byte and execs), without reading the byte or removing the fifo. */
+  override byHand(r: Real, _c: ContainerModel, init: InitHandle): Promise<void> {
+    return releaseFifo(join(r.root, 'containers', this.id, 'exec.fifo'), init);
   }
 
   next(c: ContainerModel): ContainerModel {
@@ -263,6 +290,21 @@ export class KillCommand extends ContainerCommand {
     return ['kill', ...(this.all ? ['--all'] : []), this.id, String(this.signal)];
   }
 
+  intent(): Intent {
+    return { type: 'KillRequested', signal: this.signal, all: this.all };
+  }
+
+  override async byHand(_r: Real, c: ContainerModel, init: InitHandle): Promise<void> {
+    for (const pid of this.all ? init.procs() : [init.pid]) {
+      try {
+        process.kill(pid, this.signal);
+      } catch {
+        // gone
+      }
+    }
+    if (c.status === 'paused' && this.signal === SIGKILL) init.freezer('THAWED');
+  }
+
   /** A paused container stays frozen, except that SIGKILL thaws it so the init can die (runc). */
   next(c: ContainerModel): ContainerModel {
     return withInit(c, (init) => signalInit(init, this.signal, c.status === 'paused'));
@@ -282,6 +324,15 @@ export class PauseCommand extends ContainerCommand {
     return ['pause', this.id];
   }
 
+  intent(): Intent {
+    return { type: 'PauseRequested' };
+  }
+
+  override async byHand(_r: Real, _c: ContainerModel, init: InitHandle): Promise<void> {
+    init.freezer('FROZEN');
+    for (let i = 0; i < 200 && init.freezerState() !== 'FROZEN'; i++) await new Promise((res) => setTimeout(res, 5));
+  }
+
   next(c: ContainerModel): ContainerModel {
     return { ...clone(c), status: 'paused', pausedFrom: c.status === 'created' ? 'created' : 'running' };
   }
@@ -298,6 +349,14 @@ export class ResumeCommand extends ContainerCommand {
 
   cliArgs(): string[] {
     return ['resume', this.id];
+  }
+
+  intent(): Intent {
+    return { type: 'ResumeRequested' };
+  }
+
+  override async byHand(_r: Real, _c: ContainerModel, init: InitHandle): Promise<void> {
+    init.freezer('THAWED');
   }
 
   next(c: ContainerModel): ContainerModel {
@@ -338,6 +397,23 @@ export class UpdateCommand extends ContainerCommand {
     n.limits = { ...n.limits, ...this.limits };
     return n;
   }
+
+  intent(): Intent {
+    return { type: 'UpdateRequested', resources: resourcesOf(this.limits) };
+  }
+
+  /** Reconciliation completes an interrupted update (its writes are idempotent). */
+  override interrupted(c: ContainerModel): ContainerModel[] {
+    return [this.next(c)];
+  }
+
+  /** The limit files written, the outcome not logged. */
+  override async byHand(_r: Real, _c: ContainerModel, init: InitHandle): Promise<void> {
+    const k = kernelLimits(this.limits);
+    if (this.limits.memory !== undefined) init.write('memory', 'memory.limit_in_bytes', k.memory === 'unlimited' ? '-1' : String(k.memory));
+    if (this.limits.shares !== undefined) init.write('cpu', 'cpu.shares', String(k.shares));
+    if (this.limits.pids !== undefined) init.write('pids', 'pids.max', String(k.pids));
+  }
 }
 
 export class DeleteCommand extends ContainerCommand {
@@ -360,6 +436,27 @@ export class DeleteCommand extends ContainerCommand {
 
   cliArgs(): string[] {
     return ['delete', ...(this.force ? ['--force'] : []), this.id];
+  }
+
+  intent(): Intent {
+    return { type: 'DeleteRequested', force: this.force };
+  }
+
+  /** Everything delete does to the host (kill, cgroup, directory), the outcome not logged. */
+  override async byHand(r: Real, c: ContainerModel, init: InitHandle): Promise<void> {
+    if (this.force && c.status !== 'stopped') {
+      for (const pid of init.procs()) {
+        try {
+          process.kill(pid, SIGKILL);
+        } catch {
+          // gone
+        }
+      }
+      init.freezer('THAWED');
+      for (let i = 0; i < 200 && init.procs().length > 0; i++) await new Promise((res) => setTimeout(res, 5));
+    }
+    await init.removeCgroup();
+    rmSync(join(r.root, 'containers', this.id), { recursive: true, force: true });
   }
 
   next(c: ContainerModel): ContainerModel {
@@ -461,72 +558,4 @@ export class CliCrashCommand extends LifecycleCommand {
       await new Promise((res2) => setTimeout(res2, 50));
     }
   }
-}
-
-// ---- generators ----------------------------------------------------------------------------
-
-const id: fc.Arbitrary<Target> = fc.record({
-  legal: fc.oneof({ weight: 6, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-  n: fc.nat({ max: IDS.length - 1 }),
-});
-const via = fc.oneof({ weight: 4, arbitrary: fc.constant<Via>('lib') }, { weight: 1, arbitrary: fc.constant<Via>('cli') });
-/** Signals with a meaning for the programs, then any signal at all. */
-export const signal = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(SIGKILL, SIGSTOP, SIGCONT, SIGINT, 10, 12, 15, SIGCHLD, 1, 3, 20, 14) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 64 }) },
-);
-const MB = 1024 * 1024;
-const limits = fc.record({
-  memory: fc.oneof(fc.integer({ min: 32, max: 512 }).map((n) => n * MB), fc.constant(-1)),
-  pids: fc.oneof(fc.integer({ min: 10, max: 200 }), fc.constantFrom(0, -1)),
-  shares: fc.integer({ min: 2, max: 262144 }),
-}, { requiredKeys: [] });
-const someLimits = limits.filter((l) => Object.keys(l).length > 0);
-const program = fc.oneof({ weight: 5, arbitrary: fc.constant<Program>('service') }, { weight: 1, arbitrary: fc.constant<Program>('exits') });
-
-function containerCommands(v: fc.Arbitrary<Via>) {
-  return {
-    create: fc.tuple(id, v, program, limits).map(([i, w, p, l]) => new CreateCommand(i, w, p, l)),
-    start: fc.tuple(id, v).map(([i, w]) => new StartCommand(i, w)),
-    kill: fc.tuple(id, v, signal, fc.boolean()).map(([i, w, s, a]) => new KillCommand(i, w, s, a)),
-    pause: fc.tuple(id, v).map(([i, w]) => new PauseCommand(i, w)),
-    resume: fc.tuple(id, v).map(([i, w]) => new ResumeCommand(i, w)),
-    update: fc.tuple(id, v, someLimits).map(([i, w, l]) => new UpdateCommand(i, w, l)),
-    delete: fc.tuple(id, v, fc.boolean()).map(([i, w, f]) => new DeleteCommand(i, w, f)),
-  };
-}
-
-const viaLib = containerCommands(via);
-const viaCli = containerCommands(fc.constant<Via>('cli'));
-
-/** Every command kind with its weight; a new operation adds its line here. */
-export const COMMANDS: { name: string; weight: number; arbitrary: fc.Arbitrary<LifecycleCommand> }[] = [
-  { name: 'create', weight: 8, arbitrary: viaLib.create },
-  { name: 'start', weight: 6, arbitrary: viaLib.start },
-  { name: 'kill', weight: 6, arbitrary: viaLib.kill },
-  { name: 'pause', weight: 3, arbitrary: viaLib.pause },
-  { name: 'resume', weight: 3, arbitrary: viaLib.resume },
-  { name: 'update', weight: 3, arbitrary: viaLib.update },
-  { name: 'delete', weight: 4, arbitrary: viaLib.delete },
-  { name: 'reopen', weight: 1, arbitrary: fc.constant(new ReopenCommand()) },
-  {
-    name: 'cliCrash',
-    weight: 3,
-    arbitrary: fc.tuple(
-      fc.oneof(...Object.values(viaCli)) as fc.Arbitrary<ContainerCommand>,
-      fc.integer({ min: 0, max: 100 }).map((n) => n / 100),
-      fc.constantFrom<'served' | 'direct'>('served', 'direct'),
-    ).map(([inner, f, mode]) => new CliCrashCommand(inner, f, mode)),
-  },
-];
-
-/** BERTH_FUZZ_WEIGHTS="cliCrash=8,reopen=3" shifts a long run toward some commands (part of what a seed replays). */
-function weightOf(name: string, dflt: number): number {
-  const m = new RegExp(`(?:^|,)${name}=(\\d+)`).exec(process.env.BERTH_FUZZ_WEIGHTS ?? '');
-  return m ? Number(m[1]) : dflt;
-}
-
-export function commandsArbitrary(maxCommands: number, replayPath?: string): fc.Arbitrary<Iterable<fc.AsyncCommand<Model, Real>>> {
-  const one = fc.oneof(...COMMANDS.map((k) => ({ weight: weightOf(k.name, k.weight), arbitrary: k.arbitrary })).filter((k) => k.weight > 0));
-  return fc.commands([one], { maxCommands, size: 'max', ...(replayPath !== undefined ? { replayPath } : {}) });
 }

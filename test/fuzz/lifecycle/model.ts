@@ -78,6 +78,7 @@ export interface RunStats {
   commands: number;
   refused: number;
   cliCrashes: number;
+  crashes: number;
   reopens: number;
 }
 
@@ -93,7 +94,7 @@ export function emptyContainer(id: string): ContainerModel {
 export function newModel(): Model {
   return {
     containers: new Map(IDS.map((id) => [id, emptyContainer(id)])),
-    stats: { commands: 0, refused: 0, cliCrashes: 0, reopens: 0 },
+    stats: { commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0 },
     transcript: [],
   };
 }

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assertRunLeftNothing } from '../leaks.js';
 import { checkAll } from './check.js';
-import { commandsArbitrary } from './commands.js';
+import { commandsArbitrary } from './registry.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, type RunStats } from './model.js';
 import { Real } from './real.js';
 import { DEFAULT_MAX_COMMANDS, details, type Campaign, type CampaignResult } from '../report.js';
 
 export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
-  const totals: RunStats & { runs: number } = { runs: 0, commands: 0, refused: 0, cliCrashes: 0, reopens: 0 };
+  const totals: RunStats & { runs: number } = { runs: 0, commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0 };
   const property = fc.asyncProperty(commandsArbitrary(c.maxCommands ?? DEFAULT_MAX_COMMANDS, c.replayPath), async (cmds) => {
     // Past the deadline a run does nothing: fast-check cannot stop a run that has started.
     if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) return;
@@ -29,7 +29,7 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
       if (e instanceof Error) e.message += `\ncommands as they ran:\n${model.transcript.map((t) => `  ${t}`).join('\n')}`;
       throw e;
     } finally {
-      for (const k of ['commands', 'refused', 'cliCrashes', 'reopens'] as const) totals[k] += model.stats[k];
+      for (const k of ['commands', 'refused', 'cliCrashes', 'crashes', 'reopens'] as const) totals[k] += model.stats[k];
       await finish(model, real, failed);
     }
   });
