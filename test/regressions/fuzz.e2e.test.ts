@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
 import { openRuntime } from '../../src/index.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
@@ -111,5 +113,75 @@ test('lifecycle fuzz: inits this process created and another process killed whil
   await assert.rejects(f.rt.state('rg-zombie-2'), { code: 'NOT_EXISTS' });
   assert.equal(ourZombie(pid2), false, 'reaped although deleted');
   await f.rt.delete('rg-zombie-1');
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+/**
+ * What a runtime killed between an operation's effect and its outcome leaves: the intent in
+ * the log, the effect done (by hand here), no outcome; then a runtime opens the root again.
+ */
+async function interrupted(id: string, intent: Record<string, unknown> & { type: string }, effect: (created: { pid: number; cgroup: string }) => Promise<void> | void): Promise<void> {
+  const { type, ...data } = intent;
+  const version = await f.rt.log.version(id);
+  const created = (await f.rt.log.read(id)).find((e) => e.type === 'Created')!.data as { pid: number; cgroup: string };
+  await f.rt.log.append(id, [{ type, data }], { expectedVersion: version, sync: true });
+  await f.rt.close();
+  await effect(created);
+  f.rt = await openRuntime({ root: f.root, serve: false });
+}
+
+const freezer = (cgroup: string) => join(readCgroupLayout().v1.freezer!, cgroup, 'freezer.state');
+
+test('crash fuzz: a start interrupted after the init was released is running, not created (a second start would wait for ever)', async (t) => {
+  t.after(() => f.rt.delete('rg-start', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['sleep', '1000']);
+  await f.rt.create('rg-start', { bundle: b.dir, stdio: 'ignore' });
+  const fifo = join(f.root, 'containers/rg-start/exec.fifo');
+  await interrupted('rg-start', { type: 'StartRequested' }, async ({ pid }) => {
+    const fd = openSync(fifo, fsc.O_RDWR | fsc.O_NONBLOCK); // the handshake; the byte is never read
+    for (let i = 0; i < 500 && readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:'); i++) await new Promise((r) => setTimeout(r, 10));
+    closeSync(fd);
+  });
+  assert.equal((await f.rt.state('rg-start')).status, 'running');
+  assert.equal(existsSync(fifo), false, 'the leftover fifo is removed');
+  await assert.rejects(f.rt.start('rg-start'), { code: 'ILLEGAL_STATE' });
+  await f.rt.delete('rg-start', true);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('crash fuzz: a pause of a created container interrupted after the freeze resumes to created', { skip: readCgroupLayout().v1.freezer ? false : 'requires the cgroup v1 freezer' }, async (t) => {
+  t.after(() => f.rt.delete('rg-pause', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['true']);
+  await f.rt.create('rg-pause', { bundle: b.dir, stdio: 'ignore' });
+  await interrupted('rg-pause', { type: 'PauseRequested' }, async ({ cgroup }) => {
+    writeFileSync(freezer(cgroup), 'FROZEN');
+    for (let i = 0; i < 200 && readFileSync(freezer(cgroup), 'utf8').trim() !== 'FROZEN'; i++) await new Promise((r) => setTimeout(r, 5));
+  });
+  assert.equal((await f.rt.state('rg-pause')).status, 'paused');
+  await f.rt.resume('rg-pause');
+  assert.equal((await f.rt.state('rg-pause')).status, 'created', 'not running: its program never started');
+  await f.rt.start('rg-pause');
+  const c = await f.rt.get('rg-pause');
+  await c.wait();
+  await c.delete();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('crash fuzz: an update interrupted after writing the limits is completed, and the log says so', { skip: readCgroupLayout().v1.pids ? false : 'requires the cgroup v1 pids controller' }, async (t) => {
+  t.after(() => f.rt.delete('rg-update', true).catch(() => undefined));
+  const before = snapshot();
+  const b = f.bundle(['sleep', '1000'], (c) => { c.linux!.resources = { ...c.linux!.resources, pids: { limit: 50 } }; });
+  await f.rt.create('rg-update', { bundle: b.dir, stdio: 'ignore' });
+  await interrupted('rg-update', { type: 'UpdateRequested', resources: { pids: { limit: 20 }, cpu: { shares: 300 } } }, ({ cgroup }) => {
+    writeFileSync(join(readCgroupLayout().v1.pids!, cgroup, 'pids.max'), '20'); // only the first write made it
+  });
+  const st = await f.rt.state('rg-update');
+  assert.deepEqual([st.resources?.pids, (st.resources?.cpu as { shares?: number } | undefined)?.shares], [{ limit: 20 }, 300]);
+  const { cgroup } = (await f.rt.log.read('rg-update')).find((e) => e.type === 'Created')!.data as { cgroup: string };
+  assert.equal(readFileSync(join(readCgroupLayout().v1.cpu!, cgroup, 'cpu.shares'), 'utf8').trim(), '300', 'the rest of the update was written');
+  assert.deepEqual(await f.rt.replay('rg-update'), st);
+  await f.rt.delete('rg-update', true);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
