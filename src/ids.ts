@@ -6,8 +6,8 @@ import { RuntimeError } from './errors.js';
  * a directory name (the container's state directory, its cgroup), and runc, which sets no
  * limit, fails later with ENAMETOOLONG after part of the work was done.
  */
-const ID = /^[\w+.-]+$/;
 export const MAX_ID_LENGTH = 255;
+const ID = /^[\w+.-]+$/;
 
 export function validateId(id: unknown, what = 'container id'): string {
   if (typeof id !== 'string' || id.length === 0) {

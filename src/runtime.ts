@@ -16,9 +16,10 @@ import { openStdio, type StdioSpec } from './effects/stdio.js';
 import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/console.js';
 import type { Syscalls } from './effects/syscalls.js';
 import { validateId } from './ids.js';
+import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
-import { collect, reap } from './effects/reap.js';
+import { collect, reap, reapOwnZombie } from './effects/reap.js';
 import { whenReadable } from './effects/pipes.js';
 import { UPCASTERS } from './machines/upcasters.js';
 import { crashSeam, outcomePoint, type CrashSeam } from './crash.js';
@@ -337,8 +338,11 @@ export class Runtime {
     return this.command(id, 'start', { type: 'StartRequested' }).then(() => undefined);
   }
 
-  kill(id: string, signal: number, all = false): Promise<void> {
-    return this.command(id, 'kill', { type: 'KillRequested', signal, all }).then(() => undefined);
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    validateId(id);
+    // Checked before the intent is logged: a signal the kernel would refuse is bad input.
+    const sig = typeof signal === 'number' ? parseSignal(signal) : parseSignal(JSON.stringify(signal) ?? String(signal));
+    await this.command(id, 'kill', { type: 'KillRequested', signal: sig, all: all === true });
   }
 
   /** Freeze every process of the container (its cgroup's freezer). */
@@ -778,10 +782,34 @@ export class Runtime {
       }
       const l = this.spawn(id, r.state, r.context, r.version);
       await this.settle(l);
-      if (l.version >= 0) return l;
+      if (l.version >= 0) {
+        await this.reapExited(l, await this.log.read(id));
+        return l;
+      }
       // Another process wrote while this one reconciled: its copy is stale before it is used.
       this.forget(l);
       if (attempt >= CONFLICT_RETRIES) throw new RuntimeError('CONFLICT', `container ${id}: the log kept changing while it was loaded`);
+    }
+  }
+
+  /**
+   * Inits of this stream that are this process's own children and exited while no runtime here
+   * watched them (the runtime was closed, another process killed or deleted them) are zombies
+   * only we can reap: reap them, and complete a logged exit whose status was unknown.
+   */
+  private async reapExited(l: Live, events: readonly StoredEvent[]): Promise<void> {
+    for (const e of events) {
+      const { pid, startTime } = e.data;
+      if (e.type !== 'Created' || typeof pid !== 'number' || typeof startTime !== 'string') continue;
+      if (this.deps.procs.get(l.id)?.pid === pid) continue; // tracked: its watcher or probe reaps it
+      const exit = reapOwnZombie(this.deps, { pid, startTime });
+      if (!exit) continue;
+      const snap = l.actor.getSnapshot();
+      const completes: ContainerEvent = { type: 'Exited', ...exit };
+      if (snap.context.pid === pid && snap.context.startTime === startTime && snap.can(completes)) {
+        l.actor.send(completes);
+        await this.settle(l);
+      }
     }
   }
 

@@ -35,6 +35,8 @@ export function parseSignal(input: string | number): number {
     if (Number.isInteger(input) && input >= 1 && input <= SIGRTMAX) return input;
     return unknown(input);
   }
+  // Library callers are not type-checked: null, objects and arrays are not signals either.
+  if (typeof input !== 'string') return unknown(JSON.stringify(input) ?? String(input));
   if (/^[0-9]+$/.test(input)) return parseSignal(Number(input));
   const upper = input.toUpperCase();
   const name = upper.startsWith('SIG') ? upper.slice(3) : upper;

@@ -79,7 +79,10 @@ const ALLOWED_DEVICES: NonNullable<OciResources['devices']> = [
 ];
 
 export function withDefaultDevices(r: OciResources | undefined): OciResources {
-  return { ...r, devices: [...(r?.devices ?? []), ...ALLOWED_DEVICES] };
+  const own: unknown = r?.devices;
+  // Not a list: left as it is, for the resources validation to refuse naming the field.
+  if (own !== undefined && own !== null && !Array.isArray(own)) return { ...r };
+  return { ...r, devices: [...(own ?? []), ...ALLOWED_DEVICES] };
 }
 
 const GROUPS = ['memory', 'cpu', 'pids', 'blockIO', 'network', 'rdma'] as const;

@@ -24,7 +24,7 @@ import { ControlChannel } from './control.js';
 import { deliverConsole, prepareConsole } from './console.js';
 import { checkHostDevices, prepareIdmappedMounts, writeIdMaps } from './userns.js';
 import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
-import { knownProcess } from './track.js';
+import { knownProcess, untrack } from './track.js';
 
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
@@ -74,6 +74,7 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
       await killAndReap(d, spawned.pidfd);
       throw new RuntimeError('SYSCALL', `create ${id}: init exited right after it was ready`, { step: 'READY' });
     }
+    untrack(d, id); // an earlier incarnation's, deleted by another process
     d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
     if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
     deliverConsole(`create ${id}`, config.process, ctl, term);

@@ -8,7 +8,8 @@ import { cgroupPathFor, mergeResources, removeEmptyDefaultParent } from './cgrou
 import { cgroupManager } from './cgroups/index.js';
 import { shownResources } from './cgroups/readback.js';
 import { inspectContainer, statusOf, type KernelView } from './inspect.js';
-import { exitedYet } from './reap.js';
+import { exitedYet, reapOwnZombie } from './reap.js';
+import { runsInitHelper } from './procfs.js';
 import { knownProcess, openIfSame } from './track.js';
 import { probeInterruptedCheckpoint } from './checkpoint.js';
 import { undoInterruptedRestore } from './restore.js';
@@ -37,7 +38,13 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
     // Our own child: waitid says for sure whether it has exited, and with which status.
     const exit = exitedYet(d, known);
     if (exit) return observed('stopped', 'init exited', exit);
-  } else if (!(known ?? openIfSame(d, c))) {
+  } else if (!known) {
+    // Our own child that exited while no runtime here watched it (closed, or killed by another
+    // process): reaping it gives the exact status, and frees the pid.
+    const own = reapOwnZombie(d, c);
+    if (own) return observed('stopped', 'init exited while unobserved', own);
+  }
+  if (!known?.child && !(known ?? openIfSame(d, c))) {
     const status = statusOf(inspectContainer(d, c), from);
     if (status === 'deleted') return observed('deleted', 'delete was interrupted after it removed everything');
     return observed('stopped', `init ${c.pid} exited while unobserved`);
@@ -51,6 +58,11 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   if (from === 'updating' && c.update !== null && c.cgroup !== null) {
     const shown = shownResources(d.cgroups(), c.cgroup, c.update);
     return { ...observed(status, 'update was interrupted: the limits in force as the cgroup shows them'), resources: mergeResources(c.resources, shown) };
+  }
+  if (status === 'paused') {
+    // Where resume returns: whether the init had been started, asked of the process itself.
+    const started = from === 'running' || (from !== 'created' && runsInitHelper(c.pid!) === false);
+    return { ...observed(status, 'init alive'), pausedFrom: started ? 'running' : 'created' };
   }
   return observed(status, 'init alive');
 }

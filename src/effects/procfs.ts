@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * /proc readings for identity checks. A pid alone is not an identity (pids are reused); a pid
@@ -9,6 +9,8 @@ export interface ProcStat {
   /** Process state letter: R, S, D, Z (zombie), T ... */
   state: string;
   startTime: string;
+  /** Field 4: the parent's pid. */
+  ppid: number;
 }
 
 export function readProcStat(pid: number): ProcStat | null {
@@ -23,5 +25,18 @@ export function readProcStat(pid: number): ProcStat | null {
   const state = rest[0];
   const startTime = rest[19];
   if (state === undefined || startTime === undefined) return null;
-  return { state, startTime };
+  return { state, startTime, ppid: Number(rest[1]) };
+}
+
+/**
+ * Whether the process still runs berth-init (waiting on the exec FIFO), that is, it has not been
+ * started: the helper runs from a memfd named berth-init, whose /proc/<pid>/exe link says so;
+ * once the FIFO released it, it has exec'd the container's program. Null if it is gone.
+ */
+export function runsInitHelper(pid: number): boolean | null {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`).startsWith('/memfd:berth-init');
+  } catch {
+    return null;
+  }
 }

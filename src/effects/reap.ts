@@ -1,6 +1,7 @@
 import type { ExitInfo } from '../machines/events.js';
 import type { EffectDeps } from './deps.js';
 import { whenReadable } from './pipes.js';
+import { readProcStat } from './procfs.js';
 
 /** A process known by its pidfd; `exit` caches what waitid said once it exited. */
 export interface Reapable {
@@ -43,5 +44,27 @@ export function exitedYet(d: EffectDeps, p: Reapable): ExitInfo | null {
     return p.exit;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Reap a container init that is this process's own child and has exited while no runtime here
+ * watched it (the runtime was closed, or another process killed it): its status is known only
+ * to us, and nobody else can reap it. Null when it is not such a zombie.
+ */
+export function reapOwnZombie(d: EffectDeps, init: { pid: number | null; startTime: string | null }): ExitInfo | null {
+  if (init.pid === null || init.startTime === null) return null;
+  const stat = readProcStat(init.pid);
+  if (stat === null || stat.state !== 'Z' || stat.startTime !== init.startTime || stat.ppid !== process.pid) return null;
+  let pidfd: number;
+  try {
+    pidfd = d.sys.pidfdOpen(init.pid);
+  } catch {
+    return null; // reaped meanwhile
+  }
+  try {
+    return exitedYet(d, { pidfd });
+  } finally {
+    d.sys.close(pidfd);
   }
 }

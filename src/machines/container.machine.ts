@@ -204,7 +204,8 @@ export const containerMachine = setup({
     applyObserved: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'Observed') return;
       // A finding that only confirms the state replay ended in is not a new fact.
-      const confirms = context.restoredFrom === event.status && event.exit === null;
+      const confirms = context.restoredFrom === event.status && event.exit === null && !event.resources
+        && (event.pausedFrom === undefined || event.pausedFrom === context.pausedFrom);
       enqueue.assign({
         restoredFrom: null,
         checkpointRequest: null,
@@ -212,6 +213,7 @@ export const containerMachine = setup({
         exit: event.exit ?? (event.status === 'stopped' ? context.exit : null),
         ...(event.status === 'paused' || event.status === 'created' || event.status === 'running' ? { resume: event.status } : {}),
         ...(event.resources ? { resources: event.resources, update: null } : {}),
+        ...(event.pausedFrom ? { pausedFrom: event.pausedFrom } : {}),
       });
       if (!confirms) enqueue.emit(event);
     }),

@@ -1,4 +1,4 @@
-import type { ErrorInfo } from '../errors.js';
+import { RuntimeError, type ErrorInfo } from '../errors.js';
 import type { OciConfig, OciProcess, OciResources } from './spec.js';
 import { CHECKPOINT_SCHEMAS, type CheckpointFailed, type Checkpointed, type CheckpointRequested, type RestoreFailed, type Restored, type RestoreRequested } from './checkpointEvents.js';
 export type * from './checkpointEvents.js';
@@ -91,8 +91,10 @@ export interface Observed {
   status: SettledStatus;
   reason: string;
   exit: ExitInfo | null;
-  /** The limits in force as read back from the cgroup, when an update was interrupted. */
+  /** The limits in force, when an interrupted update was found (and completed). */
   resources?: OciResources;
+  /** For a paused finding: whether the init had been started (where resume returns). */
+  pausedFrom?: 'created' | 'running';
 }
 
 export type Intent =
@@ -150,8 +152,10 @@ export function toLogEvent(e: ContainerEvent): { type: string; schema: number; d
   return { type, schema: SCHEMAS[type], data };
 }
 
-/** The inverse of toLogEvent; an unknown type is a corrupt log, never silently dropped. */
-export function fromLogEvent(e: { type: string; data: Record<string, unknown> }): ContainerEvent {
-  if (!isContainerEventType(e.type)) throw new TypeError(`unknown event type ${e.type}`);
-  return { ...e.data, type: e.type } as ContainerEvent;
+/** The inverse of toLogEvent; an unknown type is a corrupt log (STORE_CORRUPT), never silently dropped. */
+export function fromLogEvent(e: { type: string; data: Record<string, unknown>; version?: number }): ContainerEvent {
+  if (typeof e.type !== 'string' || !isContainerEventType(e.type)) {
+    throw new RuntimeError('STORE_CORRUPT', `event ${e.version ?? '?'}: unknown event type ${JSON.stringify(e.type)}`, { field: `version ${e.version ?? '?'}` });
+  }
+  return { ...(typeof e.data === 'object' && e.data !== null ? e.data : {}), type: e.type } as ContainerEvent;
 }

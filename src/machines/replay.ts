@@ -1,5 +1,6 @@
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { containerMachine, type ContainerContext } from './container.machine.js';
+import { RuntimeError } from '../errors.js';
 import { fromLogEvent, type ContainerEvent } from './events.js';
 import { leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
 import type { OciResources } from './spec.js';
@@ -36,6 +37,26 @@ export interface Replayed {
   rejected: LoggedEvent[];
 }
 
+/**
+ * One logged event folded into `snapshot`: the next snapshot, or null when the machine does not
+ * accept the event there. An unknown type, or a payload the machine cannot apply (a buggy
+ * writer, a damaged value that still parsed), is STORE_CORRUPT naming the container and version.
+ */
+export function fold(id: string, snapshot: ContainerSnapshot, e: LoggedEvent): ContainerSnapshot | null {
+  const event = fromLogEvent(e);
+  let next: ContainerSnapshot;
+  try {
+    if (!snapshot.can(event)) return null;
+    next = step(snapshot, event);
+  } catch (err) {
+    throw new RuntimeError('STORE_CORRUPT', `log of ${id}: event ${e.version} (${e.type}) cannot be applied: ${err instanceof Error ? err.message : String(err)}`, { field: `${id}@${e.version}`, cause: err });
+  }
+  if (next.status === 'error') {
+    throw new RuntimeError('STORE_CORRUPT', `log of ${id}: event ${e.version} (${e.type}) cannot be applied`, { field: `${id}@${e.version}`, cause: next.error });
+  }
+  return next;
+}
+
 /** Fold `events` (in stream order); stops after version `at` when given. */
 export function replay(id: string, events: readonly LoggedEvent[], at?: number): Replayed {
   return replayFrom(initialSnapshot(id), 0, events, at);
@@ -60,9 +81,9 @@ export function replayFrom(start: ContainerSnapshot, startVersion: number, event
   const rejected: LoggedEvent[] = [];
   for (const e of events) {
     if (at !== undefined && e.version > at) break;
-    const event = fromLogEvent(e);
-    if (!snapshot.can(event)) rejected.push(e);
-    else snapshot = step(snapshot, event);
+    const next = fold(start.context.id, snapshot, e);
+    if (next === null) rejected.push(e);
+    else snapshot = next;
     version = e.version;
   }
   return { snapshot, state: leafState(snapshot.value), context: snapshot.context, version, rejected };

@@ -100,6 +100,9 @@ export function createCodec(opts: CodecOptions = {}): EventCodec {
   }
 
   const currentSchema = (type: string): number => current.get(type) ?? 1;
+  // Types the registry names: an event of one at a schema above the current one was written by
+  // a newer version, and reading it as the current schema would misread it.
+  const registered = new Set([...chains.keys(), ...current.keys()]);
 
   function upcast(key: string, type: string, schema: number, data: EventData): { schema: number; data: EventData } {
     const target = currentSchema(type);
@@ -157,6 +160,9 @@ export function createCodec(opts: CodecOptions = {}): EventCodec {
       if (!isPlainObject(data)) throw corrupt(key, 'event', 'bad data');
       if (typeof at !== 'string') throw corrupt(key, 'event', 'bad time');
       if (meta !== undefined && !isPlainObject(meta)) throw corrupt(key, 'event', 'bad meta');
+      if (registered.has(type) && schema > currentSchema(type)) {
+        throw corrupt(key, 'event', `schema ${schema} of ${type} is newer than the ${currentSchema(type)} this version reads`);
+      }
       const up = upcast(key, type, schema, data);
       const ev: StoredEvent = { stream, version, position, type, schema: up.schema, data: up.data, at };
       if (meta !== undefined) ev.meta = meta;

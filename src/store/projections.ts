@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import { fromLogEvent } from '../machines/events.js';
 import { exists, leafState } from '../machines/lifecycle.js';
-import { initialSnapshot, publicState, replay, step, type ContainerSnapshot, type ContainerState, type Replayed } from '../machines/replay.js';
+import { fold, initialSnapshot, publicState, replay, step, type ContainerSnapshot, type ContainerState, type Replayed } from '../machines/replay.js';
 import type { EventLog, StoredEvent } from './eventLog.js';
 import { compareKeys } from './keys.js';
 
@@ -19,7 +19,7 @@ export function state$(log: EventLog, id: string): Observable<ContainerState> {
     const early: StoredEvent[] = [];
     const apply = (e: StoredEvent): void => {
       if (e.version <= version) return;
-      snapshot = step(snapshot, fromLogEvent(e));
+      snapshot = fold(id, snapshot, e) ?? snapshot;
       version = e.version;
       emitCurrent();
     };
@@ -30,19 +30,30 @@ export function state$(log: EventLog, id: string): Observable<ContainerState> {
       if (state === 'deleted') sub.complete();
     };
     const live = log.events$(id).subscribe({
-      next: (e) => (ready ? apply(e) : early.push(e)),
+      next: (e) => {
+        try {
+          if (ready) apply(e);
+          else early.push(e);
+        } catch (err) {
+          sub.error(err); // a corrupt event ends the stream with STORE_CORRUPT
+        }
+      },
       error: (e: unknown) => sub.error(e),
       complete: () => sub.complete(),
     });
     log.read(id).then(
       (events) => {
-        for (const e of events) {
-          snapshot = step(snapshot, fromLogEvent(e));
-          version = e.version;
+        try {
+          for (const e of events) {
+            snapshot = fold(id, snapshot, e) ?? snapshot;
+            version = e.version;
+          }
+          ready = true;
+          emitCurrent();
+          for (const e of early.splice(0)) apply(e);
+        } catch (err) {
+          sub.error(err);
         }
-        ready = true;
-        emitCurrent();
-        for (const e of early.splice(0)) apply(e);
       },
       (e: unknown) => sub.error(e),
     );

@@ -1,0 +1,90 @@
+/**
+ * What the fuzz suites share: how a campaign is described (seed, runs, deadline, and the
+ * `path`/`replayPath` that replay one shrunk failure), and how a failure is reported so that
+ * it can be replayed with `npm run fuzz -- --suite S --seed N --path P`.
+ */
+import fc from 'fast-check';
+
+export type SuiteName = 'lifecycle' | 'input' | 'log';
+
+/** Longest lifecycle command sequence (part of what a seed and path replay: keep it with them). */
+export const DEFAULT_MAX_COMMANDS = 20;
+
+export interface Campaign {
+  seed: number;
+  numRuns: number;
+  /** Replay one case: fast-check's counterexample path (with the same seed). */
+  path?: string;
+  /** fc.commands' replay hint, printed with a lifecycle failure. */
+  replayPath?: string;
+  /** Epoch ms after which no new run starts (runs in progress finish). */
+  deadline?: number;
+  /** Longest command sequence of a lifecycle run. */
+  maxCommands?: number;
+}
+
+/** The part of fast-check's RunDetails a report needs. */
+export interface Details {
+  failed: boolean;
+  seed: number;
+  numRuns: number;
+  numShrinks: number;
+  counterexample: unknown;
+  counterexamplePath: string | null;
+  errorInstance: unknown;
+}
+
+export function details<T>(d: fc.RunDetails<T>): Details {
+  return {
+    failed: d.failed, seed: d.seed, numRuns: d.numRuns, numShrinks: d.numShrinks,
+    counterexample: d.counterexample, counterexamplePath: d.counterexamplePath, errorInstance: d.errorInstance,
+  };
+}
+
+export interface CampaignResult {
+  details: Details;
+  /** Counters for the report: runs, commands, inputs that reached the kernel, ... */
+  stats: Record<string, number>;
+}
+
+function counterexampleText(suite: SuiteName, value: unknown): { text: string; replayPath?: string } {
+  if (suite === 'lifecycle') {
+    const s = String((value as unknown[])[0]);
+    const m = /\/\*replayPath="([^"]*)"\*\//.exec(s);
+    const cmds = s.replace(/\s*\/\*replayPath=.*\*\/\s*$/, '');
+    return { text: cmds.split(/,(?=[a-zA-Z]+\()/).map((c) => `  ${c}`).join('\n'), ...(m?.[1] !== undefined ? { replayPath: m[1] } : {}) };
+  }
+  return { text: `  ${fc.stringify(value)}` };
+}
+
+/** The failure report: seed, path, the minimal case, the error, and the command that replays it. */
+export function failureReport(suite: SuiteName, res: CampaignResult, campaign: Campaign): string | null {
+  const d = res.details;
+  if (!d.failed) return null;
+  const ce = d.counterexample === null ? { text: '  (none: the property itself failed to run)' } : counterexampleText(suite, d.counterexample);
+  const err = d.errorInstance instanceof Error ? (d.errorInstance.stack ?? d.errorInstance.message) : String(d.errorInstance);
+  const replay = [
+    ...(suite === 'lifecycle' && process.env.BERTH_FUZZ_WEIGHTS ? [`BERTH_FUZZ_WEIGHTS=${process.env.BERTH_FUZZ_WEIGHTS}`] : []),
+    'npm run fuzz --', '--suite', suite, '--seed', String(d.seed),
+    ...(d.counterexamplePath !== null ? ['--path', `'${d.counterexamplePath}'`] : []),
+    ...(ce.replayPath !== undefined ? ['--replay-path', `'${ce.replayPath}'`] : []),
+    ...(suite === 'lifecycle' && campaign.maxCommands !== undefined ? ['--max-commands', String(campaign.maxCommands)] : []),
+  ].join(' ');
+  return [
+    `fuzz ${suite}: FAILED after ${d.numRuns} run(s), shrunk ${d.numShrinks} time(s); seed ${d.seed}, path ${d.counterexamplePath ?? '-'}`,
+    'minimal case (for lifecycle, the containers as chosen in the last replay; the error shows the failing run):',
+    ce.text,
+    'error:',
+    err.split('\n').map((l) => `  ${l}`).join('\n'),
+    `replay: ${replay}`,
+  ].join('\n');
+}
+
+export function summary(suite: SuiteName, seed: number, res: CampaignResult): string {
+  const stats = Object.entries(res.stats).map(([k, v]) => `${k}=${v}`).join(' ');
+  return `fuzz ${suite}: seed ${seed} ${res.details.failed ? 'FAILED' : 'ok'} ${stats}`;
+}
+
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 0x7fffffff);
+}
