@@ -42,6 +42,8 @@ export function parseSignal(input: string | number): number {
   const name = upper.startsWith('SIG') ? upper.slice(3) : upper;
   const fixed = BY_NAME.get(name);
   if (fixed !== undefined) return fixed;
+  // `SIG32`, `SIG33`: how signalName spells the two glibc-reserved numbers, so names round-trip.
+  if (/^[0-9]+$/.test(name) && upper.startsWith('SIG')) return parseSignal(Number(name));
   const rt = /^RT(MIN|MAX)(?:([+-])([0-9]+))?$/.exec(name);
   if (rt === null) return unknown(input);
   const [, base, sign, offset] = rt;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import { isRuntimeError, type ErrorCode } from '../errors.js';
+import { RuntimeError, isRuntimeError, type ErrorCode } from '../errors.js';
 import { DEFAULT_ROOT, openRuntime, type Runtime } from '../runtime.js';
 import { parseArgs, str, bool, type FlagSpec } from './args.js';
 import { commands, type Command } from './commands.js';
@@ -75,10 +75,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`berth version ${pkg.version}\nspec: 1.0.2\n`);
       return 0;
     }
+    if (!name && !bool(global, 'help')) {
+      process.stderr.write(`${help()}\n`);
+      throw new RuntimeError('INVALID_ARGUMENT', 'a command is required');
+    }
     if (!name || bool(global, 'help') || name === 'help') {
       const cmd = commands.find((c) => c.name === rest[0]);
       process.stdout.write(`${help(name === 'help' ? cmd : undefined)}\n`);
-      return name || bool(global, 'help') ? 0 : 2;
+      return 0;
     }
     const cmd = commands.find((c) => c.name === name);
     if (!cmd) {

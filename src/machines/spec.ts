@@ -298,8 +298,22 @@ const TWO_TO_64 = 2 ** 64;
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * How deep a config may nest. Free-form parts (linux.resources is passed on as given) must
+ * still be logged with the Created fact: JSON far deeper than any real config would overflow
+ * the encoder's stack, after the container was made.
+ */
+const MAX_DEPTH = 64;
+
+function checkDepth(v: unknown, field: string, depth: number): void {
+  if (v === null || typeof v !== 'object') return;
+  if (depth > MAX_DEPTH) refuse(field, `nested deeper than ${MAX_DEPTH} levels`);
+  for (const [k, child] of Object.entries(v)) checkDepth(child, Array.isArray(v) ? `${field}[${k}]` : `${field}.${k}`, depth + 1);
+}
+
 export function validateConfig(json: unknown): OciConfig {
   const src = object(json, 'config');
+  checkDepth(src, 'config', 0);
   const ociVersion = string(src.ociVersion, 'ociVersion');
   if (!ociVersion.startsWith('1.')) mustBe('ociVersion', 'a 1.x version');
   const root = validateRoot(src.root);

@@ -122,6 +122,11 @@ export abstract class ContainerCommand extends LifecycleCommand {
     return this.label('');
   }
 
+  /** Commands that, as runc's, succeed on a container that does not exist. */
+  succeedsWhenMissing(): boolean {
+    return false;
+  }
+
   async perform(r: Real): Promise<Outcome> {
     if (this.via === 'cli') return (await r.cli(this.cliArgs(r))).outcome;
     try {
@@ -137,6 +142,15 @@ export abstract class ContainerCommand extends LifecycleCommand {
   protected async apply(m: Model, r: Real): Promise<void> {
     const c = container(m, this.id);
     const refusal = this.refusal(c);
+    if (refusal === 'NOT_EXISTS' && this.succeedsWhenMissing()) {
+      // runc's CLI semantics: the command succeeds and changes nothing.
+      const before = await fingerprint(r);
+      const out = await this.perform(r);
+      assert.ok(out.ok, `${this} on a missing container should succeed: [${out.ok ? '' : out.code}]`);
+      assert.equal(await fingerprint(r), before, `${this} on a missing container changed the log or the kernel`);
+      note('missing: no-op');
+      return;
+    }
     if (refusal !== null) {
       m.stats.refused++;
       const before = await fingerprint(r);
@@ -425,6 +439,11 @@ export class DeleteCommand extends ContainerCommand {
     return this.label(this.force ? ', force' : '');
   }
 
+  /** `berth delete --force` of a container that is gone succeeds, as runc's (src/cli/commands.ts). */
+  override succeedsWhenMissing(): boolean {
+    return this.force && this.via === 'cli';
+  }
+
   /** runtime-spec: delete of a container that is not stopped fails; berth's --force kills it first. */
   refusal(c: ContainerModel): ErrorCode | null {
     return this.force ? refuseUnless(c, 'created', 'running', 'paused', 'stopped') : refuseUnless(c, 'stopped');
@@ -524,6 +543,10 @@ export class CliCrashCommand extends LifecycleCommand {
     if (!res.killed) {
       const out = res.outcome;
       note(`finished before the kill at ${delay} ms: ${out.ok ? 'ok' : out.code}`);
+      if (refusal === 'NOT_EXISTS' && this.inner.succeedsWhenMissing()) {
+        assert.ok(out.ok, `${this.inner} on a missing container should succeed: ${out.ok ? '' : out.message}`);
+        return;
+      }
       if (refusal !== null) {
         assert.ok(!out.ok && out.code === refusal, `${this.inner} should be refused with ${refusal}: ${out.ok ? 'succeeded' : out.message}`);
         return;

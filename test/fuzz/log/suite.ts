@@ -145,7 +145,7 @@ function checkSequence(events: LoggedEvent[], atPick: number, stats: Record<stri
   if (again.rejected.length > 0 || JSON.stringify([again.state, again.context]) !== JSON.stringify([r.state, r.context])) {
     throw new Error(`dropping the rejected events changed the replay: ${JSON.stringify([r.state, r.context])} vs ${JSON.stringify([again.state, again.context])}`);
   }
-  if (!['absent', 'created', 'running', 'paused', 'stopped', 'deleted', 'creating', 'starting', 'killing', 'pausing', 'resuming', 'updating', 'deleting', 'reconciling'].includes(leafState(r.snapshot.value))) {
+  if (!['absent', 'created', 'running', 'paused', 'stopped', 'deleted', 'creating', 'starting', 'killing', 'pausing', 'resuming', 'updating', 'deleting', 'reconciling', 'execing', 'checkpointing', 'checkpointed', 'restoring'].includes(leafState(r.snapshot.value))) {
     throw new Error(`replay ended in an unknown state ${JSON.stringify(r.snapshot.value)}`);
   }
   // Replay up to a version equals the replay of the events before the first one past it.
