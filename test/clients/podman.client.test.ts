@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { CLI } from '../helpers/cli.js';
+import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
+import { clientImages, type ClientImages } from './image.js';
+
+/**
+ * podman (Debian's) drives berth as its OCI runtime: `podman --runtime <berth>`. Its storage,
+ * run directory and berth's root are this run's own. This machine's bounding set lacks
+ * CAP_SYS_RESOURCE, so podman's default ulimits (above the host's hard limits) would fail
+ * under runc too: every container gets ulimits the host allows.
+ */
+const run = promisify(execFile);
+const IMAGE = 'localhost/busybox:berth';
+const ULIMITS = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+
+describe('podman drives berth', () => {
+  let dir: string;
+  let images: ClientImages;
+  let atStart: HostSnapshot;
+  const berthRoot = () => join(dir, 'berth');
+  const podman = (...args: string[]) => run('podman', [
+    '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
+    '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
+    '--runtime', CLI, '--runtime-flag', `root=${berthRoot()}`, ...args,
+  ], { timeout: 60_000 });
+
+  before(async () => {
+    atStart = snapshot();
+    dir = mkdtempSync(join(tmpdir(), 'berth-podman-'));
+    images = clientImages();
+    await podman('import', images.rootfsTar, IMAGE);
+  });
+
+  after(async () => {
+    await podman('rm', '--all', '--force').catch(() => undefined);
+    await podman('rmi', '--all', '--force').catch(() => undefined);
+    // podman keeps its storage mounted until told otherwise.
+    await podman('system', 'reset', '--force').catch(() => undefined);
+    images.cleanup();
+    await assertNoLeaks(atStart, berthRoot());
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('podman run --rm runs a container and passes its output and exit status', async () => {
+    const { stdout } = await podman('run', '--rm', ...ULIMITS, IMAGE, 'sh', '-c', 'echo hi from pid $$');
+    assert.equal(stdout.trim(), 'hi from pid 1');
+    const failed = await podman('run', '--rm', ...ULIMITS, IMAGE, 'sh', '-c', 'exit 7').then(() => 0, (e: { code: number }) => e.code);
+    assert.equal(failed, 7);
+  });
+
+  it('run -d, exec, pause/unpause, stop and rm', async () => {
+    const id = (await podman('run', '-d', '--name', 'web', ...ULIMITS, IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done')).stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.equal((await podman('exec', 'web', 'sh', '-c', 'echo exec in $(cat /proc/1/cmdline | tr "\\0" " ")')).stdout.trim(), 'exec in sh -c trap "exit 0" TERM; while :; do sleep 0.1; done');
+    await podman('pause', 'web');
+    assert.equal((await podman('inspect', '--format', '{{.State.Status}}', 'web')).stdout.trim(), 'paused');
+    await podman('unpause', 'web');
+    assert.equal((await podman('inspect', '--format', '{{.State.Status}}', 'web')).stdout.trim(), 'running');
+    await podman('stop', '--time', '10', 'web');
+    assert.equal((await podman('inspect', '--format', '{{.State.ExitCode}}', 'web')).stdout.trim(), '0');
+    await podman('rm', 'web');
+    // berth's log has the whole story, including the exec. conmon's exit command (podman
+    // container cleanup) deletes the container in the background: wait for it.
+    let history = '';
+    for (let i = 0; i < 100 && !/\bDeleted\b/.test(history); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      history = (await run(process.execPath, [CLI, '--root', berthRoot(), 'history', id])).stdout;
+    }
+    for (const t of ['Created', 'Started', 'ExecStarted', 'Paused', 'Resumed', 'Deleted']) assert.match(history, new RegExp(`\\b${t}\\b`));
+  });
+
+  it('--memory sets the container\'s memory limit', async () => {
+    const { stdout } = await podman('run', '--rm', ...ULIMITS, '--memory', '64m', IMAGE, 'sh', '-c',
+      'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max');
+    assert.equal(stdout.trim(), String(64 * 1024 * 1024));
+  });
+});
