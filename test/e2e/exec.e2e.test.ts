@@ -6,6 +6,7 @@ import type { Container } from '../../src/index.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, containerProcesses, reapOrphans, snapshot } from '../helpers/leaks.js';
+import { collect } from '../helpers/streams.js';
 
 /**
  * berth exec, observed from inside the container: the exec'd process is in the container's
@@ -13,17 +14,6 @@ import { assertNoLeaks, containerProcesses, reapOrphans, snapshot } from '../hel
  * passes through; its start and exit are facts in the log.
  */
 const f = runtimeFixture();
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
 
 /** A started busybox container whose init sleeps; removed after the test whatever happens. */
 async function running(t: { after(fn: () => Promise<unknown>): void }, id: string, args = ['sleep', '1000']): Promise<Container> {

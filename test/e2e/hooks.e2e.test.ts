@@ -15,6 +15,7 @@ import { ROOTFS } from '../helpers/bundle.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { collect } from '../helpers/streams.js';
 
 const out = mkdtempSync(join(tmpdir(), 'berth-hooks-out-'));
 const f = runtimeFixture({ afterAll: () => rmSync(out, { recursive: true, force: true }) });
@@ -23,16 +24,6 @@ const f = runtimeFixture({ afterAll: () => rmSync(out, { recursive: true, force:
 const sh = (script: string, extra: Partial<OciHook> = {}): OciHook => ({ path: '/bin/busybox', args: ['sh', '-c', script], ...extra });
 /** The pid in a state JSON on stdin, saved to `file` first (busybox has no JSON tool). */
 const save = (file: string) => `cat > ${file}; pid=$(sed 's/.*"pid":\\([0-9]*\\).*/\\1/' ${file})`;
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (d: string) => { text += d; });
-    stream?.on('end', () => resolve(text));
-    stream?.on('error', reject);
-  });
-}
 
 /** A fresh directory for one test's hook output, writable by the container's user too. */
 function outDir(name: string): string {

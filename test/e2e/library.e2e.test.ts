@@ -6,18 +6,7 @@ import { ROOTFS } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { berth } from '../helpers/cli.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
-
-/** Everything a container printed on stdout, once it closed. */
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
+import { collect } from '../helpers/streams.js';
 
 const f = runtimeFixture();
 const bundle = f.bundle;

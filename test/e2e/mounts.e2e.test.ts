@@ -8,6 +8,7 @@ import { ROOTFS } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import { MAPPED_ROOT, containerCgroups, mappedRootfs, withUserns } from '../helpers/userns.js';
+import { collect } from '../helpers/streams.js';
 
 /**
  * Mounts beyond mount(2) flags, seen from inside the container: idmapped binds (with and
@@ -33,17 +34,6 @@ after(() => {
   rmSync(src, { recursive: true, force: true });
   rootfs.cleanup();
 });
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
 
 /** create, start, wait, delete, proving nothing is left: what it printed (stdout and stderr). */
 async function run(id: string, script: string, edit: (c: OciConfig) => void): Promise<{ out: string; code: number | null }> {

@@ -6,23 +6,13 @@ import type { Container } from '../../src/index.js';
 import type { OciConfig } from '../../src/machines/spec.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { collect } from '../helpers/streams.js';
 
 /**
  * Namespaces joined by path (linux.namespaces[i].path) and time namespace offsets, observed
  * from inside the container.
  */
 const f = runtimeFixture();
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
 
 /** Create, start, wait for `args` in a container; returns its stdout and exit. */
 async function runOnce(id: string, args: string[], edit: (c: OciConfig) => void) {

@@ -13,19 +13,9 @@ import type { OciSeccomp } from '../../src/machines/security.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { collect } from '../helpers/streams.js';
 
 const f = runtimeFixture();
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
-  });
-}
 
 /** Runs `args` to its end in a container with `edit` applied; stdout and stderr together. */
 async function run(id: string, args: string[], edit: (c: OciConfig) => void): Promise<{ exit: ExitInfo; out: string }> {

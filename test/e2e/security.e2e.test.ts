@@ -17,20 +17,11 @@ import type { OciConfig } from '../../src/machines/spec.js';
 import { ROOTFS, busyboxRootfs } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { collect } from '../helpers/streams.js';
 
 const work = mkdtempSync(join(tmpdir(), 'berth-sec-'));
 const f = runtimeFixture({ afterAll: () => rmSync(work, { recursive: true, force: true }) });
 const unique = `${process.pid}-${Date.now()}`;
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (d: string) => { text += d; });
-    stream?.on('end', () => resolve(text));
-    stream?.on('error', reject);
-  });
-}
 
 /** A private, writable copy of the busybox rootfs an image could have shipped. */
 function imageRootfs(name: string): string {

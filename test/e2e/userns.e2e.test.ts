@@ -5,6 +5,7 @@ import type { OciConfig } from '../../src/machines/spec.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import { MAPPED_ROOT, containerCgroups, mappedRootfs, statusIds, withUserns } from '../helpers/userns.js';
+import { collect } from '../helpers/streams.js';
 
 /**
  * User namespaces: maps written from the host before the init runs, the container's root is
@@ -22,17 +23,6 @@ function usernsBundle(args: string[], edit: (c: OciConfig) => void = () => undef
     c.root = { path: rootfs.path, readonly: true };
     withUserns(c);
     edit(c);
-  });
-}
-
-function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!stream) return reject(new Error('no stream'));
-    let out = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => { out += d; });
-    stream.on('end', () => resolve(out));
-    stream.on('error', reject);
   });
 }
 
