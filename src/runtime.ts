@@ -406,8 +406,17 @@ export class Runtime {
   private async execExit(id: string, execId: string, own: TrackedProcess | null): Promise<ExitInfo> {
     if (own?.child) {
       if (!own.exit) await whenReadable(this.deps.watch, own.pidfd, this.closing.signal);
-      return collect(this.deps, own);
+      const exit = collect(this.deps, own);
+      // Resolve once the exit is in the log as well (this process's watcher appends it), so a
+      // history read after wait() shows ExecExited; a runtime closed meanwhile ends the wait.
+      await this.loggedExecExit(id, execId).catch(() => undefined);
+      return exit;
     }
+    return this.loggedExecExit(id, execId);
+  }
+
+  /** The exit of an exec'd process as the log records it (ExecExited, or the container's deletion). */
+  private loggedExecExit(id: string, execId: string): Promise<ExitInfo> {
     return new Promise<ExitInfo>((resolve, reject) => {
       let startedAt = -1;
       const seen = (e: StoredEvent): ExitInfo | null => {

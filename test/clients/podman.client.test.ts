@@ -43,6 +43,13 @@ describe('podman drives berth', () => {
     // podman keeps its storage mounted until told otherwise.
     await podman('system', 'reset', '--force').catch(() => undefined);
     images.cleanup();
+    // conmon's exit command (podman container cleanup) deletes containers in the background,
+    // through berth: give those deletes time to land before looking for leftovers.
+    for (let i = 0; i < 300; i++) {
+      const left = JSON.parse((await run(process.execPath, [CLI, '--root', berthRoot(), 'list', '--format', 'json'])).stdout) as unknown[];
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await assertNoLeaks(atStart, berthRoot());
     rmSync(dir, { recursive: true, force: true });
   });
@@ -68,7 +75,7 @@ describe('podman drives berth', () => {
     // berth's log has the whole story, including the exec. conmon's exit command (podman
     // container cleanup) deletes the container in the background: wait for it.
     let history = '';
-    for (let i = 0; i < 100 && !/\bDeleted\b/.test(history); i++) {
+    for (let i = 0; i < 300 && !/\bDeleted\b/.test(history); i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 100));
       history = (await run(process.execPath, [CLI, '--root', berthRoot(), 'history', id])).stdout;
     }

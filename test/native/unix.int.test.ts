@@ -29,7 +29,7 @@ function openFds(): string[] {
     } catch {
       return fd;
     }
-  }).filter((f) => f.includes('->'));
+  }).filter((f) => f.includes('->') && !f.includes('/tsx-'));  // tsx opens and closes its cache as it loads modules
 }
 
 function errno(code: string, syscall: string) {
