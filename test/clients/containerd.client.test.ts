@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLI } from '../helpers/cli.js';
 import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
+import { removeClientCgroups } from './cgroups.js';
 import { clientImages, type ClientImages } from './image.js';
 
 /**
@@ -56,6 +57,7 @@ describe('containerd drives berth', () => {
     await assertNoLeaks(atStart, BERTH_ROOT);
     rmSync(BERTH_ROOT, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
+    removeClientCgroups(NS);
   });
 
   it('ctr run --rm runs a container and passes its output', async () => {

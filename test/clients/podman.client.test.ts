@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLI } from '../helpers/cli.js';
 import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
+import { removeClientCgroups } from './cgroups.js';
 import { clientImages, type ClientImages } from './image.js';
 
 /**
@@ -52,6 +53,7 @@ describe('podman drives berth', () => {
     }
     await assertNoLeaks(atStart, berthRoot());
     rmSync(dir, { recursive: true, force: true });
+    removeClientCgroups('libpod_parent');
   });
 
   it('podman run --rm runs a container and passes its output and exit status', async () => {
