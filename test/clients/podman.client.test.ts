@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,12 +28,16 @@ describe('podman drives berth', () => {
   const podman = (...args: string[]) => run('podman', [
     '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
     '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
-    '--runtime', CLI, '--runtime-flag', `root=${berthRoot()}`, ...args,
+    '--runtime', join(dir, 'berth-runtime'), ...args,
   ], { timeout: 60_000 });
 
   before(async () => {
     atStart = snapshot();
     dir = mkdtempSync(join(tmpdir(), 'berth-podman-'));
+    // berth on this run's own root. A wrapper, not `--runtime-flag root=`: podman 4.3 leaves
+    // runtime flags out of conmon's exit command, whose cleanup (the delete after `run --rm`)
+    // would then go to the default root.
+    writeFileSync(join(dir, 'berth-runtime'), `#!/bin/sh\nexec ${process.execPath} ${CLI} --root ${berthRoot()} "$@"\n`, { mode: 0o755 });
     images = clientImages();
     await podman('import', images.rootfsTar, IMAGE);
   });
