@@ -9,6 +9,15 @@ import { RuntimeError } from './errors.js';
 export const MAX_ID_LENGTH = 255;
 const ID = /^[\w+.-]+$/;
 
+/**
+ * Container streams are named by the container id. Streams of anything else in the log
+ * (networks, pods) carry a `kind:` prefix, which no container id can have, so every reader of
+ * "all containers" can tell them apart.
+ */
+export function isContainerStream(stream: string): boolean {
+  return ID.test(stream) && stream !== '.' && stream !== '..';
+}
+
 export function validateId(id: unknown, what = 'container id'): string {
   if (typeof id !== 'string' || id.length === 0) {
     throw new RuntimeError('INVALID_ID', `invalid ${what}: the id must not be empty`);

@@ -15,7 +15,7 @@ import { DEFAULT_ROOT, rootPaths, type RootPaths } from './effects/paths.js';
 import { openStdio, type StdioSpec } from './effects/stdio.js';
 import { ConsoleStream, NO_CONSOLE, type ConsoleRequest } from './effects/console.js';
 import type { Syscalls } from './effects/syscalls.js';
-import { validateId } from './ids.js';
+import { isContainerStream, validateId } from './ids.js';
 import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
@@ -597,7 +597,7 @@ export class Runtime {
    */
   async verify(id?: string, opts: { repair?: boolean } = {}): Promise<VerifyReport[]> {
     if (id !== undefined) validateId(id);
-    const ids = id === undefined ? await this.log.streams() : [id];
+    const ids = id === undefined ? await this.containerIds() : [id];
     const out: VerifyReport[] = [];
     for (const i of ids) {
       const r = await this.exclusive(i, () => this.verifyOne(i, opts.repair ?? false));
@@ -634,10 +634,15 @@ export class Runtime {
     return report;
   }
 
+  /** Every container stream in the log (streams of networks and pods are left out: src/ids.ts). */
+  async containerIds(): Promise<string[]> {
+    return (await this.log.streams()).filter(isContainerStream);
+  }
+
   /** Archive (optionally) and prune the streams of deleted containers (src/gc.ts). */
   async gc(opts: GcOptions = {}): Promise<GcResult> {
     const result: GcResult = { pruned: [], kept: [] };
-    for (const id of await this.log.streams()) {
+    for (const id of await this.containerIds()) {
       const entry = await this.exclusive(id, () => collectStream(this.log, id, opts));
       if (entry === null) result.kept.push(id);
       else result.pruned.push(entry);

@@ -249,7 +249,7 @@ export const commands: Command[] = [
         return 0;
       }
       const states = [];
-      for (const id of await rt.log.streams()) states.push(await rt.replay(id, opts));
+      for (const id of await rt.containerIds()) states.push(await rt.replay(id, opts));
       ctx.out(json(states.filter((s) => s !== null && s.state !== 'deleted')));
       return 0;
     },

@@ -1,3 +1,4 @@
+import { openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { RuntimeError, isRuntimeError, type ErrorCode } from '../errors.js';
@@ -36,12 +37,26 @@ export const globalFlags: FlagSpec[] = [
 ];
 
 function makeLogger(file: string | undefined, fmt: string, debug: boolean): Logger {
+  if (fmt !== 'text' && fmt !== 'json') {
+    throw new RuntimeError('INVALID_ARGUMENT', `--log-format: ${JSON.stringify(fmt)} is neither text nor json`, { field: 'log-format' });
+  }
   const level = debug ? 'debug' : file ? 'info' : 'warn';
-  if (fmt === 'json') return pino({ level, base: null, messageKey: 'msg' }, pino.destination({ dest: file ?? 2, sync: true }));
+  const dest = file === undefined ? 2 : openLogFile(file);
+  if (fmt === 'json') return pino({ level, base: null, messageKey: 'msg' }, pino.destination({ dest, sync: true }));
   return pino({
     level, base: null, timestamp: false,
     formatters: { level: (label) => ({ level: label }) },
-  }, pino.destination({ dest: file ?? 2, sync: true }));
+  }, pino.destination({ dest, sync: true }));
+}
+
+/** Opened here, not by pino, so a directory or a missing parent is the caller's error, named. */
+function openLogFile(file: string): number {
+  try {
+    return openSync(file, 'a', 0o640);
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new RuntimeError('INVALID_ARGUMENT', `--log ${JSON.stringify(file)}: cannot open for appending (${reason})`, { field: 'log', cause: e });
+  }
 }
 
 function help(cmd?: Command): string {

@@ -4,6 +4,7 @@ import { exists, leafState } from '../machines/lifecycle.js';
 import { fold, initialSnapshot, publicState, replay, step, type ContainerSnapshot, type ContainerState, type Replayed } from '../machines/replay.js';
 import type { EventLog, StoredEvent } from './eventLog.js';
 import { compareKeys } from './keys.js';
+import { isContainerStream } from '../ids.js';
 
 /**
  * state$: a container's public state derived from its log alone: the current state first, then
@@ -168,7 +169,11 @@ export function containers$(log: EventLog, initial: () => Promise<Map<string, Re
       queue = queue.then(() => apply(e)).catch((err: unknown) => sub.error(err));
     };
     const live = log.events$().subscribe({
-      next: (e) => (ready ? enqueue(e) : early.push(e)),
+      next: (e) => {
+        if (!isContainerStream(e.stream)) return;
+        if (ready) enqueue(e);
+        else early.push(e);
+      },
       error: (e: unknown) => sub.error(e),
       complete: () => void queue.then(() => sub.complete()),
     });

@@ -3,6 +3,7 @@ import { containerMachine, emptyContext, type ContainerContext } from '../machin
 import { SCHEMAS } from '../machines/events.js';
 import type { MachineState } from '../machines/lifecycle.js';
 import { replay, replayFrom, snapshotAt, type Replayed } from '../machines/replay.js';
+import { isContainerStream } from '../ids.js';
 import { isPlainObject } from './codec.js';
 import type { EventLog, Snapshot, StoredEvent } from './eventLog.js';
 
@@ -68,7 +69,7 @@ export interface ProjectStats {
  */
 export async function projectAll(log: EventLog, opts: ProjectOptions = {}): Promise<{ states: Map<string, Replayed>; stats: ProjectStats }> {
   const useCache = opts.cache ?? true;
-  const ids = await log.streams();
+  const ids = (await log.streams()).filter(isContainerStream);
   const cache = useCache ? new Map((await log.readSnapshots()).map((s) => [s.stream, s])) : new Map<string, Snapshot>();
   const states = new Map<string, Replayed>();
   const fresh: Snapshot[] = [];

@@ -145,6 +145,9 @@ test('cli: bad input maps to stable exit statuses and one line on stderr', async
       [['create', '--bogus', 'x'], 2, /flag provided but not defined: --bogus \[INVALID_ARGUMENT\]/],
       [['start'], 2, /start: expected <container-id>/],
       [['frobnicate'], 2, /unknown command "frobnicate"/],
+      // Found by the input fuzzer (seed 339849920): a directory as --log was an INTERNAL EISDIR.
+      [['--log', cli.root, 'state', 'nope'], 2, /--log ".*": cannot open for appending \(EISDIR\) \[INVALID_ARGUMENT\]/],
+      [['--log-format', 'yaml', 'state', 'nope'], 2, /--log-format: "yaml" is neither text nor json \[INVALID_ARGUMENT\]/],
     ];
     for (const [args, status, stderr] of cases) {
       const r = await berth(cli.root, args);

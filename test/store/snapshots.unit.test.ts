@@ -6,6 +6,8 @@ import type { ContainerEvent } from '../../src/machines/events.js';
 import { replay, replayFrom, snapshotAt } from '../../src/machines/replay.js';
 import { createMemoryEventLog } from '../../src/store/memoryEventLog.js';
 import { projectAll, PROJECTION_FINGERPRINT } from '../../src/store/snapshots.js';
+import { containers$ } from '../../src/store/projections.js';
+import { isContainerStream } from '../../src/ids.js';
 import { harness } from '../helpers/harness.js';
 
 /**
@@ -101,4 +103,23 @@ test('projectAll: the cache is filled, then used; new events are folded on top; 
   assert.deepEqual(fourth.stats, { streams: 3, hits: 1, discarded: 2, folded: 10 });
   assert.equal(fourth.states.get('c')?.state, 'stopped', 'the disagreeing entry was not believed');
   assert.deepEqual((await projectAll(log)).stats.hits, 3, 'and it was rewritten');
+});
+
+test('projectAll and containers$ see container streams only: a `kind:` stream (a network, a pod) is not a container', async () => {
+  const log = createMemoryEventLog();
+  await log.append('a', lifecycle(0), { expectedVersion: 'no_stream' });
+  await log.append('net:default', [{ type: 'AddressAllocated', data: { address: '10.88.0.2' } }], { expectedVersion: 'no_stream' });
+  assert.equal(isContainerStream('a'), true);
+  assert.equal(isContainerStream('net:default'), false);
+  const all = await projectAll(log, { cache: false });
+  assert.deepEqual([...all.states.keys()], ['a']);
+  const seen: string[][] = [];
+  const sub = containers$(log, async () => (await projectAll(log, { cache: false })).states).subscribe((s) => seen.push(s.map((c) => c.id)));
+  await new Promise((r) => setTimeout(r, 10));
+  await log.append('net:default', [{ type: 'AddressReleased', data: { address: '10.88.0.2' } }], { expectedVersion: 1 });
+  await log.append('b', lifecycle(1).slice(0, 2), { expectedVersion: 'no_stream' });
+  await new Promise((r) => setTimeout(r, 10));
+  sub.unsubscribe();
+  // One emission per container event (b's two); the network's release emitted nothing.
+  assert.deepEqual(seen, [['a'], ['a', 'b'], ['a', 'b']]);
 });
