@@ -23,6 +23,20 @@ export interface Campaign {
   maxCommands?: number;
 }
 
+/**
+ * fast-check's run options for a campaign. Past the deadline fast-check stops starting runs
+ * (interruptAfterTimeLimit, not a failure): with the 1,000,000 runs of a `--minutes` campaign,
+ * runs that merely return early would keep generating inputs for hours.
+ */
+export function checkOptions(c: Campaign): fc.Parameters<unknown> {
+  if (c.path !== undefined) return { seed: c.seed, numRuns: c.numRuns, path: c.path, endOnFailure: true };
+  return {
+    seed: c.seed,
+    numRuns: c.numRuns,
+    ...(c.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, c.deadline - Date.now()), markInterruptAsFailure: false } : {}),
+  };
+}
+
 /** The part of fast-check's RunDetails a report needs. */
 export interface Details {
   failed: boolean;

@@ -24,7 +24,7 @@ import { snapshot } from '../../helpers/leaks.js';
 import { cgroupDirs, lastCreated, observeInit, rootCgroups, strayProcesses } from '../lifecycle/kernel.js';
 import { PROGRAMS } from '../lifecycle/program.js';
 import { assertRunLeftNothing } from '../leaks.js';
-import { details, type Campaign, type CampaignResult } from '../report.js';
+import { checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
 import { inputCase, sanitizeArgv, type InputCase } from './cases.js';
 import { applyMutation, damageText, get, jsonText, type Deep } from './mutate.js';
 import type { Json } from './values.js';
@@ -440,7 +440,7 @@ export async function inputCampaign(c: Campaign): Promise<CampaignResult> {
         case 'cli': return env.cli(ic, stats);
       }
     });
-    d = await fc.check(property, { seed: c.seed, numRuns: c.numRuns, ...(c.path !== undefined ? { path: c.path, endOnFailure: true } : {}) });
+    d = await fc.check(property, checkOptions(c));
   } finally {
     await env.dispose();
   }

@@ -10,7 +10,7 @@ import { commandsArbitrary } from './registry.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, type RunStats } from './model.js';
 import { Real } from './real.js';
-import { DEFAULT_MAX_COMMANDS, details, type Campaign, type CampaignResult } from '../report.js';
+import { DEFAULT_MAX_COMMANDS, checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
 
 export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
   const totals: RunStats & { runs: number } = { runs: 0, commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0 };
@@ -33,11 +33,7 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
       await finish(model, real, failed);
     }
   });
-  const d = await fc.check(property, {
-    seed: c.seed,
-    numRuns: c.numRuns,
-    ...(c.path !== undefined ? { path: c.path, endOnFailure: true } : {}),
-  });
+  const d = await fc.check(property, checkOptions(c));
   return { details: details(d), stats: { ...totals } };
 }
 

@@ -25,7 +25,7 @@ import { leafState } from '../../../src/machines/lifecycle.js';
 import { initialSnapshot, publicState, replay, step, type LoggedEvent } from '../../../src/machines/replay.js';
 import { describeKey, HEAD_KEY, streamHeadKey, streamKey, globalKey } from '../../../src/store/keys.js';
 import { openLevelEventLog } from '../../../src/store/levelEventLog.js';
-import { details, type Campaign, type CampaignResult } from '../report.js';
+import { checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
 import { anyValue, oddString, pollutingObject, type Json } from '../input/values.js';
 
 const ID = 'lg';
@@ -289,6 +289,6 @@ export async function logCampaign(c: Campaign): Promise<CampaignResult> {
       await checkStore(lc.history, lc.damages, stats);
     }
   });
-  const d = await fc.check(property, { seed: c.seed, numRuns: c.numRuns, ...(c.path !== undefined ? { path: c.path, endOnFailure: true } : {}) });
+  const d = await fc.check(property, checkOptions(c));
   return { details: details(d), stats };
 }
