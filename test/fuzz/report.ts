@@ -23,18 +23,19 @@ export interface Campaign {
   maxCommands?: number;
 }
 
-/**
- * fast-check's run options for a campaign. Past the deadline fast-check stops starting runs
- * (interruptAfterTimeLimit, not a failure): with the 1,000,000 runs of a `--minutes` campaign,
- * runs that merely return early would keep generating inputs for hours.
- */
+/** fast-check's run options for a campaign (a replay ends at its failure). */
 export function checkOptions(c: Campaign): fc.Parameters<unknown> {
-  if (c.path !== undefined) return { seed: c.seed, numRuns: c.numRuns, path: c.path, endOnFailure: true };
-  return {
-    seed: c.seed,
-    numRuns: c.numRuns,
-    ...(c.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, c.deadline - Date.now()), markInterruptAsFailure: false } : {}),
-  };
+  return { seed: c.seed, numRuns: c.numRuns, ...(c.path !== undefined ? { path: c.path, endOnFailure: true } : {}) };
+}
+
+/**
+ * First thing in every run: past the campaign's deadline, end the campaign (an interrupt, not
+ * a failure). fast-check's own time limits either race a run in progress, abandoning it while
+ * its processes and fds live on, or count skips until "too many". A run that has started
+ * always finishes.
+ */
+export function stopAtDeadline(c: Campaign): void {
+  if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) throw new fc.PreconditionFailure(true);
 }
 
 /** The part of fast-check's RunDetails a report needs. */

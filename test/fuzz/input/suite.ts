@@ -24,7 +24,7 @@ import { snapshot } from '../../helpers/leaks.js';
 import { cgroupDirs, lastCreated, observeInit, rootCgroups, strayProcesses } from '../lifecycle/kernel.js';
 import { PROGRAMS } from '../lifecycle/program.js';
 import { assertRunLeftNothing } from '../leaks.js';
-import { checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
+import { checkOptions, details, stopAtDeadline, type Campaign, type CampaignResult } from '../report.js';
 import { inputCase, sanitizeArgv, type InputCase } from './cases.js';
 import { applyMutation, damageText, get, jsonText, type Deep } from './mutate.js';
 import type { Json } from './values.js';
@@ -429,7 +429,7 @@ export async function inputCampaign(c: Campaign): Promise<CampaignResult> {
   let d;
   try {
     const property = fc.asyncProperty(inputCase, async (ic) => {
-      if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) return;
+      stopAtDeadline(c);
       stats.inputs++;
       await env.fixtures();
       switch (ic.kind) {

@@ -10,13 +10,12 @@ import { commandsArbitrary } from './registry.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, type RunStats } from './model.js';
 import { Real } from './real.js';
-import { DEFAULT_MAX_COMMANDS, checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
+import { DEFAULT_MAX_COMMANDS, checkOptions, details, stopAtDeadline, type Campaign, type CampaignResult } from '../report.js';
 
 export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
   const totals: RunStats & { runs: number } = { runs: 0, commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0 };
   const property = fc.asyncProperty(commandsArbitrary(c.maxCommands ?? DEFAULT_MAX_COMMANDS, c.replayPath), async (cmds) => {
-    // Past the deadline a run does nothing: fast-check cannot stop a run that has started.
-    if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) return;
+    stopAtDeadline(c);
     totals.runs++;
     const model = newModel();
     const real = await Real.open();

@@ -25,7 +25,7 @@ import { leafState } from '../../../src/machines/lifecycle.js';
 import { initialSnapshot, publicState, replay, step, type LoggedEvent } from '../../../src/machines/replay.js';
 import { describeKey, HEAD_KEY, streamHeadKey, streamKey, globalKey } from '../../../src/store/keys.js';
 import { openLevelEventLog } from '../../../src/store/levelEventLog.js';
-import { checkOptions, details, type Campaign, type CampaignResult } from '../report.js';
+import { checkOptions, details, stopAtDeadline, type Campaign, type CampaignResult } from '../report.js';
 import { anyValue, oddString, pollutingObject, type Json } from '../input/values.js';
 
 const ID = 'lg';
@@ -280,7 +280,7 @@ const logCase: fc.Arbitrary<LogCase> = fc.oneof(
 export async function logCampaign(c: Campaign): Promise<CampaignResult> {
   const stats: Record<string, number> = { cases: 0, replayed: 0, withRejected: 0, corrupt: 0, stores: 0, storeRead: 0, storeCorrupt: 0 };
   const property = fc.asyncProperty(logCase, async (lc) => {
-    if (c.deadline !== undefined && Date.now() > c.deadline && c.path === undefined) return;
+    stopAtDeadline(c);
     stats.cases!++;
     if (lc.kind === 'sequence') {
       checkSequence(lc.damages.reduce(applyDamage, walk(lc.history)), lc.at, stats);
