@@ -75,6 +75,24 @@ export function joinedExternalNamespaces(config: OciConfig): { type: NamespaceTy
     .filter((n): n is { type: NamespaceType; path: string } => n.path !== undefined && EXTERNAL_NAMESPACES.has(n.type));
 }
 
+/**
+ * The mount points a restore must find in the rootfs: the destination of every mount create
+ * makes directly on the root (one under another mount lives in that filesystem, which criu
+ * restores, or in a bind's host source). Each with its bind source, if a bind: a file source
+ * needs a file to mount on. runc's prepareCriuRestoreMounts makes the same ones, so a checkpoint
+ * restores into a fresh copy of the image (podman's `restore --import`).
+ */
+export function rootMountpoints(config: OciConfig, host: { rootfs: string; bundle: string; cgroups: CgroupLayout; cgroup: string | null }): { dest: string; bindSource: string | null }[] {
+  const plan = planInit(config, { rootfs: host.rootfs, bundle: host.bundle, cgroups: host.cgroups, ...(host.cgroup ? { cgroup: host.cgroup } : {}) });
+  const mounts = new Map<string, string | null>();
+  for (const o of plan.ops) {
+    if (o.op === 'BIND') mounts.set(o.args[1]!, o.args[0]!);
+    else if (o.op === 'MOUNT' || o.op === 'TMPCOPYUP' || o.op === 'MOVE_MOUNT') mounts.set(o.args[1]!, null);
+  }
+  const under = (dest: string) => [...mounts.keys()].some((m) => m !== dest && (m === '/' || dest.startsWith(`${m}/`)));
+  return [...mounts].filter(([dest]) => dest !== '/' && !under(dest)).map(([dest, bindSource]) => ({ dest, bindSource }));
+}
+
 function commonArgs(o: CriuOptions, workDir: string, log: string): string[] {
   return [
     '-D', o.imagePath, '-W', workDir, '-o', log, '-v4',

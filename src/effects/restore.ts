@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RuntimeError, wrapSyscall } from '../errors.js';
@@ -12,10 +12,11 @@ import { criuBinary, criuFeature, runCriu, startCriu, type CriuBinary } from './
 import { readLine } from './statusLines.js';
 import type { RestoreOptions } from '../machines/events.js';
 import { removeCgroupYards } from './criuRecover.js';
-import { externalBinds, joinedExternalNamespaces, LAZY_LOG, lazyPagesArgs, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
+import { externalBinds, joinedExternalNamespaces, rootMountpoints, LAZY_LOG, lazyPagesArgs, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
 import type { NamespaceType, OciConfig } from '../machines/spec.js';
 import type { EffectDeps } from './deps.js';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from './linuxConstants.js';
+import { makeMountpoint } from './mountpoint.js';
 import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
 
@@ -61,6 +62,11 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
     mounts.set(dest, source);
   }
   const namespaces = externalNamespaces(what, meta, config);
+  // criu mounts on the mount points create made; a rootfs never created in (an imported
+  // checkpoint's fresh copy) lacks them. runc makes them too, also in a read-only rootfs.
+  for (const m of rootMountpoints(config, { rootfs, bundle: c.bundle, cgroups: d.cgroups(), cgroup })) {
+    makeMountpoint(rootfs, m.dest, m.bindSource !== null && !(statSync(m.bindSource, { throwIfNoEntry: false })?.isDirectory() ?? true));
+  }
   const workDir = o.workPath ?? o.imagePath;
   mkdirSync(workDir, { recursive: true });
   const dir = d.paths.containerDir(id);

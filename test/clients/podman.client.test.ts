@@ -121,7 +121,7 @@ describe('podman drives berth', () => {
     assert.ok(lines.includes('got:hello'), `the terminal's input reached the container: ${JSON.stringify(out)}`);
   });
 
-  it('podman container checkpoint and restore: the counter goes on from its dumped value', { skip: criuSkip() }, async (t) => {
+  it('podman container checkpoint and restore, also --export and --import: the counter goes on from its dumped value', { skip: criuSkip() }, async (t) => {
     // The count goes to a host directory: a restored shell appends the next value, a fresh one would start again at 1.
     const data = join(dir, 'count');
     mkdirSync(data);
@@ -137,6 +137,15 @@ describe('podman drives berth', () => {
     const after = await untilCount(data, last + 3);
     assert.ok(consecutive(after), `the count goes on from ${last} without restarting: ${after.join(',')}`);
     for (const e of ['CheckpointRequested', 'Checkpointed', 'RestoreRequested', 'Restored']) assert.match(await history(id), new RegExp(`\\b${e}\\b`));
+
+    // --export, remove the container, --import: the restore gets a fresh copy of the image.
+    const archive = join(dir, 'counter.tar.gz');
+    await podman('container', 'checkpoint', '--export', archive, 'counter');
+    const exported = counts(data).at(-1)!;
+    await podman('rm', 'counter');
+    await podman('container', 'restore', '--import', archive);
+    const imported = await untilCount(data, exported + 3);
+    assert.ok(consecutive(imported), `the imported container goes on from ${exported}: ${imported.join(',')}`);
     await podman('rm', '--force', 'counter');
   });
 });

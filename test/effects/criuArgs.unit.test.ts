@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { checkpointOptions as validateCheckpoint, restoreOptions } from '../../src/checkpointOptions.js';
 import type { CgroupLayout } from '../../src/effects/cgroupLayout.js';
 import { atLeast, lastErrors } from '../../src/effects/criu.js';
-import { dumpArgs, externalBinds, joinedExternalNamespaces, parseMeta, restoreArgs } from '../../src/effects/criuArgs.js';
+import { dumpArgs, externalBinds, joinedExternalNamespaces, parseMeta, restoreArgs, rootMountpoints } from '../../src/effects/criuArgs.js';
 import { defaultConfig } from '../../src/machines/spec.js';
 import { checkpointOptions } from '../helpers/harness.js';
 
@@ -35,6 +35,17 @@ test('external binds are exactly the binds create makes: the spec\'s, and the co
   const ns = config();
   ns.linux!.namespaces!.push({ type: 'cgroup' });
   assert.deepEqual([...externalBinds(ns, { rootfs: '/b/rootfs', bundle: '/b', cgroups: HYBRID, cgroup: '/berth/web' }).keys()], ['/data']);
+});
+
+test('a restore makes the mount points of mounts on the root only; those under another mount are that filesystem\'s', () => {
+  const c = config();
+  c.mounts!.push({ destination: '/data/sub', type: 'bind', source: '/etc', options: ['rbind'] });
+  c.mounts!.push({ destination: '/etc/hostname/', type: 'bind', source: '/etc/hostname', options: ['bind'] });
+  assert.deepEqual(rootMountpoints(c, { rootfs: '/b/rootfs', bundle: '/b', cgroups: HYBRID, cgroup: '/berth/web' }), [
+    // /dev/pts, /dev/shm, /dev/mqueue, /sys/fs/cgroup and the cgroup binds are inside these.
+    { dest: '/proc', bindSource: null }, { dest: '/dev', bindSource: null }, { dest: '/sys', bindSource: null },
+    { dest: '/data', bindSource: '/b/data' }, { dest: '/etc/hostname', bindSource: '/etc/hostname' },
+  ]);
 });
 
 test('dump arguments: runc\'s options as criu CLI flags', () => {
