@@ -193,7 +193,7 @@ export const commands: Command[] = [
   },
   {
     name: 'events',
-    summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines',
+    summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines or table rows',
     usage: 'berth events [--stats] [--interval 5s] [--format json|table] <id> | berth events --follow [--format json|table] [<id>]',
     flags: [
       { name: 'stats', boolean: true, help: 'print the stats once and exit' },
@@ -470,8 +470,10 @@ function parseInterval(v: string): number {
 /** events (stats) as table rows: one per sample, OOM kill or memory-pressure notice. */
 function statsTable(ctx: CommandContext): (type: string, data?: unknown) => void {
   const t = streamTable([['TIME', 24], ['TYPE', 15], ['CPU_NS', 12], ['MEMORY', 10], ['PIDS', 4], ['DETAILS', 0]]);
-  ctx.out(t.header);
+  let header = false;
   return (type, data) => {
+    if (!header) ctx.out(t.header);
+    header = true;
     const s = type === 'stats' ? data as Stats : null;
     const details = type === 'memory_pressure' ? `level=${(data as { level: string }).level}` : '';
     ctx.out(t.row([new Date().toISOString(), type, s ? String(s.cpu.usage.total) : '-', s ? String(s.memory.usage.usage) : '-', s ? String(s.pids.current) : '-', details]));
