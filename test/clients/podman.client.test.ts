@@ -97,11 +97,12 @@ describe('podman drives berth', () => {
     assert.equal(stdout.trim(), String(64 * 1024 * 1024));
   });
 
-  it('run -it: the container gets a terminal on stdin and stdout; input, output and exit status pass', async () => {
+  it('run -it: the container gets a terminal on stdin and stdout; input, output and exit status pass', { timeout: 60_000 }, async (t) => {
     // podman wants a terminal on its own stdin for -it: script(1) gives it one, as a user's shell would.
     const cmd = ['podman', ...podmanArgs(['run', '--rm', '-it', ...ULIMITS, IMAGE, 'sh', '-c',
       'tty; [ -t 0 ] && [ -t 1 ] && echo TTY; printf "ready> "; read x; echo "got:$x"; exit 3'])];
     const child = spawn('script', ['-qec', cmd.map(shellQuote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL')); // a no-op once it has exited
     child.stdin.on('error', () => undefined); // podman gone early: the status says why
     let out = '';
     child.stdout.setEncoding('utf8');
