@@ -8,6 +8,10 @@
 # lists and the download cache live under $cache, never in the host's apt state, so the host
 # keeps tracking bookworm only.
 #
+# It is also linked as /usr/local/bin/criu: podman looks criu up on PATH (and checks its version)
+# before it calls `berth checkpoint`, and a criu on PATH that fails on this kernel helps nobody.
+# An existing /usr/local/bin/criu that is not this link is left alone (setup says so).
+#
 # Cached and idempotent: nothing is fetched or built when the installed binary already reports
 # version >= 4.1. Run as root.
 set -euo pipefail
@@ -42,7 +46,17 @@ version_ok() {
   [ "$major" -gt 4 ] || { [ "$major" -eq 4 ] && [ "$minor" -ge 1 ]; }
 }
 
+link_on_path() {
+  local link=/usr/local/bin/criu
+  if [ -e "$link" ] && [ "$(readlink "$link")" != "$bin" ]; then
+    log "$link exists and is not $bin: left alone (podman uses the criu on PATH)"
+    return 0
+  fi
+  ln -sfn "$bin" "$link"
+}
+
 if version_ok; then
+  link_on_path
   log "$("$bin" --version | head -n1 | tr -s ' ') at $bin (cached)"
   exit 0
 fi
@@ -93,4 +107,5 @@ make -C "$build" -j"$(nproc)" criu >"$cache/build.log" 2>&1 || {
 install -D -m 0755 "$build/criu/criu" "$bin"
 rm -rf "$build"
 version_ok || { log "installed $bin does not report version >= 4.1"; exit 1; }
+link_on_path
 log "installed $("$bin" --version | head -n1 | tr -s ' ') at $bin"

@@ -92,7 +92,7 @@ function rdmaAccepted(): boolean {
 }
 
 /** The libseccomp the init helper is linked with (statically, so this is the build's). */
-function libseccompVersion(): string {
+export function libseccompVersion(): string {
   return execFileSync(initHelperPath(), ['--print=libseccomp-version'], { encoding: 'utf8' }).trim();
 }
 

@@ -6,8 +6,10 @@ import { defaultConfig } from '../machines/spec.js';
 import type { Runtime } from '../runtime.js';
 import { parseSignal, signalName } from '../signals.js';
 import type { StoredEvent } from '../store/eventLog.js';
+import type { Stats } from '../effects/cgroups/types.js';
+import type { ContainerState } from '../machines/replay.js';
 import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
-import { table } from './format.js';
+import { eventDetails, fieldRows, formatFlag, outputFormat, streamTable, table, type OutputFormat } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
@@ -37,7 +39,6 @@ export interface Command {
 const bundleFlag: FlagSpec = { name: 'bundle', short: 'b', help: 'path to the bundle directory (default: current directory)' };
 const pidFileFlag: FlagSpec = { name: 'pid-file', help: 'write the container init\'s host pid to this file' };
 const consoleSocketFlag: FlagSpec = { name: 'console-socket', help: 'unix socket that receives the pty master (for process.terminal)' };
-const formatFlag: FlagSpec = { name: 'format', short: 'f', help: 'table or json' };
 const compatFlags: FlagSpec[] = [
   { name: 'no-pivot', boolean: true, ignored: true, help: 'accepted for compatibility; berth always uses pivot_root' },
   { name: 'no-new-keyring', boolean: true, ignored: true, help: 'accepted for compatibility' },
@@ -95,12 +96,13 @@ export const commands: Command[] = [
   },
   {
     name: 'features',
-    summary: 'print the OCI features document: what this build of berth recognizes, as JSON',
-    usage: 'berth features',
-    flags: [],
+    summary: 'print the OCI features document: what this build of berth recognizes (JSON, or a table of fields)',
+    usage: 'berth features [--format json|table]',
+    flags: [formatFlag('json')],
     async run(ctx) {
       positionals(ctx.args, 'features', []);
-      ctx.out(json(features()));
+      const doc = features();
+      ctx.out(outputFormat(ctx.args, 'json') === 'json' ? json(doc) : table(['FIELD', 'VALUE'], fieldRows(doc)));
       return 0;
     },
   },
@@ -179,34 +181,39 @@ export const commands: Command[] = [
     name: 'ps',
     summary: 'list the processes of a container (host pids)',
     usage: 'berth ps [--format table|json] <id>',
-    flags: [formatFlag],
+    flags: [formatFlag('table')],
     async run(ctx) {
       const [id] = positionals(ctx.args, 'ps', ['container-id']);
+      const fmt = outputFormat(ctx.args, 'table');
       const pids = await (await ctx.runtime()).ps(id!);
-      if (format(ctx) === 'json') ctx.out(JSON.stringify(pids));
+      if (fmt === 'json') ctx.out(JSON.stringify(pids));
       else ctx.out(table(['PID', 'CMD'], pids.map((p) => [String(p), commandLine(p)])));
       return 0;
     },
   },
   {
     name: 'events',
-    summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines',
-    usage: 'berth events [--stats] [--interval 5s] <id> | berth events --follow [<id>]',
+    summary: 'print resource usage (--stats once, else every --interval), OOM and memory-pressure events as JSON lines or table rows',
+    usage: 'berth events [--stats] [--interval 5s] [--format json|table] <id> | berth events --follow [--format json|table] [<id>]',
     flags: [
       { name: 'stats', boolean: true, help: 'print the stats once and exit' },
       { name: 'interval', help: 'how often to print stats (default 5s)' },
       { name: 'follow', boolean: true, help: 'tail the log: every event of one container (or all) as it is committed' },
+      formatFlag('json'),
     ],
     async run(ctx) {
-      if (bool(ctx.args, 'follow')) return follow(ctx);
+      const fmt = outputFormat(ctx.args, 'json');
+      if (bool(ctx.args, 'follow')) return follow(ctx, fmt);
       const [id] = positionals(ctx.args, 'events', ['container-id']);
+      const every = bool(ctx.args, 'stats') ? 0 : parseInterval(str(ctx.args, 'interval') ?? '5s');
       const rt = await ctx.runtime({ serve: false });
-      const line = (type: string, data?: unknown) => ctx.out(JSON.stringify({ type, id, ...(data === undefined ? {} : { data }) }));
+      const line = fmt === 'json'
+        ? (type: string, data?: unknown) => ctx.out(JSON.stringify({ type, id, ...(data === undefined ? {} : { data }) }))
+        : statsTable(ctx);
       if (bool(ctx.args, 'stats')) {
         line('stats', await rt.stats(id!));
         return 0;
       }
-      const every = parseInterval(str(ctx.args, 'interval') ?? '5s');
       const sub = rt.events$For(id!).subscribe((e) => { if (e.type === 'OomKilled') line('oom'); });
       sub.add(rt.memoryPressure$(id!).subscribe({ next: (level) => line('memory_pressure', { level }), error: () => undefined }));
       try {
@@ -224,17 +231,18 @@ export const commands: Command[] = [
   {
     name: 'replay',
     summary: 'rebuild a container\'s state from the log alone, now or at a sequence number or time; --verify compares it with the kernel (exit 1 on differences)',
-    usage: 'berth replay [--at SEQ | --at-time ISO] (<id> | --all) | berth replay --verify [--repair] [--format table|json] [<id>]',
+    usage: 'berth replay [--at SEQ | --at-time ISO] [--format json|table] (<id> | --all) | berth replay --verify [--repair] [--format table|json] [<id>]',
     flags: [
       { name: 'at', help: 'the state after this sequence number' },
       { name: 'at-time', help: 'the state at this time (ISO 8601)' },
       { name: 'all', boolean: true, help: 'every container in the root' },
       { name: 'verify', boolean: true, help: 'compare the replayed state of one container (or all) with what the kernel shows; exit 1 if they differ' },
       { name: 'repair', boolean: true, help: 'with --verify: append what the kernel shows as Observed facts; exit 1 only if differences remain' },
-      formatFlag,
+      { ...formatFlag('json'), help: 'table or json (default json; with --verify, table)' },
     ],
     async run(ctx) {
       if (bool(ctx.args, 'verify')) return verify(ctx);
+      const fmt = outputFormat(ctx.args, 'json');
       if (bool(ctx.args, 'repair')) throw new RuntimeError('INVALID_ARGUMENT', '--repair needs --verify');
       const all = bool(ctx.args, 'all');
       const ids = all ? positionals(ctx.args, 'replay', []) : positionals(ctx.args, 'replay', ['container-id']);
@@ -245,12 +253,16 @@ export const commands: Command[] = [
       const rt = await ctx.runtime();
       const opts = { ...(atStr !== undefined ? { at: Number(atStr) } : {}), ...(atTime !== undefined ? { atTime: new Date(atTime) } : {}) };
       if (!all) {
-        ctx.out(json(await rt.replay(ids[0]!, opts)));
+        const s = await rt.replay(ids[0]!, opts);
+        ctx.out(fmt === 'json' ? json(s) : replayTable(s === null ? [] : [s]));
         return 0;
       }
       const states = [];
-      for (const id of await rt.containerIds()) states.push(await rt.replay(id, opts));
-      ctx.out(json(states.filter((s) => s !== null && s.state !== 'deleted')));
+      for (const id of await rt.containerIds()) {
+        const s = await rt.replay(id, opts);
+        if (s !== null && s.state !== 'deleted') states.push(s);
+      }
+      ctx.out(fmt === 'json' ? json(states) : replayTable(states));
       return 0;
     },
   },
@@ -261,17 +273,17 @@ export const commands: Command[] = [
     flags: [
       { name: 'archive', help: 'append each stream to DIR/<id>.ndjson (synced) before pruning it' },
       { name: 'older-than', help: 'only containers deleted at least this long ago (90s, 15m, 24h, 7d)' },
-      formatFlag,
+      formatFlag('table'),
     ],
     async run(ctx) {
       positionals(ctx.args, 'gc', []);
+      const fmt = outputFormat(ctx.args, 'table');
       const archive = str(ctx.args, 'archive');
       const older = str(ctx.args, 'older-than');
       const opts = {
         ...(archive !== undefined ? { archive: resolve(ctx.cwd, archive) } : {}),
         ...(older !== undefined ? { olderThanMs: parseDuration(older) } : {}),
       };
-      const fmt = format(ctx);
       const res = await (await ctx.runtime()).gc(opts);
       if (fmt === 'json') ctx.out(JSON.stringify(res));
       else ctx.out(table(['ID', 'EVENTS', 'ARCHIVE'], res.pruned.map((p) => [p.id, String(p.pruned), p.archive ?? '-'])));
@@ -369,12 +381,13 @@ export const commands: Command[] = [
     name: 'list',
     summary: 'list the containers of the root',
     usage: 'berth list [--format table|json] [--quiet]',
-    flags: [formatFlag, { name: 'quiet', short: 'q', boolean: true, help: 'print only the ids' }],
+    flags: [formatFlag('table'), { name: 'quiet', short: 'q', boolean: true, help: 'print only the ids' }],
     async run(ctx) {
       positionals(ctx.args, 'list', []);
+      const fmt = outputFormat(ctx.args, 'table');
       const states = await (await ctx.runtime()).list();
       if (bool(ctx.args, 'quiet')) ctx.out(states.map((s) => s.id).join('\n'));
-      else if (format(ctx) === 'json') ctx.out(JSON.stringify(states.map(ociState)));
+      else if (fmt === 'json') ctx.out(JSON.stringify(states.map(ociState)));
       else ctx.out(table(['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'], states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])));
       return 0;
     },
@@ -383,12 +396,13 @@ export const commands: Command[] = [
     name: 'history',
     summary: 'print a container\'s events from the log, with sequence numbers and times',
     usage: 'berth history [--format table|json] <id>',
-    flags: [formatFlag],
+    flags: [formatFlag('table')],
     async run(ctx) {
       const [id] = positionals(ctx.args, 'history', ['container-id']);
+      const fmt = outputFormat(ctx.args, 'table');
       const events = await (await ctx.runtime()).history(id!);
-      if (format(ctx) === 'json') ctx.out(events.map((e) => JSON.stringify(e)).join('\n'));
-      else ctx.out(table(['SEQ', 'TIME', 'EVENT', 'DETAILS'], events.map((e) => [String(e.version), e.at, e.type, details(e)])));
+      if (fmt === 'json') ctx.out(events.map((e) => JSON.stringify(e)).join('\n'));
+      else ctx.out(table(['SEQ', 'TIME', 'EVENT', 'DETAILS'], events.map((e) => [String(e.version), e.at, e.type, eventDetails(e)])));
       return 0;
     },
   },
@@ -400,7 +414,7 @@ async function verify(ctx: CommandContext): Promise<number> {
   if (str(ctx.args, 'at') !== undefined || str(ctx.args, 'at-time') !== undefined) {
     throw new RuntimeError('INVALID_ARGUMENT', '--verify compares the state now: it takes no --at or --at-time');
   }
-  const fmt = format(ctx);
+  const fmt = outputFormat(ctx.args, 'table');
   const repair = bool(ctx.args, 'repair');
   const reports = await (await ctx.runtime()).verify(id, { repair });
   const left = (r: (typeof reports)[number]) => (repair ? r.remaining : r.differences);
@@ -420,12 +434,15 @@ async function verify(ctx: CommandContext): Promise<number> {
  * root for long, so when it owns the log it serves it: other berth commands keep working
  * (and their events show up here).
  */
-async function follow(ctx: CommandContext): Promise<number> {
+async function follow(ctx: CommandContext, fmt: OutputFormat): Promise<number> {
   const [id] = positionals(ctx.args, 'events', [], ['container-id']);
   const rt = await ctx.runtime({ serve: true });
   const events$ = id === undefined ? rt.events$ : rt.events$For(id);
+  const t = streamTable([['TIME', 24], ['ID', 12], ['SEQ', 3], ['EVENT', 17], ['DETAILS', 0]]);
+  if (fmt === 'table') ctx.out(t.header);
+  const print = fmt === 'json' ? (e: StoredEvent) => ctx.out(JSON.stringify(e)) : (e: StoredEvent) => ctx.out(t.row([e.at, e.stream, String(e.version), e.type, eventDetails(e)]));
   await new Promise<void>((resolve) => {
-    const sub = events$.subscribe({ next: (e) => ctx.out(JSON.stringify(e)), complete: resolve, error: () => resolve() });
+    const sub = events$.subscribe({ next: print, complete: resolve, error: () => resolve() });
     const stop = () => {
       sub.unsubscribe();
       resolve();
@@ -450,35 +467,23 @@ function parseInterval(v: string): number {
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'] ?? 1000);
 }
 
-function format(ctx: CommandContext): 'table' | 'json' {
-  const f = str(ctx.args, 'format') ?? 'table';
-  if (f !== 'table' && f !== 'json') throw new RuntimeError('INVALID_ARGUMENT', `--format ${f}: use table or json`);
-  return f;
+/** events (stats) as table rows: one per sample, OOM kill or memory-pressure notice. */
+function statsTable(ctx: CommandContext): (type: string, data?: unknown) => void {
+  const t = streamTable([['TIME', 24], ['TYPE', 15], ['CPU_NS', 12], ['MEMORY', 10], ['PIDS', 4], ['DETAILS', 0]]);
+  let header = false;
+  return (type, data) => {
+    if (!header) ctx.out(t.header);
+    header = true;
+    const s = type === 'stats' ? data as Stats : null;
+    const details = type === 'memory_pressure' ? `level=${(data as { level: string }).level}` : '';
+    ctx.out(t.row([new Date().toISOString(), type, s ? String(s.cpu.usage.total) : '-', s ? String(s.memory.usage.usage) : '-', s ? String(s.pids.current) : '-', details]));
+  };
 }
 
-/** One line per event: the payload's interesting fields, without the (large) config. */
-function details(e: StoredEvent): string {
-  const d = e.data;
-  switch (e.type) {
-    case 'CreateRequested': return `bundle=${d.bundle}`;
-    case 'Created': return `pid=${d.pid}`;
-    case 'KillRequested':
-    case 'Signaled': return `signal=${signalName(Number(d.signal))}${d.all ? ' all' : ''}`;
-    case 'Exited': return d.signal !== null ? `signal=${signalName(Number(d.signal))}` : `code=${d.code ?? 'unknown'}`;
-    case 'DeleteRequested': return d.force ? 'force' : '';
-    case 'Observed': return `status=${d.status} (${d.reason})`;
-    case 'ExecRequested': return `exec=${d.execId} args=${JSON.stringify((d.process as { args?: string[] } | undefined)?.args ?? [])}`;
-    case 'ExecStarted': return `exec=${d.execId} pid=${d.pid}`;
-    case 'ExecExited': return `exec=${d.execId} ${d.signal !== null ? `signal=${signalName(Number(d.signal))}` : `code=${d.code ?? 'unknown'}`}`;
-    case 'ExecFailed': {
-      const err = d.error as { code?: string; message?: string } | undefined;
-      return `exec=${d.execId} ${err?.code}: ${err?.message}`;
-    }
-    default: {
-      const err = d.error as { code?: string; message?: string } | undefined;
-      return err ? `${err.code}: ${err.message}` : '';
-    }
-  }
+/** replay's states as rows: what the log says each container was (at the point asked). */
+function replayTable(states: ContainerState[]): string {
+  const exit = (s: ContainerState) => (s.exit === null ? '-' : s.exit.signal !== null ? `signal=${signalName(s.exit.signal)}` : `code=${s.exit.code ?? 'unknown'}`);
+  return table(['ID', 'STATE', 'STATUS', 'PID', 'SEQ', 'EXIT'], states.map((s) => [s.id, s.state, s.status, String(s.pid), String(s.version), exit(s)]));
 }
 
 /** Forward the signals a terminal or supervisor sends us to the container, as runc run does. */

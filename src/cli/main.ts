@@ -1,10 +1,10 @@
 import { openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 import { RuntimeError, isRuntimeError, type ErrorCode } from '../errors.js';
 import { DEFAULT_ROOT, openRuntime, type Runtime } from '../runtime.js';
 import { parseArgs, str, bool, type FlagSpec } from './args.js';
 import { commands, type Command } from './commands.js';
+import { formatVersion, versionInfo } from '../version.js';
 
 /** Stable exit statuses per error code (docs/cli.md); `run` otherwise exits with the container's. */
 export const EXIT_STATUS: Record<ErrorCode, number> = {
@@ -86,8 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     log = makeLogger(logFile, str(global, 'log-format') ?? 'text', bool(global, 'debug'));
     const [name, ...rest] = global.positionals;
     if (bool(global, 'version') || name === 'version') {
-      const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-      process.stdout.write(`berth version ${pkg.version}\nspec: 1.0.2\n`);
+      process.stdout.write(`${formatVersion(await versionInfo())}\n`);
       return 0;
     }
     if (!name && !bool(global, 'help')) {

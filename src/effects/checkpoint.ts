@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { Checkpointed, Observed } from '../machines/events.js';
@@ -8,7 +8,7 @@ import { cgroupOf, removeEmptyDefaultParent } from './cgroup.js';
 import { criuBinary, criuFeature, runCriu, startCriu, type CriuBinary, type CriuRun } from './criu.js';
 import { closeQuietly } from './create.js';
 import { readLine } from './statusLines.js';
-import { dumpArgs, externalBinds, META_FILE, DUMP_LOG, type ImageMeta } from './criuArgs.js';
+import { dumpArgs, EXTERNAL_NAMESPACES, externalBinds, joinedExternalNamespaces, META_FILE, DUMP_LOG, type ImageMeta } from './criuArgs.js';
 import { removeCgroupYards, undoNetworkLock } from './criuRecover.js';
 import { reap } from './reap.js';
 import { trackedProcess, untrack } from './track.js';
@@ -39,17 +39,20 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   mkdirSync(workDir, { recursive: true });
   const binds = externalBinds(c.config, { rootfs: c.rootfs, bundle: c.bundle ?? '', cgroups: d.cgroups(), cgroup: c.cgroup });
   const stdio = stdioKeys(proc.pid);
+  // The namespace the init is in, by inode: what criu sees, whatever the path names by now.
+  const externalNamespaces = joinedExternalNamespaces(c.config)
+    .map(({ type }) => ({ type, inode: statSync(`/proc/${proc.pid}/ns/${EXTERNAL_NAMESPACES.get(type)!.criu}`).ino }));
   const cg = c.cgroup === null ? null : cgroupOf(d, c);
   const layout = d.cgroups();
   const freezer = c.cgroup === null ? null
     : layout.v1.freezer ? join(layout.v1.freezer, c.cgroup) : layout.unified ? join(layout.unified, c.cgroup) : null;
   const args = dumpArgs({
     pid: proc.pid, options: o, workDir, freezeCgroup: freezer,
-    externalMounts: [...binds.keys()], externalFiles: stdio.externalFiles,
+    externalMounts: [...binds.keys()], externalFiles: stdio.externalFiles, externalNamespaces,
   });
   const meta: ImageMeta = {
     berth: 1, id: c.id, criuVersion: bin.version, created: new Date().toISOString(),
-    externalMounts: [...binds.keys()], stdio: stdio.keys, options: o,
+    externalMounts: [...binds.keys()], stdio: stdio.keys, externalNamespaces: externalNamespaces.map((n) => n.type), options: o,
   };
   const metaFile = join(o.imagePath, META_FILE);
   const writeMeta = () => writeFileSync(metaFile, `${JSON.stringify(meta, null, 2)}\n`);

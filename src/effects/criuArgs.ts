@@ -5,7 +5,7 @@
  */
 import { RuntimeError } from '../errors.js';
 import type { CheckpointOptions, CriuOptions, ManageCgroupsMode } from '../machines/events.js';
-import type { OciConfig } from '../machines/spec.js';
+import type { NamespaceType, OciConfig } from '../machines/spec.js';
 import type { CgroupLayout } from './cgroupLayout.js';
 import { planInit } from './initPlan.js';
 
@@ -24,6 +24,8 @@ export interface ImageMeta {
    * criu restores that fd by itself.
    */
   stdio: (string | null)[];
+  /** Namespaces the container joined by path, declared external to criu (absent in older records: none). */
+  externalNamespaces?: NamespaceType[];
   options: CheckpointOptions;
 }
 
@@ -56,6 +58,41 @@ export function externalBinds(config: OciConfig, host: { rootfs: string; bundle:
   return binds;
 }
 
+/**
+ * A namespace the container joined by path is someone else's (podman's and CNI's netns under
+ * /run/netns): criu must neither dump nor recreate it. As runc, the dump names it external by
+ * inode under a fixed key (criu's `--external net[<ino>]:<key>`) and the restore hands in the
+ * namespace its own config names under that key (`--inherit-fd`). criu supports this for the
+ * network namespace (and for pid only where the dumped tree is not the namespace's init).
+ */
+export const EXTERNAL_NAMESPACES: ReadonlyMap<NamespaceType, { criu: string; key: string }> = new Map([
+  ['network', { criu: 'net', key: 'extRootNetNS' }],
+]);
+
+/** The namespaces of `config` joined by path that a checkpoint declares external, with their paths. */
+export function joinedExternalNamespaces(config: OciConfig): { type: NamespaceType; path: string }[] {
+  return (config.linux?.namespaces ?? [])
+    .filter((n): n is { type: NamespaceType; path: string } => n.path !== undefined && EXTERNAL_NAMESPACES.has(n.type));
+}
+
+/**
+ * The mount points a restore must find in the rootfs: the destination of every mount create
+ * makes directly on the root (one under another mount lives in that filesystem, which criu
+ * restores, or in a bind's host source). Each with its bind source, if a bind: a file source
+ * needs a file to mount on. runc's prepareCriuRestoreMounts makes the same ones, so a checkpoint
+ * restores into a fresh copy of the image (podman's `restore --import`).
+ */
+export function rootMountpoints(config: OciConfig, host: { rootfs: string; bundle: string; cgroups: CgroupLayout; cgroup: string | null }): { dest: string; bindSource: string | null }[] {
+  const plan = planInit(config, { rootfs: host.rootfs, bundle: host.bundle, cgroups: host.cgroups, ...(host.cgroup ? { cgroup: host.cgroup } : {}) });
+  const mounts = new Map<string, string | null>();
+  for (const o of plan.ops) {
+    if (o.op === 'BIND') mounts.set(o.args[1]!, o.args[0]!);
+    else if (o.op === 'MOUNT' || o.op === 'TMPCOPYUP' || o.op === 'MOVE_MOUNT') mounts.set(o.args[1]!, null);
+  }
+  const under = (dest: string) => [...mounts.keys()].some((m) => m !== dest && (m === '/' || dest.startsWith(`${m}/`)));
+  return [...mounts].filter(([dest]) => dest !== '/' && !under(dest)).map(([dest, bindSource]) => ({ dest, bindSource }));
+}
+
 function commonArgs(o: CriuOptions, workDir: string, log: string): string[] {
   return [
     '-D', o.imagePath, '-W', workDir, '-o', log, '-v4',
@@ -77,6 +114,8 @@ export interface DumpPlan {
   externalMounts: readonly string[];
   /** `file[mnt_id:ino]` ids of fds criu cannot resolve inside the container's mounts. */
   externalFiles: readonly string[];
+  /** Namespaces joined by path, by their inode. */
+  externalNamespaces: readonly { type: NamespaceType; inode: number }[];
 }
 
 /** `criu dump` (or `pre-dump`) arguments after the action. */
@@ -88,6 +127,10 @@ export function dumpArgs(p: DumpPlan): string[] {
     ...(p.freezeCgroup ? ['--freeze-cgroup', p.freezeCgroup] : []),
     ...p.externalMounts.flatMap((dest) => ['--external', `mnt[${dest}]:${dest}`]),
     ...p.externalFiles.flatMap((id) => ['--external', id]),
+    ...p.externalNamespaces.flatMap(({ type, inode }) => {
+      const ns = EXTERNAL_NAMESPACES.get(type)!;
+      return ['--external', `${ns.criu}[${inode}]:${ns.key}`];
+    }),
     ...(o.leaveRunning && !o.preDump ? ['--leave-running'] : []),
     ...(o.parentPath !== null ? ['--prev-images-dir', o.parentPath, '--track-mem'] : []),
     ...(o.preDump ? ['--track-mem'] : []),
@@ -120,8 +163,13 @@ export interface RestorePlan {
   mounts: ReadonlyMap<string, string>;
   /** The checkpoint's stdio keys; fd i of the new container is handed to criu as fd 3 + i. */
   stdio: readonly (string | null)[];
+  /** The external namespaces, in the order their fds follow the stdio (fd 6, 7, …). */
+  externalNamespaces: readonly NamespaceType[];
   pidFile: string;
 }
+
+/** The fd (in criu) of the first external namespace a restore hands in: after the three stdio fds. */
+export const RESTORE_NS_FD = 6;
 
 /** `criu restore` arguments after the action. */
 export function restoreArgs(p: RestorePlan): string[] {
@@ -135,6 +183,7 @@ export function restoreArgs(p: RestorePlan): string[] {
     ...(p.options.manageCgroupsMode === 'ignore' ? ['--leave-stopped'] : ['--cgroup-root', p.cgroup]),
     ...[...p.mounts].flatMap(([dest, source]) => ['--external', `mnt[${dest}]:${source}`]),
     ...p.stdio.flatMap((key, i) => (key === null ? [] : ['--inherit-fd', `fd[${3 + i}]:${key}`])),
+    ...p.externalNamespaces.flatMap((type, i) => ['--inherit-fd', `fd[${RESTORE_NS_FD + i}]:${EXTERNAL_NAMESPACES.get(type)!.key}`]),
     ...(p.options.lazyPages ? ['--lazy-pages'] : []),
   ];
 }
@@ -150,5 +199,5 @@ export function parseMeta(text: string, file: string): ImageMeta {
   if (!m || m.berth !== 1 || typeof m.id !== 'string' || !Array.isArray(m.externalMounts) || !Array.isArray(m.stdio)) {
     throw new RuntimeError('INVALID_ARGUMENT', `${file} is not a berth checkpoint record`, { field: 'imagePath' });
   }
-  return m as ImageMeta;
+  return { ...m, externalNamespaces: m.externalNamespaces ?? [] } as ImageMeta;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RuntimeError, wrapSyscall } from '../errors.js';
@@ -12,9 +12,11 @@ import { criuBinary, criuFeature, runCriu, startCriu, type CriuBinary } from './
 import { readLine } from './statusLines.js';
 import type { RestoreOptions } from '../machines/events.js';
 import { removeCgroupYards } from './criuRecover.js';
-import { externalBinds, LAZY_LOG, lazyPagesArgs, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
+import { externalBinds, joinedExternalNamespaces, rootMountpoints, LAZY_LOG, lazyPagesArgs, META_FILE, parseMeta, restoreArgs, RESTORE_LOG, type ImageMeta } from './criuArgs.js';
+import type { NamespaceType, OciConfig } from '../machines/spec.js';
 import type { EffectDeps } from './deps.js';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from './linuxConstants.js';
+import { makeMountpoint } from './mountpoint.js';
 import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
 
@@ -59,6 +61,12 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
     }
     mounts.set(dest, source);
   }
+  const namespaces = externalNamespaces(what, meta, config);
+  // criu mounts on the mount points create made; a rootfs never created in (an imported
+  // checkpoint's fresh copy) lacks them. runc makes them too, also in a read-only rootfs.
+  for (const m of rootMountpoints(config, { rootfs, bundle: c.bundle, cgroups: d.cgroups(), cgroup })) {
+    makeMountpoint(rootfs, m.dest, m.bindSource !== null && !(statSync(m.bindSource, { throwIfNoEntry: false })?.isDirectory() ?? true));
+  }
   const workDir = o.workPath ?? o.imagePath;
   mkdirSync(workDir, { recursive: true });
   const dir = d.paths.containerDir(id);
@@ -79,11 +87,17 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
       let restorePid = 0;
       // A lazy restore waits on the daemon for its pages: if the daemon dies, so must it.
       void daemon?.done.catch(() => { if (restorePid > 0) killQuietly(restorePid); });
-      await runCriu(bin, {
-        action: 'restore', workDir, logName: RESTORE_LOG, what, fds: d.stdioFor(id).fds,
-        args: restoreArgs({ options: o, workDir, root, cgroup, mounts, stdio: meta.stdio, pidFile: criuPid }),
-        onSpawn: (pid) => { restorePid = pid; },
-      });
+      const nsFds: number[] = [];
+      try {
+        for (const n of namespaces) nsFds.push(openNamespace(what, n));
+        await runCriu(bin, {
+          action: 'restore', workDir, logName: RESTORE_LOG, what, fds: [...d.stdioFor(id).fds, ...nsFds],
+          args: restoreArgs({ options: o, workDir, root, cgroup, mounts, stdio: meta.stdio, externalNamespaces: namespaces.map((n) => n.type), pidFile: criuPid }),
+          onSpawn: (pid) => { restorePid = pid; },
+        });
+      } finally {
+        for (const fd of nsFds) closeSync(fd);
+      }
       restorePid = 0;
     } catch (e) {
       removeCgroupYards(d.sys, workDir);
@@ -118,6 +132,36 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
     removeEmptyDefaultParent(d, cgroup);
     rmSync(dir, { recursive: true, force: true });
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
+  }
+}
+
+/**
+ * The namespaces the restored tree joins instead of recreating: exactly those the checkpoint
+ * declared external, each named by path in the restore's config (podman gives the restore a
+ * new netns). A mismatch either way is the config's: criu would fail, or silently give the
+ * container a namespace the config does not ask for.
+ */
+function externalNamespaces(what: string, meta: ImageMeta, config: OciConfig): { type: NamespaceType; path: string }[] {
+  const joined = joinedExternalNamespaces(config);
+  const dumped = meta.externalNamespaces ?? [];
+  for (const type of dumped) {
+    if (!joined.some((n) => n.type === type)) {
+      throw new RuntimeError('INVALID_CONFIG', `${what}: the checkpoint joined a ${type} namespace by path; the bundle's config.json must name one to restore into`, { field: 'linux.namespaces' });
+    }
+  }
+  for (const n of joined) {
+    if (!dumped.includes(n.type)) {
+      throw new RuntimeError('INVALID_CONFIG', `${what}: the bundle's config.json joins the ${n.type} namespace ${n.path}, but the checkpoint has its own ${n.type} namespace`, { field: 'linux.namespaces' });
+    }
+  }
+  return joined;
+}
+
+function openNamespace(what: string, n: { type: NamespaceType; path: string }): number {
+  try {
+    return openSync(n.path, 'r');
+  } catch (e) {
+    throw new RuntimeError('INVALID_CONFIG', `${what}: ${n.type} namespace ${n.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { field: 'linux.namespaces', cause: e });
   }
 }
 

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLI } from '../helpers/cli.js';
+import { consecutive, counts, criuSkip, untilCount } from '../helpers/criu.js';
 import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
 import { removeClientCgroups } from './cgroups.js';
 import { clientImages, type ClientImages } from './image.js';
@@ -25,11 +26,13 @@ describe('podman drives berth', () => {
   let images: ClientImages;
   let atStart: HostSnapshot;
   const berthRoot = () => join(dir, 'berth');
-  const podman = (...args: string[]) => run('podman', [
+  const podmanArgs = (args: string[]) => [
     '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
     '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
     '--runtime', join(dir, 'berth-runtime'), ...args,
-  ], { timeout: 60_000 });
+  ];
+  const podman = (...args: string[]) => run('podman', podmanArgs(args), { timeout: 60_000 });
+  const history = async (id: string) => (await run(process.execPath, [CLI, '--root', berthRoot(), 'history', id])).stdout;
 
   before(async () => {
     atStart = snapshot();
@@ -80,12 +83,12 @@ describe('podman drives berth', () => {
     await podman('rm', 'web');
     // berth's log has the whole story, including the exec. conmon's exit command (podman
     // container cleanup) deletes the container in the background: wait for it.
-    let history = '';
-    for (let i = 0; i < 300 && !/\bDeleted\b/.test(history); i++) {
+    let events = '';
+    for (let i = 0; i < 300 && !/\bDeleted\b/.test(events); i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 100));
-      history = (await run(process.execPath, [CLI, '--root', berthRoot(), 'history', id])).stdout;
+      events = await history(id);
     }
-    for (const t of ['Created', 'Started', 'ExecStarted', 'Paused', 'Resumed', 'Deleted']) assert.match(history, new RegExp(`\\b${t}\\b`));
+    for (const t of ['Created', 'Started', 'ExecStarted', 'Paused', 'Resumed', 'Deleted']) assert.match(events, new RegExp(`\\b${t}\\b`));
   });
 
   it('--memory sets the container\'s memory limit', async () => {
@@ -93,4 +96,62 @@ describe('podman drives berth', () => {
       'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max');
     assert.equal(stdout.trim(), String(64 * 1024 * 1024));
   });
+
+  it('run -it: the container gets a terminal on stdin and stdout; input, output and exit status pass', { timeout: 60_000 }, async (t) => {
+    // podman wants a terminal on its own stdin for -it: script(1) gives it one, as a user's shell would.
+    const cmd = ['podman', ...podmanArgs(['run', '--rm', '-it', ...ULIMITS, IMAGE, 'sh', '-c',
+      'tty; [ -t 0 ] && [ -t 1 ] && echo TTY; printf "ready> "; read x; echo "got:$x"; exit 3'])];
+    const child = spawn('script', ['-qec', cmd.map(shellQuote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL')); // a no-op once it has exited
+    child.stdin.on('error', () => undefined); // podman gone early: the status says why
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const prompt = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: string) => {
+        out += d;
+        if (out.includes('ready> ')) resolve();
+      });
+    });
+    const status = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await Promise.race([prompt, status]);
+    child.stdin.write('hello\r');
+    assert.equal(await status, 3, `exit status of the container's shell; output: ${JSON.stringify(out)}`);
+    const lines = out.split(/\r?\n/);
+    assert.match(lines[0]!, /^\/dev\/pts\/\d+$/, 'tty names the container\'s pty');
+    assert.equal(lines[1], 'TTY', 'stdin and stdout are a terminal');
+    assert.ok(lines.includes('got:hello'), `the terminal's input reached the container: ${JSON.stringify(out)}`);
+  });
+
+  it('podman container checkpoint and restore, also --export and --import: the counter goes on from its dumped value', { skip: criuSkip() }, async (t) => {
+    // The count goes to a host directory: a restored shell appends the next value, a fresh one would start again at 1.
+    const data = join(dir, 'count');
+    mkdirSync(data);
+    t.after(() => podman('rm', '--force', 'counter').catch(() => undefined));
+    const id = (await podman('run', '-d', '--name', 'counter', ...ULIMITS, '-v', `${data}:/data`, IMAGE, 'sh', '-c',
+      'i=0; while :; do i=$((i+1)); echo $i >> /data/log; sleep 0.05; done')).stdout.trim();
+    await untilCount(data, 3);
+    await podman('container', 'checkpoint', 'counter');
+    assert.equal((await podman('inspect', '--format', '{{.State.Status}}', 'counter')).stdout.trim(), 'exited');
+    const last = counts(data).at(-1)!;
+    await podman('container', 'restore', 'counter');
+    assert.equal((await podman('inspect', '--format', '{{.State.Status}}', 'counter')).stdout.trim(), 'running');
+    const after = await untilCount(data, last + 3);
+    assert.ok(consecutive(after), `the count goes on from ${last} without restarting: ${after.join(',')}`);
+    for (const e of ['CheckpointRequested', 'Checkpointed', 'RestoreRequested', 'Restored']) assert.match(await history(id), new RegExp(`\\b${e}\\b`));
+
+    // --export, remove the container, --import: the restore gets a fresh copy of the image.
+    const archive = join(dir, 'counter.tar.gz');
+    await podman('container', 'checkpoint', '--export', archive, 'counter');
+    const exported = counts(data).at(-1)!;
+    await podman('rm', 'counter');
+    await podman('container', 'restore', '--import', archive);
+    const imported = await untilCount(data, exported + 3);
+    assert.ok(consecutive(imported), `the imported container goes on from ${exported}: ${imported.join(',')}`);
+    await podman('rm', '--force', 'counter');
+  });
 });
+
+/** One argument for sh -c, as typed. */
+function shellQuote(a: string): string {
+  return `'${a.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openRuntime } from '../../src/index.js';
 import { runtimeFixture } from '../helpers/fixture.js';
+import { busyboxRootfs } from '../helpers/bundle.js';
+import type { OciConfig } from '../../src/machines/spec.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import {
   COUNTER, cgroupExists, consecutive, counts, criuHas, criuProcesses, criuSkip, tempDir, untilCount,
@@ -111,6 +113,90 @@ test('--leave-running keeps counting; a restore under a new id with another bind
   await c.delete({ force: true });
   await noCriuLeft();
   assert.equal(cgroupExists(f.root, 'cr-copy'), false);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+/** A network namespace made by `ip netns add` (as podman's and CNI's), removed after the test. */
+function netns(t: { after(fn: () => void): void }, name: string): string {
+  const path = `/var/run/netns/${name}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  t.after(() => { if (existsSync(path)) execFileSync('ip', ['netns', 'del', name]); });
+  return path;
+}
+
+test('a network namespace joined by path is external to criu: the restore joins the one its config names', { skip }, async (t) => {
+  const before = snapshot();
+  const first = netns(t, `berth-cr-a-${process.pid}`);
+  const second = netns(t, `berth-cr-b-${process.pid}`);
+  const joining = (path: string | null, data: string) => f.bundle(COUNTER, (c) => {
+    c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
+    c.linux!.namespaces = c.linux!.namespaces!.map((n) => (n.type === 'network' && path ? { type: 'network', path } : n));
+  });
+  const data = temp('berth-count-');
+  const images = temp('berth-img-');
+  const c = await f.rt.create('cr-netns', { bundle: joining(first, data).dir, stdio: 'ignore' });
+  t.after(() => f.rt.delete('cr-netns', true).catch(() => undefined));
+  await c.start();
+  await untilCount(data, 3);
+  await c.checkpoint({ imagePath: images });
+  const last = counts(data).at(-1)!;
+  assert.deepEqual(JSON.parse(readFileSync(join(images, 'berth-checkpoint.json'), 'utf8')).externalNamespaces, ['network']);
+
+  // A restore whose config does not join a netns cannot give the tree the one it was in.
+  await assert.rejects(f.rt.restore('cr-netns-own', { bundle: joining(null, data).dir, imagePath: images, stdio: 'ignore' }),
+    { code: 'INVALID_CONFIG', field: 'linux.namespaces', message: /joined a network namespace by path/ });
+  assert.equal(cgroupExists(f.root, 'cr-netns-own'), false);
+
+  const r = await f.rt.restore('cr-netns-b', { bundle: joining(second, data).dir, imagePath: images, stdio: 'ignore' });
+  t.after(() => f.rt.delete('cr-netns-b', true).catch(() => undefined));
+  const pid = (await r.state()).pid;
+  assert.equal(readlinkSync(`/proc/${pid}/ns/net`), `net:[${statSync(second).ino}]`, 'restored into the namespace the restore\'s config names');
+  const after = await untilCount(data, last + 3);
+  assert.ok(consecutive(after), `the count goes on from ${last}: ${after.join(',')}`);
+  await r.delete({ force: true });
+  await c.delete();
+  await noCriuLeft();
+  execFileSync('ip', ['netns', 'del', `berth-cr-a-${process.pid}`]);
+  execFileSync('ip', ['netns', 'del', `berth-cr-b-${process.pid}`]);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a restore into a fresh copy of the rootfs makes the mount points create made (podman\'s restore --import)', { skip }, async (t) => {
+  const before = snapshot();
+  const data = temp('berth-count-');
+  const group = join(temp('berth-file-'), 'group');
+  writeFileSync(group, 'berth:x:4242:\n');
+  const binds = (c: OciConfig) => {
+    c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
+    c.mounts!.push({ destination: '/etc/group', type: 'bind', source: group, options: ['bind', 'ro'] });
+  };
+  const c = await f.rt.create('cr-fresh-src', { bundle: f.bundle(COUNTER, binds).dir, stdio: 'ignore' });
+  t.after(() => f.rt.delete('cr-fresh-src', true).catch(() => undefined));
+  await c.start();
+  await untilCount(data, 3);
+  const images = temp('berth-img-');
+  await c.checkpoint({ imagePath: images });
+  const last = counts(data).at(-1)!;
+
+  // A copy of the image without the directory and the file the binds go on.
+  const rootfs = join(temp('berth-rootfs-'), 'rootfs');
+  execFileSync('cp', ['-a', busyboxRootfs(), rootfs]);
+  rmSync(join(rootfs, 'run'), { recursive: true });
+  rmSync(join(rootfs, 'etc/group'));
+  const fresh = f.bundle(COUNTER, (cfg) => {
+    binds(cfg);
+    cfg.root = { path: rootfs, readonly: true };
+  });
+  const r = await f.rt.restore('cr-fresh', { bundle: fresh.dir, imagePath: images, stdio: 'ignore' });
+  t.after(() => f.rt.delete('cr-fresh', true).catch(() => undefined));
+  assert.ok(statSync(join(rootfs, 'run')).isDirectory() && statSync(join(rootfs, 'etc/group')).isFile(), 'the mount points are back in the rootfs');
+  const after = await untilCount(data, last + 3);
+  assert.ok(consecutive(after), `the count goes on from ${last}: ${after.join(',')}`);
+  const pid = (await r.state()).pid;
+  assert.equal(readFileSync(`/proc/${pid}/root/etc/group`, 'utf8'), 'berth:x:4242:\n', 'the file bind is mounted on it');
+  await r.delete({ force: true });
+  await c.delete();
+  await noCriuLeft();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 

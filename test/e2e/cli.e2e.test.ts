@@ -196,3 +196,67 @@ test('cli: events --follow tails the log live while other commands run; replay r
   assert.equal((await berth(root, ['replay', '--at', 'x', 'cli-log'])).status, 2);
   await assertNoLeaks(before, root);
 });
+
+test('cli: every report command takes --format table|json with its own default; anything else is refused by name before the root is touched', async (t) => {
+  cleanup(t, 'cli-fmt');
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  await ok(['run', '--detach', '--bundle', b.dir, 'cli-fmt']);
+  const pid = (await state('cli-fmt')).pid;
+  const firstLine = (text: string) => text.split('\n')[0]!;
+  const reports: { args: string[]; fallback: 'table' | 'json'; header: RegExp; json(out: string): void }[] = [
+    { args: ['list'], fallback: 'table', header: /^ID +PID +STATUS +BUNDLE +CREATED +OWNER$/, json: (o) => assert.ok((JSON.parse(o) as { id: string }[]).some((c) => c.id === 'cli-fmt')) },
+    // runc's ps --format json: an array of host pids.
+    { args: ['ps', 'cli-fmt'], fallback: 'table', header: /^PID +CMD$/, json: (o) => assert.deepEqual(JSON.parse(o), [pid]) },
+    // The log's events: one JSON object per line, as events --follow streams them.
+    { args: ['history', 'cli-fmt'], fallback: 'table', header: /^SEQ +TIME +EVENT +DETAILS$/, json: (o) => assert.deepEqual(o.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type), ['CreateRequested', 'Created', 'StartRequested', 'Started']) },
+    { args: ['replay', 'cli-fmt'], fallback: 'json', header: /^ID +STATE +STATUS +PID +SEQ +EXIT$/, json: (o) => assert.equal((JSON.parse(o) as { status: string }).status, 'running') },
+    { args: ['replay', '--all'], fallback: 'json', header: /^ID +STATE +STATUS +PID +SEQ +EXIT$/, json: (o) => assert.ok((JSON.parse(o) as { id: string }[]).some((c) => c.id === 'cli-fmt')) },
+    { args: ['replay', '--verify'], fallback: 'table', header: /^\d+ container\(s\): the log matches the kernel$/, json: (o) => assert.deepEqual((JSON.parse(o) as { id: string; differences: unknown[] }[]).find((r) => r.id === 'cli-fmt')?.differences, []) },
+    // Only streams deleted an hour ago: the other tests' stay.
+    { args: ['gc', '--older-than', '1h'], fallback: 'table', header: /^ID +EVENTS +ARCHIVE$/, json: (o) => {
+      const r = JSON.parse(o) as { pruned: unknown[]; kept: string[] };
+      assert.deepEqual(r.pruned, []);
+      assert.ok(r.kept.includes('cli-fmt'));
+    } },
+    { args: ['features'], fallback: 'json', header: /^FIELD +VALUE$/, json: (o) => assert.equal((JSON.parse(o) as { ociVersionMax: string }).ociVersionMax, '1.2.0') },
+    { args: ['events', '--stats', 'cli-fmt'], fallback: 'json', header: /^TIME +TYPE +CPU_NS +MEMORY +PIDS +DETAILS$/, json: (o) => assert.equal((JSON.parse(o) as { type: string }).type, 'stats') },
+  ];
+  const fresh = join(b.dir, 'no-root');
+  for (const r of reports) {
+    const what = r.args.join(' ');
+    const table = (await ok([...r.args, '--format', 'table'])).stdout;
+    assert.match(firstLine(table), r.header, `${what} --format table`);
+    r.json((await ok([...r.args, '-f', 'json'])).stdout);
+    const plain = (await ok(r.args)).stdout;
+    if (r.fallback === 'table') assert.match(firstLine(plain), r.header, `${what} defaults to a table`);
+    else r.json(plain);
+    const bad = await berth(fresh, [...r.args, '--format', 'yaml']);
+    assert.equal(bad.status, 2, `${what} --format yaml`);
+    assert.equal(bad.stderr, 'berth: --format yaml: use table or json [INVALID_ARGUMENT]\n');
+    assert.equal(existsSync(fresh), false, `${what} --format yaml refused before the root was opened`);
+  }
+  assert.match((await ok(['replay', '--format', 'table', 'cli-fmt'])).stdout.split('\n')[1]!, new RegExp(`^cli-fmt +running +running +${pid} +4 +-$`));
+  assert.match((await ok(['features', '--format', 'table'])).stdout, /^linux\.namespaces +cgroup,ipc,mount,network,pid,time,user,uts$/m);
+  assert.match((await ok(['events', '--stats', '--format', 'table', 'cli-fmt'])).stdout.split('\n')[1]!, /^\S+Z +stats +\d+ +\d+ +1 *$/);
+
+  // events --follow as a table: a header, then one row per committed event.
+  const out = join(b.dir, 'follow.out');
+  const fd = openSync(out, 'w');
+  const follower = spawn(process.execPath, [CLI, '--root', root, 'events', '--follow', '--format', 'table', 'cli-fmt'], { stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  t.after(() => follower.kill('SIGKILL'));
+  for (let i = 0; i < 200 && !existsSync(join(root, 'log.sock')); i++) await new Promise((r) => setTimeout(r, 25));
+  await ok(['pause', 'cli-fmt']);
+  await ok(['resume', 'cli-fmt']);
+  const exited = new Promise((r) => follower.on('exit', r));
+  follower.kill('SIGTERM');
+  await exited;
+  const rows = readFileSync(out, 'utf8').trim().split('\n');
+  assert.match(rows[0]!, /^TIME +ID +SEQ +EVENT +DETAILS$/);
+  assert.deepEqual(rows.slice(1).map((l) => l.split(/ +/).slice(1, 4)), [
+    ['cli-fmt', '5', 'PauseRequested'], ['cli-fmt', '6', 'Paused'], ['cli-fmt', '7', 'ResumeRequested'], ['cli-fmt', '8', 'Resumed'],
+  ]);
+  await ok(['delete', '--force', 'cli-fmt']);
+  await assertNoLeaks(before, root);
+});

@@ -4,7 +4,7 @@
  * name it leaves out is refused.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseMountOptions } from '../../src/effects/initPlan.js';
@@ -12,7 +12,10 @@ import type { Features } from '../../src/features.js';
 import { NAMESPACE_TYPES, defaultConfig, validateConfig, type OciConfig } from '../../src/machines/spec.js';
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS } from '../../src/machines/security.js';
 import { tempRoot } from '../helpers/bundle.js';
-import { berth } from '../helpers/cli.js';
+import { berth, CLI } from '../helpers/cli.js';
+import { CRIU } from '../helpers/criu.js';
+import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
+import { OCI_VERSION_MAX } from '../../src/features.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
 function accepts(edit: (c: OciConfig) => void): boolean {
@@ -91,4 +94,27 @@ test('features: the annotations name this build and the libseccomp linked into t
   const dev = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'libseccomp-dev'], { encoding: 'utf8' });
   assert.ok(dev.startsWith(`${doc.annotations['io.github.seccomp.libseccomp.version']}-`), `${doc.annotations['io.github.seccomp.libseccomp.version']} vs libseccomp-dev ${dev}`);
   assert.equal(doc.linux.seccomp.enabled, true);
+});
+
+test('--version: runc\'s lines (version first, as podman parses it), then libseccomp, criu and the cgroup layout', async () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const lines = async (env: NodeJS.ProcessEnv = {}) => {
+    const r = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return Object.fromEntries(r.stdout.trim().split('\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+  };
+  const first = spawnSync(process.execPath, [CLI, 'version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+  assert.equal(first, `berth version ${pkg.version}`);
+  const v = await lines();
+  assert.equal(v.spec, OCI_VERSION_MAX, 'the spec version features reports as ociVersionMax');
+  assert.equal(v.node, process.version);
+  // This checkout's HEAD: the CLI runs from it (no line where the tree is not a git checkout).
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', cwd: new URL('../..', import.meta.url) });
+  assert.equal(v.commit, head.status === 0 ? head.stdout.trim() : undefined);
+  assert.equal(v.libseccomp, execFileSync('pkg-config', ['--modversion', 'libseccomp'], { encoding: 'utf8' }).trim(), 'the libseccomp the helper was built against');
+  const criu = /^Version:\s*(\S+)/m.exec(execFileSync(CRIU, ['--version'], { encoding: 'utf8' }))?.[1];
+  assert.equal(v.criu, `${criu} (${CRIU})`);
+  assert.equal(v.cgroup, readCgroupLayout().kind);
+  const without = await lines({ BERTH_CRIU: '/nonexistent/criu' });
+  assert.match(without.criu!, /^unavailable \(criu \/nonexistent\/criu not found/, 'a missing criu is reported, not an error');
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { checkpointOptions as validateCheckpoint, restoreOptions } from '../../src/checkpointOptions.js';
 import type { CgroupLayout } from '../../src/effects/cgroupLayout.js';
 import { atLeast, lastErrors } from '../../src/effects/criu.js';
-import { dumpArgs, externalBinds, parseMeta, restoreArgs } from '../../src/effects/criuArgs.js';
+import { dumpArgs, externalBinds, joinedExternalNamespaces, parseMeta, restoreArgs, rootMountpoints } from '../../src/effects/criuArgs.js';
 import { defaultConfig } from '../../src/machines/spec.js';
 import { checkpointOptions } from '../helpers/harness.js';
 
@@ -37,35 +37,57 @@ test('external binds are exactly the binds create makes: the spec\'s, and the co
   assert.deepEqual([...externalBinds(ns, { rootfs: '/b/rootfs', bundle: '/b', cgroups: HYBRID, cgroup: '/berth/web' }).keys()], ['/data']);
 });
 
+test('a restore makes the mount points of mounts on the root only; those under another mount are that filesystem\'s', () => {
+  const c = config();
+  c.mounts!.push({ destination: '/data/sub', type: 'bind', source: '/etc', options: ['rbind'] });
+  c.mounts!.push({ destination: '/etc/hostname/', type: 'bind', source: '/etc/hostname', options: ['bind'] });
+  assert.deepEqual(rootMountpoints(c, { rootfs: '/b/rootfs', bundle: '/b', cgroups: HYBRID, cgroup: '/berth/web' }), [
+    // /dev/pts, /dev/shm, /dev/mqueue, /sys/fs/cgroup and the cgroup binds are inside these.
+    { dest: '/proc', bindSource: null }, { dest: '/dev', bindSource: null }, { dest: '/sys', bindSource: null },
+    { dest: '/data', bindSource: '/b/data' }, { dest: '/etc/hostname', bindSource: '/etc/hostname' },
+  ]);
+});
+
 test('dump arguments: runc\'s options as criu CLI flags', () => {
   const args = dumpArgs({
     pid: 42, workDir: '/w', freezeCgroup: '/sys/fs/cgroup/freezer/berth/web',
     options: checkpointOptions({ imagePath: '/img', tcpEstablished: true, fileLocks: true, emptyNs: ['network'], manageCgroupsMode: 'full', parentPath: '../pre' }),
-    externalMounts: ['/data'], externalFiles: ['file[18:3]'],
+    externalMounts: ['/data'], externalFiles: ['file[18:3]'], externalNamespaces: [{ type: 'network', inode: 4026532290 }],
   });
   assert.deepEqual(args, [
     '-t', '42', '-D', '/img', '-W', '/w', '-o', 'dump.log', '-v4', '--manage-cgroups=full', '--tcp-established',
     '--file-locks', '--empty-ns', 'net', '--freeze-cgroup', '/sys/fs/cgroup/freezer/berth/web',
-    '--external', 'mnt[/data]:/data', '--external', 'file[18:3]', '--prev-images-dir', '../pre', '--track-mem',
+    '--external', 'mnt[/data]:/data', '--external', 'file[18:3]', '--external', 'net[4026532290]:extRootNetNS',
+    '--prev-images-dir', '../pre', '--track-mem',
   ]);
-  const leave = dumpArgs({ pid: 1, workDir: '/img', freezeCgroup: null, options: checkpointOptions({ leaveRunning: true, shellJob: true, extUnixSk: true }), externalMounts: [], externalFiles: [] });
+  const leave = dumpArgs({ pid: 1, workDir: '/img', freezeCgroup: null, options: checkpointOptions({ leaveRunning: true, shellJob: true, extUnixSk: true }), externalMounts: [], externalFiles: [], externalNamespaces: [] });
   assert.ok(leave.includes('--leave-running') && leave.includes('--shell-job') && leave.includes('--ext-unix-sk'));
-  const pre = dumpArgs({ pid: 1, workDir: '/img', freezeCgroup: null, options: checkpointOptions({ preDump: true, leaveRunning: true }), externalMounts: [], externalFiles: [] });
+  const pre = dumpArgs({ pid: 1, workDir: '/img', freezeCgroup: null, options: checkpointOptions({ preDump: true, leaveRunning: true }), externalMounts: [], externalFiles: [], externalNamespaces: [] });
   assert.ok(pre.includes('--track-mem') && !pre.includes('--leave-running'), 'a pre-dump always leaves the tasks running; criu refuses the flag');
+});
+
+test('namespaces joined by path are external to criu: the network one, as runc', () => {
+  const c = defaultConfig();
+  c.linux!.namespaces = [{ type: 'mount' }, { type: 'network', path: '/run/netns/a' }, { type: 'uts', path: '/proc/1/ns/uts' }, { type: 'pid' }];
+  assert.deepEqual(joinedExternalNamespaces(c), [{ type: 'network', path: '/run/netns/a' }]);
+  assert.deepEqual(joinedExternalNamespaces(defaultConfig()), []);
 });
 
 test('restore arguments: root, detached sibling, cgroup root, external mounts and inherited stdio', () => {
   const args = restoreArgs({
     options: checkpointOptions({ imagePath: '/img' }), workDir: '/img', root: '/run/berth/containers/web/criu-root', cgroup: '/berth/web2',
-    mounts: new Map([['/data', '/b2/data']]), stdio: [null, 'pipe:[77]', 'file[18:3]'], pidFile: '/run/berth/containers/web/criu.pid',
+    mounts: new Map([['/data', '/b2/data']]), stdio: [null, 'pipe:[77]', 'file[18:3]'], externalNamespaces: ['network'],
+    pidFile: '/run/berth/containers/web/criu.pid',
   });
   assert.deepEqual(args, [
     '-D', '/img', '-W', '/img', '-o', 'restore.log', '-v4', '--manage-cgroups=soft',
     '--root', '/run/berth/containers/web/criu-root', '--restore-detached', '--restore-sibling',
     '--pidfile', '/run/berth/containers/web/criu.pid', '--cgroup-root', '/berth/web2',
     '--external', 'mnt[/data]:/b2/data', '--inherit-fd', 'fd[4]:pipe:[77]', '--inherit-fd', 'fd[5]:file[18:3]',
+    // The joined netns comes in after the three stdio fds, under runc's key.
+    '--inherit-fd', 'fd[6]:extRootNetNS',
   ]);
-  const ignore = restoreArgs({ options: checkpointOptions({ manageCgroupsMode: 'ignore' }), workDir: '/img', root: '/r', cgroup: '/c', mounts: new Map(), stdio: [], pidFile: '/p' });
+  const ignore = restoreArgs({ options: checkpointOptions({ manageCgroupsMode: 'ignore' }), workDir: '/img', root: '/r', cgroup: '/c', mounts: new Map(), stdio: [], externalNamespaces: [], pidFile: '/p' });
   assert.ok(ignore.includes('--leave-stopped') && !ignore.includes('--cgroup-root'), 'ignore: berth moves the stopped tree into the cgroup itself');
 });
 
@@ -104,4 +126,5 @@ test('a checkpoint record that is not berth\'s is refused', () => {
   assert.throws(() => parseMeta('not json', '/img/berth-checkpoint.json'), { code: 'INVALID_ARGUMENT' });
   const ok = parseMeta(JSON.stringify({ berth: 1, id: 'web', externalMounts: [], stdio: [null, null, null] }), 'x');
   assert.equal(ok.id, 'web');
+  assert.deepEqual(ok.externalNamespaces, [], 'a record from before external namespaces has none');
 });
