@@ -52,7 +52,8 @@ test('property: across processes and interleavings, no address is ever allocated
         const pid = 100 + o.container;
         if (o.op === 'exit') {
           host.exit(pid);
-          host.addProcess(pid, undefined, `s${pid}.${++starts[o.container]}`);
+          starts[o.container] = (starts[o.container] ?? 0) + 1;
+          host.addProcess(pid, undefined, `s${pid}.${starts[o.container]}`);
           return;
         }
         try {
