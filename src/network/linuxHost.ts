@@ -11,10 +11,13 @@ function run(step: string, cmd: string, args: string[], input?: string): Promise
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
-      const why = stderr.trim().split('\n').filter(Boolean).slice(-2).join('; ') || err.message;
+      const lines = stderr.trim().split('\n').filter(Boolean);
+      const why = lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? err.message;
       reject(new RuntimeError('SYSCALL', `${step}: ${cmd} ${args.slice(0, 3).join(' ')}: ${why}`, { step, cause: err }));
     });
-    child.stdin?.end(input ?? '');
+    // A command that reads no stdin may exit before it is closed; its status tells, not EPIPE.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
 }
 
@@ -98,8 +101,8 @@ export function linuxNetHost(): NetHost {
       await nft('nft network rules', networkRuleset(b));
     },
     async tearDownNetwork(b) {
-      const tables = await run('nft list', 'nft', ['list', 'tables', 'ip']);
-      if (tables.split('\n').includes(`table ip ${b.table}`)) await nft('nft delete table', `delete table ip ${b.table}\n`);
+      // `add` first makes the delete idempotent within one transaction (nft 1.0.6 has no `destroy`).
+      await nft('nft delete table', `add table ip ${b.table}\ndelete table ip ${b.table}\n`);
       if (existsSync(`/sys/class/net/${b.bridge}`)) await this.deleteLink(b.bridge);
     },
     async addVeth(v: VethSpec) {
