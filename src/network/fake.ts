@@ -65,6 +65,14 @@ export class FakeNetHost implements NetHost {
     return this.links.has(name);
   }
 
+  /** Routes of the host's other interfaces (the bridges' own come from their links). */
+  readonly otherRoutes: Array<{ dst: string; dev: string }> = [{ dst: 'default', dev: 'eth0' }, { dst: '192.0.2.0/24', dev: 'eth0' }];
+
+  async routes() {
+    this.#call('routes');
+    return [...this.otherRoutes];
+  }
+
   async setUpNetwork(b: BridgeSpec) {
     this.#call('setUpNetwork', b);
     this.links.set(b.bridge, { kind: 'bridge' });

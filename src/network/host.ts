@@ -31,6 +31,8 @@ export interface NetHost {
   /** /proc/<pid>/stat's start time, undefined when the process is gone. */
   startTime(pid: number): Promise<string | undefined>;
   linkExists(name: string): Promise<boolean>;
+  /** The host's IPv4 routes (main table): a bridge subnet must not overlap one of another interface. */
+  routes(): Promise<Array<{ dst: string; dev: string }>>;
   /** The bridge with its gateway address, up, and the table with the network's NAT rules; idempotent. */
   setUpNetwork(b: BridgeSpec): Promise<void>;
   /** Removes the table and the bridge. */

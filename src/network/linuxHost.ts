@@ -81,6 +81,9 @@ export function linuxNetHost(): NetHost {
       // /sys is this (the host's) network namespace's sysfs.
       return existsSync(`/sys/class/net/${name}`);
     },
+    async routes() {
+      return JSON.parse(await run('read routes', 'ip', ['-j', '-4', 'route', 'show'])) as Array<{ dst: string; dev: string }>;
+    },
     async setUpNetwork(b: BridgeSpec) {
       if (!existsSync(`/sys/class/net/${b.bridge}`)) {
         await run('create bridge', 'ip', ['link', 'add', b.bridge, 'type', 'bridge']).catch((e: RuntimeError) => {

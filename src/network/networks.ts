@@ -11,7 +11,7 @@ import {
   addressAllocated, addressReleased, foldNetwork, networkCreated, networkStream, type Allocation, type NetworkConfig, type NetworkState,
   type ReleaseReason,
 } from './state.js';
-import { contains, gatewayOf, parseIpv4, parseSubnet, pickAddress } from './subnet.js';
+import { contains, gatewayOf, overlaps, parseCidr, parseIpv4, parseSubnet, pickAddress, type Subnet } from './subnet.js';
 import type { Attachment, AttachRequest, Networks, PortMapping } from './types.js';
 
 /** A bridge network this process may create: its name (the log stream `net:<name>`), bridge and subnet. */
@@ -25,7 +25,7 @@ export interface NetworkDefinition {
 export interface NetworksOptions {
   log: EventLog;
   logger?: Logger;
-  /** The networks attach may create; default one, `berth0` on 10.88.0.0/16. Networks already in the log are usable too. */
+  /** The networks attach may create; default one, `berth0` on 10.89.0.0/16. Networks already in the log are usable too. */
   networks?: NetworkDefinition[];
   /** The network of an attach that names none; default: the first of `networks`. */
   defaultNetwork?: string;
@@ -33,7 +33,8 @@ export interface NetworksOptions {
   host?: NetHost;
 }
 
-export const DEFAULT_NETWORK: NetworkDefinition = { name: 'berth0', subnet: '10.88.0.0/16' };
+/** Not podman's 10.88.0.0/16: a host with both would have two bridges claiming one subnet. */
+export const DEFAULT_NETWORK: NetworkDefinition = { name: 'berth0', subnet: '10.89.0.0/16' };
 const STREAM_PREFIX = 'net:';
 /** Appends lost to another writer are decided again; more losses than this in a row is a livelock. */
 const MAX_RACES = 32;
@@ -143,6 +144,15 @@ export function openNetworks(opts: NetworksOptions): Networks {
     }
   }
 
+  /** A subnet that overlaps another interface's route would steal (or lose) that traffic. */
+  async function checkRoutes(name: string, c: NetworkConfig, subnet: Subnet): Promise<void> {
+    for (const r of await host.routes()) {
+      if (r.dev === c.bridge || r.dst === 'default') continue;
+      const dst = parseCidr(r.dst);
+      if (dst !== undefined && overlaps(dst, subnet)) throw invalid('subnet', `network ${name}: subnet ${c.subnet} overlaps the route to ${r.dst} on ${r.dev}`);
+    }
+  }
+
   async function checkPid(pid: unknown): Promise<{ pid: number; start: string }> {
     if (!Number.isInteger(pid) || (pid as number) < 1) throw invalid('pid', `invalid pid ${String(pid)}: expected a process id`);
     const ns = await host.netns(pid as number);
@@ -162,6 +172,7 @@ export function openNetworks(opts: NetworksOptions): Networks {
     const c = await config(name);
     const subnet = parseSubnet(c.subnet);
     if (req.address !== undefined && !contains(subnet, parseIpv4(req.address)!)) throw invalid('address', `address ${req.address} is not in network ${name}'s subnet ${c.subnet}`);
+    await checkRoutes(name, c, subnet);
 
     let preferred = req.address;
     const held = await findAllocation(container);

@@ -29,12 +29,19 @@ export function formatIpv4(n: number): string {
  * container address besides the network and broadcast addresses.
  */
 export function parseSubnet(s: string, field = 'subnet'): Subnet {
-  const [addr, len, ...rest] = s.split('/');
-  const base = parseIpv4(addr ?? '');
-  const prefixLength = Number(len);
-  if (base === undefined || rest.length > 0 || !/^\d{1,2}$/.test(len ?? '') || prefixLength < 1 || prefixLength > 30) {
+  const net = parseCidr(s);
+  if (net === undefined || !s.includes('/') || net.prefixLength < 1 || net.prefixLength > 30) {
     throw new RuntimeError('INVALID_ARGUMENT', `invalid ${field} ${JSON.stringify(s)}: expected an IPv4 CIDR a.b.c.d/n with n from 1 to 30`, { field });
   }
+  return net;
+}
+
+/** `a.b.c.d/n` (n from 0 to 32) or a host address `a.b.c.d` (/32), as `ip route` prints them; undefined otherwise. */
+export function parseCidr(s: string): Subnet | undefined {
+  const [addr, len = '32', ...rest] = s.split('/');
+  const base = parseIpv4(addr ?? '');
+  const prefixLength = Number(len);
+  if (base === undefined || rest.length > 0 || !/^\d{1,2}$/.test(len) || prefixLength > 32) return undefined;
   const masked = (base & mask(prefixLength)) >>> 0;
   return { base: masked, prefixLength, cidr: `${formatIpv4(masked)}/${prefixLength}` };
 }
@@ -51,6 +58,11 @@ export function hostRange(net: Subnet): { first: number; last: number } {
 
 export function contains(net: Subnet, address: number): boolean {
   return ((address & mask(net.prefixLength)) >>> 0) === net.base;
+}
+
+/** Whether two subnets share an address (one contains the other's network address). */
+export function overlaps(a: Subnet, b: Subnet): boolean {
+  return contains(a, b.base) || contains(b, a.base);
 }
 
 /** The gateway (the bridge's address): the first host address. */

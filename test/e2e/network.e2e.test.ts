@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Container } from '../../src/index.js';
 import { openNetworks, type Networks, type PortMapping } from '../../src/network/index.js';
 import { hostVethName } from '../../src/network/networks.js';
@@ -14,11 +15,19 @@ import { collect } from '../helpers/streams.js';
  * init waits at the exec fifo (as the container manager does), on a bridge and subnet of the
  * test's own; every test proves no veth, bridge, nft table or unreleased address is left.
  */
+// Registered before the fixture's: a test that failed half way leaves no veth, rule or bridge
+// (the fixture then deletes its containers).
+after(async () => {
+  for (const n of [nets(), tinyNets()]) for (const a of await n.attachments()) await n.detach(a.container);
+});
 const f = runtimeFixture();
 const NET = testNetwork('n');
+const TINY = testNetwork('x', 1, 30);
 // Opened on first use: the fixture's runtime (and so its log) exists once its before hook ran.
 let opened: Networks | undefined;
 const nets = (): Networks => (opened ??= openNetworks({ log: f.rt.log, networks: [NET] }));
+let openedTiny: Networks | undefined;
+const tinyNets = (): Networks => (openedTiny ??= openNetworks({ log: f.rt.log, networks: [TINY] }));
 
 const SERVE = (reply: string) => ['nc', '-ll', '-p', '80', '-e', 'echo', reply];
 
@@ -134,16 +143,14 @@ test('bad input leaves nothing: a port in use on the host or already published, 
   await hostNs.delete({ force: true });
   await assert.rejects(nets().attach({ container: 'net-gone', pid: pid }), { code: 'INVALID_ARGUMENT', field: 'pid' }, 'a pid that is gone');
 
-  const tiny = { ...testNetwork('x', 1, 30) };
-  const tinyNets = openNetworks({ log: f.rt.log, networks: [tiny] });
-  const one = await attached('net-tiny-1', ['sleep', '1000'], [], tinyNets);
+  const one = await attached('net-tiny-1', ['sleep', '1000'], [], tinyNets());
   const c2 = await f.rt.create('net-tiny-2', { bundle: f.bundle(['sleep', '1000']).dir, stdio: 'ignore' });
-  await assert.rejects(tinyNets.attach({ container: 'net-tiny-2', pid: (await c2.state()).pid }), { code: 'INVALID_ARGUMENT', field: 'network', message: /no free address left/ });
-  assert.equal(linkExists(hostVethName(tiny.name, 'net-tiny-2')), false);
+  await assert.rejects(tinyNets().attach({ container: 'net-tiny-2', pid: (await c2.state()).pid }), { code: 'INVALID_ARGUMENT', field: 'network', message: /no free address left/ });
+  assert.equal(linkExists(hostVethName(TINY.name, 'net-tiny-2')), false);
   await c2.delete({ force: true });
-  await remove(one.c, tinyNets);
+  await remove(one.c, tinyNets());
   await remove(a.c);
-  await assertNetworkGone(f.rt.log, tiny, [hostVethName(tiny.name, 'net-tiny-1'), hostVethName(tiny.name, 'net-tiny-2')]);
+  await assertNetworkGone(f.rt.log, TINY, [hostVethName(TINY.name, 'net-tiny-1'), hostVethName(TINY.name, 'net-tiny-2')]);
   await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'net-bad-a'), hostVethName(NET.name, 'net-bad')]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
@@ -170,5 +177,39 @@ test('a process that died without detaching: the next one releases the address, 
   assert.equal(att.address, a.att.address);
   await remove(again, next);
   await assertNetworkGone(f.rt.log, NET, [veth]);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('outbound traffic is masqueraded: a container reaches a server whose network has no route back to the subnet', async (t) => {
+  const before = snapshot();
+  // An "outside" network of the test's own: a netns behind a /30 veth from the host. It knows no
+  // route to the bridge's subnet, so only a masqueraded connection (source: the host's end) can
+  // be answered.
+  const outside = `berth-out-${process.pid}`;
+  const hostEnd = `bto${process.pid}`.slice(0, 15);
+  const [hostIp, outsideIp] = [`10.213.${process.pid % 250}.249`, `10.213.${process.pid % 250}.250`];
+  execFileSync('ip', ['netns', 'add', outside]);
+  const removeOutside = () => { try { execFileSync('ip', ['netns', 'del', outside], { stdio: 'ignore' }); } catch { /* gone */ } };
+  t.after(removeOutside);
+  execFileSync('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+  execFileSync('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostEnd]);
+  execFileSync('ip', ['link', 'set', hostEnd, 'up']);
+  execFileSync('ip', ['-n', outside, 'addr', 'add', `${outsideIp}/30`, 'dev', 'eth0']);
+  execFileSync('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
+  const server = spawn('ip', ['netns', 'exec', outside, 'busybox', 'nc', '-ll', '-p', '80', '-e', 'echo', 'outside'], { stdio: 'ignore' });
+  const serverGone = new Promise((r) => server.once('exit', r));
+  t.after(() => server.kill('SIGKILL'));
+
+  const a = await attached('net-out', ['sleep', '1000']);
+  // The server may not listen yet: the container retries (a readiness wait, not a timing check).
+  const r = await run(a.c, ['sh', '-c', `for i in $(seq 20); do nc -w 2 ${outsideIp} 80 && exit 0; sleep 0.1; done; exit 1`]);
+  assert.deepEqual(r, { exit: { code: 0, signal: null }, out: 'outside\n' }, 'answered through the host\'s NAT');
+
+  await remove(a.c);
+  server.kill('SIGKILL');
+  await serverGone;
+  removeOutside();
+  await until(() => !linkExists(hostEnd), 'the outside veth goes with its netns');
+  await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'net-out')]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });

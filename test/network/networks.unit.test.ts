@@ -187,3 +187,15 @@ test('a network already in the log with another subnet is refused', async () => 
   const reader = openNetworks({ log, host, networks: [] });
   assert.deepEqual((await reader.attachments('tnet')).map((x) => x.address), ['10.9.0.2'], 'a network known only from the log');
 });
+
+test('a subnet overlapping another interface\'s route is refused naming the subnet; the bridge\'s own route is not a conflict', async () => {
+  const { log, host, nets } = world();
+  host.addProcess(100);
+  host.otherRoutes.push({ dst: '10.9.0.4', dev: 'tun0' });
+  await assert.rejects(nets.attach({ container: 'a', pid: 100 }), { code: 'INVALID_ARGUMENT', field: 'subnet', message: 'network tnet: subnet 10.9.0.0/29 overlaps the route to 10.9.0.4 on tun0' });
+  host.otherRoutes.splice(-1, 1, { dst: '10.0.0.0/8', dev: 'wg0' });
+  await assert.rejects(nets.attach({ container: 'a', pid: 100 }), { code: 'INVALID_ARGUMENT', field: 'subnet', message: /overlaps the route to 10\.0\.0\.0\/8 on wg0/ });
+  host.otherRoutes.splice(-1, 1, { dst: '10.9.0.0/29', dev: 'bt0' }, { dst: '10.9.0.8/29', dev: 'eth1' });
+  assert.equal((await nets.attach({ container: 'a', pid: 100 })).address, '10.9.0.2');
+  assert.deepEqual(await types(log), ['NetworkCreated', 'AddressAllocated 10.9.0.2']);
+});
