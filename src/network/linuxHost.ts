@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { errnoOf, RuntimeError } from '../errors.js';
 import { networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
+import { describePort } from './ports.js';
 import type { PortMapping } from './types.js';
 
 /** Runs a command (no shell), feeding `input` on stdin; a failure is SYSCALL naming the step and the command's stderr. */
@@ -53,7 +54,8 @@ function bindProbe(p: PortMapping): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const fail = (e: Error) => {
       if (errnoOf(e) === 'EADDRINUSE') return resolve(false);
-      reject(new RuntimeError('INVALID_ARGUMENT', `published port ${host}:${p.hostPort}/${p.protocol}: ${errnoOf(e) ?? e.message}`, { field: 'ports', cause: e }));
+      const why = errnoOf(e) === 'EADDRNOTAVAIL' ? `${host} is not an address of this host` : errnoOf(e) ?? e.message;
+      reject(new RuntimeError('INVALID_ARGUMENT', `port ${describePort(p)}: ${why}`, { field: 'ports', cause: e }));
     };
     if (p.protocol === 'udp') {
       const s = createSocket('udp4');

@@ -140,7 +140,10 @@ export function openNetworks(opts: NetworksOptions): Networks {
     for (const [i, p] of ports.entries()) {
       const holder = published.find((a) => a.container !== except && a.ports.some((q) => portsOverlap(p, q)));
       if (holder) throw invalid(`ports[${i}]`, `port ${describePort(p)} is already published by container ${holder.container}`);
-      if (!(await host.portFree(p))) throw invalid(`ports[${i}]`, `port ${describePort(p)} is in use on the host`);
+      const free = await host.portFree(p).catch((e: unknown) => {
+        throw isRuntimeError(e, 'INVALID_ARGUMENT') ? invalid(`ports[${i}]`, e.message) : e;
+      });
+      if (!free) throw invalid(`ports[${i}]`, `port ${describePort(p)} is in use on the host`);
     }
   }
 

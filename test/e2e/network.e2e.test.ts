@@ -130,6 +130,10 @@ test('bad input leaves nothing: a port in use on the host or already published, 
   await assert.rejects(nets().attach({ container: 'net-bad', pid, ports: [{ hostPort: published, containerPort: 81, protocol: 'tcp' }] }), {
     code: 'INVALID_ARGUMENT', field: 'ports[0]', message: `port ${published}/tcp is already published by container net-bad-a`,
   });
+  const other = await freePort();
+  await assert.rejects(nets().attach({ container: 'net-bad', pid, ports: [{ hostPort: other, containerPort: 80, protocol: 'tcp', hostIp: '203.0.113.7' }] }), {
+    code: 'INVALID_ARGUMENT', field: 'ports[0]', message: `port 203.0.113.7:${other}/tcp: 203.0.113.7 is not an address of this host`,
+  });
   assert.equal(linkExists(hostVethName(NET.name, 'net-bad')), false);
   assert.equal(nftTable(`berth-${NET.bridge}`)!.filter((r) => r.comment === 'berth:net-bad').length, 0);
   await c.delete({ force: true });
