@@ -92,11 +92,8 @@ export function linuxNetHost(): NetHost {
           if (!/File exists/.test(e.message)) throw e; // another process made it meanwhile
         });
       }
-      const addrs = JSON.parse(await run('read bridge', 'ip', ['-j', 'addr', 'show', 'dev', b.bridge])) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
-      if (!addrs[0]?.addr_info.some((a) => a.local === b.gateway && a.prefixlen === b.prefixLength)) {
-        await run('bridge address', 'ip', ['addr', 'replace', `${b.gateway}/${b.prefixLength}`, 'dev', b.bridge]);
-      }
-      await run('bridge up', 'ip', ['link', 'set', b.bridge, 'up']);
+      // `replace` and `up` are no-ops on a bridge that has them: one spawn, whatever its state.
+      await run('bridge address', 'ip', ['-batch', '-'], `addr replace ${b.gateway}/${b.prefixLength} dev ${b.bridge}\nlink set ${b.bridge} up\n`);
       // Loopback-sourced packets (DNAT'ed from 127.0.0.1 by the output chain) may only leave
       // by an interface with route_localnet; only this bridge gets it.
       sysctl(`net/ipv4/conf/${b.bridge}/route_localnet`, '1');

@@ -175,7 +175,8 @@ export function openNetworks(opts: NetworksOptions): Networks {
     const c = await config(name);
     const subnet = parseSubnet(c.subnet);
     if (req.address !== undefined && !contains(subnet, parseIpv4(req.address)!)) throw invalid('address', `address ${req.address} is not in network ${name}'s subnet ${c.subnet}`);
-    await checkRoutes(name, c, subnet);
+    // Routes are checked when the bridge is to be made: once it is up, its own route is the subnet's.
+    if ((await state(name)).allocations.size === 0) await checkRoutes(name, c, subnet);
 
     let preferred = req.address;
     const held = await findAllocation(container);
