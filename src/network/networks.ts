@@ -168,8 +168,7 @@ export function openNetworks(opts: NetworksOptions): Networks {
   async function attach(req: AttachRequest): Promise<Attachment> {
     const container = validateId(req?.container);
     const ports = validatePorts(req.ports ?? []);
-    const name = req.network ?? defaultNetwork;
-    if (typeof name !== 'string') throw invalid('network', `invalid network ${String(name)}`);
+    const name = validateId(req.network ?? defaultNetwork, 'network name');
     if (req.address !== undefined && parseIpv4(req.address) === undefined) throw invalid('address', `invalid address ${JSON.stringify(req.address)}: not an IPv4 address`);
     const proc = await checkPid(req.pid);
     const c = await config(name);

@@ -199,3 +199,10 @@ test('a subnet overlapping another interface\'s route is refused naming the subn
   assert.equal((await nets.attach({ container: 'a', pid: 100 })).address, '10.9.0.2');
   assert.deepEqual(await types(log), ['NetworkCreated', 'AddressAllocated 10.9.0.2']);
 });
+
+test('a network name that cannot name a stream is INVALID_ID', async () => {
+  const { host, nets } = world();
+  host.addProcess(100);
+  await assert.rejects(nets.attach({ container: 'a', pid: 100, network: 'net:x' }), { code: 'INVALID_ID', message: /network name/ });
+  await assert.rejects(nets.attach({ container: 'a', pid: 100, network: '' }), { code: 'INVALID_ID' });
+});
