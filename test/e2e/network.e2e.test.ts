@@ -95,7 +95,7 @@ test('two containers on a bridge reach each other by address; eth0, lo and the d
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
-test('a published port answers from the host\'s loopback and its other addresses; one bound to 127.0.0.1 only there', async () => {
+test('a published port answers from the host\'s loopback, its other addresses and another container (hairpin); one bound to 127.0.0.1 only there', async () => {
   const before = snapshot();
   const [any, loopback] = [await freePort(), await freePort()];
   const ports: PortMapping[] = [
@@ -109,8 +109,12 @@ test('a published port answers from the host\'s loopback and its other addresses
   assert.equal(await readFrom('127.0.0.1', loopback), 'published\n', 'the 127.0.0.1-only port from the loopback');
   await assert.rejects(readFrom(a.att.gateway, loopback), { code: 'ECONNREFUSED' }, 'the 127.0.0.1-only port is not published elsewhere');
   assert.equal(nftTable(`berth-${NET.bridge}`)!.filter((r) => r.comment === 'berth:net-pub').length, 4, 'prerouting and output, per port');
+  // Hairpin: another container on the bridge reaches the published port at the host's address.
+  const b = await attached('net-pub-client', ['sleep', '1000']);
+  assert.deepEqual(await run(b.c, ['nc', '-w', '5', a.att.gateway, String(any)]), { exit: { code: 0, signal: null }, out: 'published\n' });
+  await remove(b.c);
   await remove(a.c);
-  await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'net-pub')]);
+  await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'net-pub'), hostVethName(NET.name, 'net-pub-client')]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
