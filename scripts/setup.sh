@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs=(build-essential python3 pkg-config busybox-static runc crun iproute2 psmisc libseccomp-dev containerd podman)
+apt_pkgs=(build-essential python3 pkg-config busybox-static runc crun iproute2 nftables psmisc libseccomp-dev containerd podman)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -22,3 +22,4 @@ export { defaultConfig, validateConfig, validateProcess } from './machines/spec.
 export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';
 export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions.js';
+export { openNetworks, parsePorts, DEFAULT_NETWORK, type Networks, type Attachment, type AttachRequest, type PortMapping, type NetworkDefinition, type NetworksOptions } from './network/index.js';
