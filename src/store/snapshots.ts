@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { containerMachine, emptyContext, type ContainerContext } from '../machines/container.machine.js';
 import { SCHEMAS } from '../machines/events.js';
 import type { MachineState } from '../machines/lifecycle.js';
-import { replay, replayFrom, snapshotAt, type Replayed } from '../machines/replay.js';
+import { replay, replayFrom, type Replayed } from '../machines/replay.js';
 import { isContainerStream } from '../ids.js';
 import { isPlainObject } from './codec.js';
 import type { EventLog, Snapshot, StoredEvent } from './eventLog.js';
@@ -84,7 +84,7 @@ export async function projectAll(log: EventLog, opts: ProjectOptions = {}): Prom
       const events = await log.read(id, { from: cached.version });
       if (events[0]?.version === cached.version && events[0].position === cached.position) {
         const rest = events.slice(1);
-        r = replayFrom(snapshotAt(cached.state, cached.context), cached.version, rest);
+        r = replayFrom({ state: cached.state, context: cached.context }, cached.version, rest);
         last = events.at(-1);
         stats.hits += 1;
         stats.folded += rest.length;
