@@ -216,10 +216,9 @@ export class Runtime {
    * `list`), then a new set whenever a committed event changes any of them. Completes on close.
    */
   get containers$(): Observable<ContainerState[]> {
-    return containers$(this.log, async () => {
-      await this.list();
-      return (await projectAll(this.log, { cache: this.useSnapshots })).states;
-    });
+    // The states list() folded: what its reconciliation appended meanwhile reaches the view as
+    // events, which it folds on top of them.
+    return containers$(this.log, async () => (await this.listed()).states);
   }
 
   async create(id: string, opts: CreateOptions): Promise<Container> {
@@ -316,6 +315,11 @@ export class Runtime {
    * can change them), the others reconciled with the kernel as `state` does.
    */
   async list(): Promise<ContainerState[]> {
+    return (await this.listed()).list;
+  }
+
+  /** list(), and the fold of every stream it made (as reconciled), for containers$. */
+  private async listed(): Promise<{ list: ContainerState[]; states: Map<string, Replayed> }> {
     const { states, stats } = await projectAll(this.log, { cache: this.useSnapshots });
     this.lastListStats = stats;
     const out: ContainerState[] = [];
@@ -326,12 +330,15 @@ export class Runtime {
         continue;
       }
       try {
-        out.push(await this.exclusive(id, () => this.stateNow(id, r)));
+        const now = await this.exclusive(id, () => this.stateNow(id, r));
+        out.push(now);
+        // Reconciliation appended facts: the fold returned must show them too.
+        if (now.version !== r.version) states.set(id, replay(id, await this.log.read(id)));
       } catch (e) {
         if (!isRuntimeError(e, 'NOT_EXISTS')) throw e;
       }
     }
-    return out;
+    return { list: out, states };
   }
 
   start(id: string): Promise<void> {
