@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { defer, from, Observable, switchMap, type Subscription } from 'rxjs';
+import { defer, finalize, from, Observable, ReplaySubject, share, switchMap, type Subscription } from 'rxjs';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { Container } from './container.js';
 import { RuntimeError, isRuntimeError, wrapSyscall } from './errors.js';
@@ -151,6 +151,8 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
 export class Runtime {
   readonly paths: RootPaths;
   private readonly live = new Map<string, Live>();
+  /** state$ streams with subscribers, by container (sharedState$). */
+  private readonly sharedStates = new Map<string, Observable<ContainerState>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly stdio = new Map<string, StdioFds>();
   /** Terminal requests of creates in flight, and the pty masters kept for containers created here. */
@@ -578,7 +580,27 @@ export class Runtime {
    * change; completes once it is deleted or the runtime closes.
    */
   state$(id: string): Observable<ContainerState> {
-    return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => state$(this.log, id)));
+    return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => this.sharedState$(id)));
+  }
+
+  /**
+   * One fold of the container's log shared by every state$ subscriber of this runtime: one log
+   * subscription and one read of the stream however many subscribe, and a late subscriber
+   * starts from the latest state. It ends (and the next subscriber starts a new one) when the
+   * last subscriber leaves, the container is deleted or the log closes.
+   */
+  private sharedState$(id: string): Observable<ContainerState> {
+    let shared = this.sharedStates.get(id);
+    if (shared === undefined) {
+      const s: Observable<ContainerState> = state$(this.log, id).pipe(
+        finalize(() => {
+          if (this.sharedStates.get(id) === s) this.sharedStates.delete(id);
+        }),
+        share({ connector: () => new ReplaySubject<ContainerState>(1), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
+      );
+      this.sharedStates.set(id, (shared = s));
+    }
+    return shared;
   }
 
   /** The container's events committed from now on (live only); completes when the runtime closes. */
