@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { firstValueFrom, lastValueFrom, take, toArray, type Subscription } from 'rxjs';
 import { openRuntime } from '../../src/index.js';
 import type { ContainerState } from '../../src/machines/replay.js';
-import { openLevelEventLog } from '../../src/store/levelEventLog.js';
+import { stoppedRoot } from '../helpers/stoppedRoot.js';
 
 /**
  * state$ subscribers of one runtime share one fold of the container's log (one log
@@ -15,18 +12,7 @@ import { openLevelEventLog } from '../../src/store/levelEventLog.js';
  * written straight into the log, so no kernel is involved.
  */
 test('state$ subscribers share one fold of the log: same values, a late one starts from the latest, delete completes all', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'berth-share-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const log = await openLevelEventLog(join(root, 'log'));
-  await log.append('web', [
-    { type: 'CreateRequested', data: { bundle: '/srv/b', pidFile: null, owner: '' } },
-    { type: 'Created', data: { pid: 2147483000, startTime: '1', created: '2026-01-01T00:00:00.000Z', rootfs: '/srv/b/rootfs', config: { ociVersion: '1.0.2' }, cgroup: null } },
-    { type: 'StartRequested', data: {} },
-    { type: 'Started', data: {} },
-    { type: 'Exited', data: { code: 0, signal: null } },
-  ], { expectedVersion: 'no_stream' });
-  await log.close();
-
+  const root = await stoppedRoot(t, 'berth-share-', 'web');
   const rt = await openRuntime({ root, serve: false });
   t.after(() => rt.close());
   // Counts the log subscriptions made for this container: one per fold.
