@@ -12,8 +12,8 @@
  *   rebuild       --containers streams of --events events each in a LevelDB root, all stopped
  *                 (so no kernel probe): `projectAll` without the cache, `list()` without and with
  *                 a warm cache, and the first value of `containers$`
- *   append        LevelDB, one event per append, awaited: one appender, then 100 concurrent
- *                 appenders on distinct streams; unsynced and synced (as intents are)
+ *   append        LevelDB, one event per append, awaited: one appender, then 100 and 1000
+ *                 concurrent appenders on distinct streams; unsynced and synced (as intents are)
  *   fan-out       --subscribers subscriptions to `rt.state$(id)` of one container: time until all
  *                 have their first value, then per committed event until all have seen it
  *   memory        --live real `sleep` containers created and started by one runtime (RSS and
@@ -200,11 +200,11 @@ async function benchRebuild(work: string): Promise<void> {
 }
 
 async function benchAppend(work: string): Promise<void> {
-  const perAppender = 2000;
+  // Events per run: one appender waits for each write (a synced one for each flush), so it gets fewer.
+  const totals: Record<string, number> = { 'false/1': 2000, 'false/100': 20000, 'false/1000': 20000, 'true/1': 200, 'true/100': 10000, 'true/1000': 20000 };
   for (const sync of [false, true]) {
-    for (const appenders of [1, 100]) {
-      // Synced appends cost a flush each: fewer of them keep the row short.
-      const each = sync ? Math.max(20, Math.floor(perAppender / (appenders === 1 ? 10 : 20))) : Math.floor(perAppender / (appenders === 1 ? 1 : 10));
+    for (const appenders of [1, 100, 1000]) {
+      const each = totals[`${sync}/${appenders}`]! / appenders;
       const dir = mkdtempSync(join(work, 'append-'));
       const lg = await openLevelEventLog(dir);
       const latencies: number[] = [];

@@ -53,6 +53,13 @@ interface Queued {
   reject: (e: unknown) => void;
 }
 
+/**
+ * How much a stream read fetches per trip to LevelDB's thread pool. The default (16 KiB, about
+ * 50 events) made reading a long stream cost a round trip per 50 events; a read returns the
+ * whole range anyway.
+ */
+const READ_CHUNK_BYTES = 1 << 20;
+
 /** Events in one group write at most (one append larger than that is written alone). */
 const GROUP_EVENTS = 4096;
 type Put = { type: 'put'; key: string; value: string };
@@ -267,7 +274,7 @@ class LevelEventLog implements EventLog {
       const to = opts.to;
       const from = firstKept(opts.from, this.#pruned.get(stream) ?? 0);
       if (to !== undefined && to < from) return [];
-      const entries = await this.#db.iterator(streamRange(stream, from, to)).all();
+      const entries = await this.#db.iterator({ ...streamRange(stream, from, to), highWaterMarkBytes: READ_CHUNK_BYTES }).all();
       return entries.map(([key, value], i) => {
         const { version } = parseStreamKey(key);
         if (version !== from + i) throw corrupt(key, 'stream', `expected version ${from + i} of ${stream}`);
