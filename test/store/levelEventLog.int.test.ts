@@ -132,6 +132,20 @@ test('appends queued before a write starts share one batch and its sync (group c
   assert.equal((calls[1]?.options as { sync?: boolean }).sync, false);
 });
 
+test('a group stops at 4096 events: the appends beyond wait for the next write, in order', async (t) => {
+  const dir = await tempDir(t);
+  const calls = recordBatches(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  const big = (n: number) => Array.from({ length: 2000 }, (_, i) => ev(`E${n}-${i}`));
+  const results = await Promise.all([1, 2, 3].map((n) => log.append(`s${n}`, big(n), { expectedVersion: 'no_stream' })));
+  assert.deepEqual(results.map((r) => r.lastPosition), [2000, 4000, 6000]);
+  // Events, global entries and a stream head per append, then the log's head.
+  assert.deepEqual(calls.map((c) => c.keys.length), [2 * 4000 + 2 + 1, 2 * 2000 + 1 + 1]);
+  const all = await log.readAll();
+  assert.deepEqual([all[0]?.type, all[1999]?.type, all[2000]?.type, all[5999]?.type], ['E1-0', 'E1-1999', 'E2-0', 'E3-1999']);
+});
+
 test('appends made while a write is in flight wait for it, then share the next batch', async (t) => {
   const dir = await tempDir(t);
   let release = (): void => undefined;
