@@ -160,7 +160,7 @@ export function containers$(log: EventLog, initial: () => Promise<Map<string, Re
       if (k === undefined || e.version !== k.version + 1) {
         // Seen mid-stream (an id used again, or events this view missed): fold it from the log.
         const r = replay(e.stream, await log.read(e.stream, { to: e.version }));
-        known.set(e.stream, { at: r, version: r.version });
+        known.set(e.stream, { at: { state: r.state, context: r.context }, version: r.version });
       } else {
         known.set(e.stream, { at: foldFast(e.stream, k.at, e) ?? k.at, version: e.version });
       }
@@ -180,7 +180,8 @@ export function containers$(log: EventLog, initial: () => Promise<Map<string, Re
     });
     initial().then(
       (states) => {
-        for (const [id, r] of states) known.set(id, { at: r, version: r.version });
+        // State and context only: a Replayed keeps its events for the machine snapshot it can resolve.
+        for (const [id, r] of states) known.set(id, { at: { state: r.state, context: r.context }, version: r.version });
         sub.next(current());
         ready = true;
         for (const e of early.splice(0)) enqueue(e);
