@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { defer, from, Observable, switchMap, type Subscription } from 'rxjs';
+import { defer, finalize, from, Observable, ReplaySubject, share, switchMap, type Subscription } from 'rxjs';
 import { createActor, waitFor, type Actor } from 'xstate';
 import { Container } from './container.js';
 import { RuntimeError, isRuntimeError, wrapSyscall } from './errors.js';
@@ -151,6 +151,8 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
 export class Runtime {
   readonly paths: RootPaths;
   private readonly live = new Map<string, Live>();
+  /** state$ streams with subscribers, by container (sharedState$). */
+  private readonly sharedStates = new Map<string, Observable<ContainerState>>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly stdio = new Map<string, StdioFds>();
   /** Terminal requests of creates in flight, and the pty masters kept for containers created here. */
@@ -216,10 +218,9 @@ export class Runtime {
    * `list`), then a new set whenever a committed event changes any of them. Completes on close.
    */
   get containers$(): Observable<ContainerState[]> {
-    return containers$(this.log, async () => {
-      await this.list();
-      return (await projectAll(this.log, { cache: this.useSnapshots })).states;
-    });
+    // The states list() folded: what its reconciliation appended meanwhile reaches the view as
+    // events, which it folds on top of them.
+    return containers$(this.log, async () => (await this.listed()).states);
   }
 
   async create(id: string, opts: CreateOptions): Promise<Container> {
@@ -316,6 +317,11 @@ export class Runtime {
    * can change them), the others reconciled with the kernel as `state` does.
    */
   async list(): Promise<ContainerState[]> {
+    return (await this.listed()).list;
+  }
+
+  /** list(), and the fold of every stream it made (as reconciled), for containers$. */
+  private async listed(): Promise<{ list: ContainerState[]; states: Map<string, Replayed> }> {
     const { states, stats } = await projectAll(this.log, { cache: this.useSnapshots });
     this.lastListStats = stats;
     const out: ContainerState[] = [];
@@ -326,12 +332,15 @@ export class Runtime {
         continue;
       }
       try {
-        out.push(await this.exclusive(id, () => this.stateNow(id, r)));
+        const now = await this.exclusive(id, () => this.stateNow(id, r));
+        out.push(now);
+        // Reconciliation appended facts: the fold returned must show them too.
+        if (now.version !== r.version) states.set(id, replay(id, await this.log.read(id)));
       } catch (e) {
         if (!isRuntimeError(e, 'NOT_EXISTS')) throw e;
       }
     }
-    return out;
+    return { list: out, states };
   }
 
   start(id: string): Promise<void> {
@@ -571,7 +580,27 @@ export class Runtime {
    * change; completes once it is deleted or the runtime closes.
    */
   state$(id: string): Observable<ContainerState> {
-    return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => state$(this.log, id)));
+    return defer(() => from(this.state(id).catch(() => undefined))).pipe(switchMap(() => this.sharedState$(id)));
+  }
+
+  /**
+   * One fold of the container's log shared by every state$ subscriber of this runtime: one log
+   * subscription and one read of the stream however many subscribe, and a late subscriber
+   * starts from the latest state. It ends (and the next subscriber starts a new one) when the
+   * last subscriber leaves, the container is deleted or the log closes.
+   */
+  private sharedState$(id: string): Observable<ContainerState> {
+    let shared = this.sharedStates.get(id);
+    if (shared === undefined) {
+      const s: Observable<ContainerState> = state$(this.log, id).pipe(
+        finalize(() => {
+          if (this.sharedStates.get(id) === s) this.sharedStates.delete(id);
+        }),
+        share({ connector: () => new ReplaySubject<ContainerState>(1), resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
+      );
+      this.sharedStates.set(id, (shared = s));
+    }
+    return shared;
   }
 
   /** The container's events committed from now on (live only); completes when the runtime closes. */

@@ -1,16 +1,19 @@
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
-import { containerMachine, type ContainerContext } from './container.machine.js';
+import { containerMachine, emptyContext, type ContainerContext } from './container.machine.js';
+import { evolve, type Folded } from './evolve.js';
 import { RuntimeError } from '../errors.js';
 import { fromLogEvent, type ContainerEvent } from './events.js';
 import { leafState, ociStatus, type MachineState, type OciStatus } from './lifecycle.js';
 import type { OciResources } from './spec.js';
 
 /**
- * Replay: the pure fold of a container's log through the machine's `transition()`. No effect
- * runs; invoked actors are described by the returned actions and ignored.
+ * Replay: the pure fold of a container's log. No effect runs. It folds through `evolve`
+ * (src/machines/evolve.ts), the machine's transitions as a plain function, which a property
+ * test proves equal to the machine's `transition()`; `fold` and `step` go through XState itself.
  */
 
 export type ContainerSnapshot = SnapshotFrom<typeof containerMachine>;
+export type { Folded };
 
 export interface LoggedEvent {
   version: number;
@@ -28,7 +31,8 @@ export function step(snapshot: ContainerSnapshot, event: ContainerEvent): Contai
 }
 
 export interface Replayed {
-  snapshot: ContainerSnapshot;
+  /** The machine's snapshot at that point (resolved on first use: most readers need only state and context). */
+  readonly snapshot: ContainerSnapshot;
   state: MachineState;
   context: ContainerContext;
   /** Version of the last event folded (0 for none). */
@@ -38,9 +42,10 @@ export interface Replayed {
 }
 
 /**
- * One logged event folded into `snapshot`: the next snapshot, or null when the machine does not
- * accept the event there. An unknown type, or a payload the machine cannot apply (a buggy
- * writer, a damaged value that still parsed), is STORE_CORRUPT naming the container and version.
+ * One logged event folded into `snapshot` through the machine's `transition()`: the next
+ * snapshot, or null when the machine does not accept the event there. An unknown type, or a
+ * payload the machine cannot apply (a buggy writer, a damaged value that still parsed), is
+ * STORE_CORRUPT naming the container and version.
  */
 export function fold(id: string, snapshot: ContainerSnapshot, e: LoggedEvent): ContainerSnapshot | null {
   const event = fromLogEvent(e);
@@ -57,9 +62,25 @@ export function fold(id: string, snapshot: ContainerSnapshot, e: LoggedEvent): C
   return next;
 }
 
+/**
+ * The same fold through `evolve` (src/machines/evolve.ts, proven equal to the machine by
+ * test/machines/evolve.unit.test.ts): null when the machine refuses the event. A payload that
+ * makes `evolve` throw is folded through the machine instead, so a damaged event gets exactly
+ * the machine's STORE_CORRUPT.
+ */
+export function foldFast(id: string, from: Folded, e: LoggedEvent): Folded | null {
+  const event = fromLogEvent(e);
+  try {
+    return evolve(from, event);
+  } catch {
+    const next = fold(id, snapshotAt(from.state, from.context), e);
+    return next === null ? null : { state: leafState(next.value), context: next.context };
+  }
+}
+
 /** Fold `events` (in stream order); stops after version `at` when given. */
 export function replay(id: string, events: readonly LoggedEvent[], at?: number): Replayed {
-  return replayFrom(initialSnapshot(id), 0, events, at);
+  return foldAll({ state: 'absent', context: emptyContext(id) }, () => initialSnapshot(id), 0, events, at);
 }
 
 /** The machine's states nested in `alive` (read from the machine, so new states need no edit here). */
@@ -74,19 +95,42 @@ export function snapshotAt(state: MachineState, context: ContainerContext): Cont
   return containerMachine.resolveState({ value: value as never, context });
 }
 
-/** Fold `events` on top of `snapshot` (which reflects `version`). */
-export function replayFrom(start: ContainerSnapshot, startVersion: number, events: readonly LoggedEvent[], at?: number): Replayed {
-  let snapshot = start;
+/** Fold `events` on top of `start` (a state and context, or a machine snapshot, at `startVersion`). */
+export function replayFrom(start: Folded | ContainerSnapshot, startVersion: number, events: readonly LoggedEvent[], at?: number): Replayed {
+  if ('value' in start) return foldAll({ state: leafState(start.value), context: start.context }, () => start, startVersion, events, at);
+  return foldAll(start, () => snapshotAt(start.state, start.context), startVersion, events, at);
+}
+
+/** The fold itself; `origin` is the machine snapshot `start` stands for, resolved only if asked for. */
+function foldAll(start: Folded, origin: () => ContainerSnapshot, startVersion: number, events: readonly LoggedEvent[], at?: number): Replayed {
+  let cur = start;
+  const id = cur.context.id;
   let version = startVersion;
   const rejected: LoggedEvent[] = [];
+  let n = 0;
   for (const e of events) {
     if (at !== undefined && e.version > at) break;
-    const next = fold(start.context.id, snapshot, e);
+    const next = foldFast(id, cur, e);
     if (next === null) rejected.push(e);
-    else snapshot = next;
+    else cur = next;
     version = e.version;
+    n++;
   }
-  return { snapshot, state: leafState(snapshot.value), context: snapshot.context, version, rejected };
+  let snapshot: ContainerSnapshot | undefined;
+  return {
+    // The machine's own snapshot, folded through XState only if asked for: a snapshot resolved
+    // from a state and context lacks the invoked children (the exec watcher) a fold has.
+    get snapshot() {
+      if (snapshot !== undefined) return snapshot;
+      let s = origin();
+      for (const e of events.slice(0, n)) s = fold(id, s, e) ?? s;
+      return (snapshot = s);
+    },
+    state: cur.state,
+    context: cur.context,
+    version,
+    rejected,
+  };
 }
 
 /** The public view of a container: OCI `state` fields plus what berth knows. */

@@ -1,10 +1,12 @@
 import { Observable } from 'rxjs';
-import { fromLogEvent } from '../machines/events.js';
-import { exists, leafState } from '../machines/lifecycle.js';
-import { fold, initialSnapshot, publicState, replay, step, type ContainerSnapshot, type ContainerState, type Replayed } from '../machines/replay.js';
+import { emptyContext } from '../machines/container.machine.js';
+import { exists } from '../machines/lifecycle.js';
+import { foldFast, publicState, replay, type ContainerState, type Folded, type Replayed } from '../machines/replay.js';
 import type { EventLog, StoredEvent } from './eventLog.js';
 import { compareKeys } from './keys.js';
 import { isContainerStream } from '../ids.js';
+
+const absent = (id: string): Folded => ({ state: 'absent', context: emptyContext(id) });
 
 /**
  * state$: a container's public state derived from its log alone: the current state first, then
@@ -14,20 +16,20 @@ import { isContainerStream } from '../ids.js';
  */
 export function state$(log: EventLog, id: string): Observable<ContainerState> {
   return new Observable<ContainerState>((sub) => {
-    let snapshot = initialSnapshot(id);
+    let cur = absent(id);
     let version = 0;
     let ready = false;
     const early: StoredEvent[] = [];
     const apply = (e: StoredEvent): void => {
       if (e.version <= version) return;
-      snapshot = fold(id, snapshot, e) ?? snapshot;
+      cur = foldFast(id, cur, e) ?? cur;
       version = e.version;
       emitCurrent();
     };
     const emitCurrent = (): void => {
-      const state = leafState(snapshot.value);
+      const { state } = cur;
       if (state === 'absent') return;
-      sub.next(publicState(state, snapshot.context, version));
+      sub.next(publicState(state, cur.context, version));
       if (state === 'deleted') sub.complete();
     };
     const live = log.events$(id).subscribe({
@@ -46,7 +48,7 @@ export function state$(log: EventLog, id: string): Observable<ContainerState> {
       (events) => {
         try {
           for (const e of events) {
-            snapshot = fold(id, snapshot, e) ?? snapshot;
+            cur = foldFast(id, cur, e) ?? cur;
             version = e.version;
           }
           ready = true;
@@ -69,16 +71,16 @@ export function state$(log: EventLog, id: string): Observable<ContainerState> {
  */
 export function containerEvents$(log: EventLog, id: string): Observable<StoredEvent> {
   return new Observable<StoredEvent>((sub) => {
-    let snapshot = initialSnapshot(id);
+    let cur = absent(id);
     let version = 0;
     let ready = false;
     const early: StoredEvent[] = [];
     const deliver = (e: StoredEvent): void => {
       if (e.version <= version || sub.closed) return;
-      snapshot = step(snapshot, fromLogEvent(e));
+      cur = foldFast(id, cur, e) ?? cur;
       version = e.version;
       sub.next(e);
-      if (leafState(snapshot.value) === 'deleted') sub.complete();
+      if (cur.state === 'deleted') sub.complete();
     };
     const live = log.events$(id).subscribe({
       next: (e) => (ready ? deliver(e) : early.push(e)),
@@ -89,11 +91,11 @@ export function containerEvents$(log: EventLog, id: string): Observable<StoredEv
       (events) => {
         // Earlier incarnations of the id may have been deleted: only the end of the history counts.
         for (const e of events) {
-          snapshot = step(snapshot, fromLogEvent(e));
+          cur = foldFast(id, cur, e) ?? cur;
           version = e.version;
           sub.next(e);
         }
-        if (events.length > 0 && leafState(snapshot.value) === 'deleted') return sub.complete();
+        if (events.length > 0 && cur.state === 'deleted') return sub.complete();
         ready = true;
         for (const e of early.splice(0)) deliver(e);
       },
@@ -139,15 +141,14 @@ export function allEvents$(log: EventLog, from = 1): Observable<StoredEvent> {
  */
 export function containers$(log: EventLog, initial: () => Promise<Map<string, Replayed>>): Observable<ContainerState[]> {
   return new Observable<ContainerState[]>((sub) => {
-    const known = new Map<string, { snapshot: ContainerSnapshot; version: number }>();
+    const known = new Map<string, { at: Folded; version: number }>();
     let queue: Promise<void> = Promise.resolve();
     let ready = false;
     const early: StoredEvent[] = [];
     const current = (): ContainerState[] => {
       const out: ContainerState[] = [];
       for (const [id, k] of [...known].sort(([a], [b]) => compareKeys(a, b))) {
-        const st = leafState(k.snapshot.value);
-        if (exists(st)) out.push(publicState(st, k.snapshot.context, k.version));
+        if (exists(k.at.state)) out.push(publicState(k.at.state, k.at.context, k.version));
         else known.delete(id);
       }
       return out;
@@ -155,13 +156,13 @@ export function containers$(log: EventLog, initial: () => Promise<Map<string, Re
     const apply = async (e: StoredEvent): Promise<void> => {
       let k = known.get(e.stream);
       if (k !== undefined && e.version <= k.version) return;
-      if (k === undefined && e.version === 1) k = { snapshot: initialSnapshot(e.stream), version: 0 };
+      if (k === undefined && e.version === 1) k = { at: absent(e.stream), version: 0 };
       if (k === undefined || e.version !== k.version + 1) {
         // Seen mid-stream (an id used again, or events this view missed): fold it from the log.
         const r = replay(e.stream, await log.read(e.stream, { to: e.version }));
-        known.set(e.stream, { snapshot: r.snapshot, version: r.version });
+        known.set(e.stream, { at: { state: r.state, context: r.context }, version: r.version });
       } else {
-        known.set(e.stream, { snapshot: step(k.snapshot, fromLogEvent(e)), version: e.version });
+        known.set(e.stream, { at: foldFast(e.stream, k.at, e) ?? k.at, version: e.version });
       }
       if (!sub.closed) sub.next(current());
     };
@@ -179,7 +180,8 @@ export function containers$(log: EventLog, initial: () => Promise<Map<string, Re
     });
     initial().then(
       (states) => {
-        for (const [id, r] of states) known.set(id, { snapshot: r.snapshot, version: r.version });
+        // State and context only: a Replayed keeps its events for the machine snapshot it can resolve.
+        for (const [id, r] of states) known.set(id, { at: { state: r.state, context: r.context }, version: r.version });
         sub.next(current());
         ready = true;
         for (const e of early.splice(0)) enqueue(e);

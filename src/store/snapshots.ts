@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { containerMachine, emptyContext, type ContainerContext } from '../machines/container.machine.js';
 import { SCHEMAS } from '../machines/events.js';
 import type { MachineState } from '../machines/lifecycle.js';
-import { replay, replayFrom, snapshotAt, type Replayed } from '../machines/replay.js';
+import { replay, replayFrom, type Replayed } from '../machines/replay.js';
 import { isContainerStream } from '../ids.js';
 import { isPlainObject } from './codec.js';
 import type { EventLog, Snapshot, StoredEvent } from './eventLog.js';
@@ -63,6 +63,30 @@ export interface ProjectStats {
   folded: number;
 }
 
+/** Streams read at once: LevelDB serves reads from its thread pool, so a few in flight overlap. */
+const READS_IN_FLIGHT = 32;
+
+/** One stream's state: from its cache entry when that still holds, else folded from its first event. */
+async function projectOne(log: EventLog, id: string, entry: Snapshot | undefined, stats: ProjectStats): Promise<{ r: Replayed; last?: StoredEvent }> {
+  const cached = decode(entry);
+  if (cached !== undefined) {
+    // Read from the cached version itself: its event must still be the one the entry was made from.
+    const events = await log.read(id, { from: cached.version });
+    if (events[0]?.version === cached.version && events[0].position === cached.position) {
+      const rest = events.slice(1);
+      stats.hits += 1;
+      stats.folded += rest.length;
+      const r = replayFrom({ state: cached.state, context: cached.context }, cached.version, rest);
+      // Nothing new: the entry is current and needs no rewrite.
+      return rest.length === 0 ? { r } : { r, last: events.at(-1) };
+    }
+  }
+  if (entry !== undefined) stats.discarded += 1;
+  const events = await log.read(id);
+  stats.folded += events.length;
+  return { r: replay(id, events), last: events.at(-1) };
+}
+
 /**
  * Every stream's replayed state, from the cache where it holds, and the cache refreshed for
  * the streams it was missing or behind on (one unsynced batch).
@@ -71,39 +95,20 @@ export async function projectAll(log: EventLog, opts: ProjectOptions = {}): Prom
   const useCache = opts.cache ?? true;
   const ids = (await log.streams()).filter(isContainerStream);
   const cache = useCache ? new Map((await log.readSnapshots()).map((s) => [s.stream, s])) : new Map<string, Snapshot>();
+  const stats: ProjectStats = { streams: ids.length, hits: 0, discarded: 0, folded: 0 };
+  const results: Array<{ r: Replayed; last?: StoredEvent }> = new Array(ids.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < ids.length; i = next++) results[i] = await projectOne(log, ids[i]!, cache.get(ids[i]!), stats);
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, ids.length) }, worker));
   const states = new Map<string, Replayed>();
   const fresh: Snapshot[] = [];
-  const stats: ProjectStats = { streams: ids.length, hits: 0, discarded: 0, folded: 0 };
-  for (const id of ids) {
-    const entry = cache.get(id);
-    const cached = decode(entry);
-    let r: Replayed | undefined;
-    let last: StoredEvent | undefined;
-    if (cached !== undefined) {
-      // Read from the cached version itself: its event must still be the one the entry was made from.
-      const events = await log.read(id, { from: cached.version });
-      if (events[0]?.version === cached.version && events[0].position === cached.position) {
-        const rest = events.slice(1);
-        r = replayFrom(snapshotAt(cached.state, cached.context), cached.version, rest);
-        last = events.at(-1);
-        stats.hits += 1;
-        stats.folded += rest.length;
-        if (rest.length === 0) {
-          states.set(id, r);
-          continue;
-        }
-      }
-    }
-    if (entry !== undefined && r === undefined) stats.discarded += 1;
-    if (r === undefined) {
-      const events = await log.read(id);
-      r = replay(id, events);
-      last = events.at(-1);
-      stats.folded += events.length;
-    }
+  ids.forEach((id, i) => {
+    const { r, last } = results[i]!;
     states.set(id, r);
     if (useCache && last !== undefined) fresh.push(encode(id, r, last));
-  }
+  });
   // Another process may have appended meanwhile: a stale entry is only behind, never wrong.
   if (fresh.length > 0) await log.writeSnapshots(fresh).catch(() => undefined);
   return { states, stats };

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ClassicLevel } from 'classic-level';
 import { openRuntime } from '../../src/index.js';
 import { streamKey } from '../../src/store/keys.js';
-import { openLevelEventLog } from '../../src/store/levelEventLog.js';
 import { berth } from '../helpers/cli.js';
+import { stoppedRoot } from '../helpers/stoppedRoot.js';
 
 /**
  * A damaged log is never read around: a replay that meets a value it cannot decode fails with
@@ -15,17 +13,7 @@ import { berth } from '../helpers/cli.js';
  * replay up to that point still works.
  */
 test('replay of a damaged stream says how far it can read, and replays up to there', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'berth-corrupt-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const log = await openLevelEventLog(join(root, 'log'));
-  await log.append('web', [
-    { type: 'CreateRequested', data: { bundle: '/srv/b', pidFile: null, owner: '' } },
-    { type: 'Created', data: { pid: 2147483000, startTime: '1', created: '2026-01-01T00:00:00.000Z', rootfs: '/srv/b/rootfs', config: { ociVersion: '1.0.2' }, cgroup: null } },
-    { type: 'StartRequested', data: {} },
-    { type: 'Started', data: {} },
-    { type: 'Exited', data: { code: 0, signal: null } },
-  ], { expectedVersion: 'no_stream' });
-  await log.close();
+  const root = await stoppedRoot(t, 'berth-corrupt-', 'web');
   const db = new ClassicLevel<string, string>(join(root, 'log'), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
   await db.open();
   await db.put(streamKey('web', 4), '{"position":4,"type":"Started","sch');

@@ -191,6 +191,42 @@ export function eventLogContract(name: string, make: () => Promise<LogUnderTest>
       for (const s of streams) assert.deepEqual((await log.read(s)).map((e) => e.version), [1, 2, 3]);
     });
 
+    it('keeps call order, every event and every conflict when many appenders write at once (group commit)', async (log) => {
+      // Per stream: appends expecting versions 0..5 issued back to back without awaiting, and
+      // after the k-th a stale one expecting k again, which an earlier append already took.
+      const streams = ['g1', 'g2', 'g3', 'g4', 'g5'];
+      const seen: StoredEvent[] = [];
+      const sub = log.events$().subscribe((e) => seen.push(e));
+      const calls: Array<{ stream: string; k: number; stale: boolean; p: Promise<unknown> }> = [];
+      for (let k = 0; k < 6; k++) {
+        for (const [i, s] of streams.entries()) {
+          const sync = (k + i) % 3 === 0;
+          calls.push({ stream: s, k, stale: false, p: log.append(s, [ev(`${s}-${k}`), ev(`${s}-${k}b`)], { expectedVersion: k === 0 ? 'no_stream' : 2 * k, sync }) });
+          if (k % 2 === 1) calls.push({ stream: s, k, stale: true, p: log.append(s, [ev(`${s}-stale`)], { expectedVersion: 2 * k, sync: !sync }) });
+        }
+      }
+      const results = await Promise.allSettled(calls.map((c) => c.p));
+      sub.unsubscribe();
+      calls.forEach((c, i) => {
+        const r = results[i]!;
+        if (c.stale) {
+          assert.ok(r.status === 'rejected' && isRuntimeError(r.reason, 'CONFLICT'), `${c.stream} stale ${c.k}: ${r.status}`);
+        } else {
+          assert.equal(r.status, 'fulfilled', `${c.stream} ${c.k}`);
+          assert.equal((r as PromiseFulfilledResult<{ nextVersion: number }>).value.nextVersion, 2 * c.k + 2);
+        }
+      });
+      for (const s of streams) {
+        assert.deepEqual((await log.read(s)).map((e) => e.type), Array.from({ length: 6 }, (_, k) => [`${s}-${k}`, `${s}-${k}b`]).flat());
+      }
+      const all = await log.readAll();
+      assert.deepEqual(all.map((e) => e.position), Array.from({ length: 60 }, (_, i) => i + 1));
+      // Global order is call order: the appends that won, in the order they were made.
+      const won = calls.filter((c) => !c.stale).flatMap((c) => [`${c.stream}-${c.k}`, `${c.stream}-${c.k}b`]);
+      assert.deepEqual(all.map((e) => e.type), won);
+      assert.deepEqual(summary(seen), summary(all));
+    });
+
     it('reports version() and streams() in key order', async (log) => {
       assert.equal(await log.version('web'), 0);
       assert.deepEqual(await log.streams(), []);

@@ -64,18 +64,34 @@ test('reopening keeps every event, version and position, and appends continue fr
   assert.deepEqual([next.nextVersion, next.lastPosition], [3, 4]);
 });
 
-test('each append is exactly one batch of events, global entries and heads, with sync passed through', async (t) => {
-  const dir = await tempDir(t);
-  const calls: Array<{ ops: Array<{ key: string }>; options: unknown }> = [];
+/** Records every batch the log writes (chained: put… then write) with its keys and options. */
+function recordBatches(t: { after(fn: () => void): void }, hold?: Promise<void>): Array<{ keys: string[]; options: unknown }> {
+  const calls: Array<{ keys: string[]; options: unknown }> = [];
   const proto = ClassicLevel.prototype as unknown as { batch: (...a: unknown[]) => unknown };
   const original = proto.batch;
   proto.batch = function (this: unknown, ...a: unknown[]) {
-    calls.push({ ops: a[0] as Array<{ key: string }>, options: a[1] });
-    return original.apply(this, a);
+    const b = original.apply(this, a) as { put(k: string, v: string): unknown; write(o: unknown): Promise<void> };
+    if (a.length > 0) return b;
+    const keys: string[] = [];
+    return {
+      put: (k: string, v: string) => { keys.push(k); b.put(k, v); },
+      write: async (o: unknown) => {
+        calls.push({ keys, options: o });
+        // `hold`: the first write stays in flight until the test lets it go.
+        if (calls.length === 1 && hold) await hold;
+        return b.write(o);
+      },
+    };
   };
   t.after(() => {
     proto.batch = original;
   });
+  return calls;
+}
+
+test('each append is exactly one batch of events, global entries and heads, with sync passed through', async (t) => {
+  const dir = await tempDir(t);
+  const calls = recordBatches(t);
   const log = await openLevelEventLog(dir, { sync: true });
   t.after(() => log.close());
   await log.append('web', [ev('A'), ev('B')], { expectedVersion: 'no_stream', sync: false });
@@ -83,7 +99,7 @@ test('each append is exactly one batch of events, global entries and heads, with
   await rejectsWith(log.append('web', [ev('D')], { expectedVersion: 2 }), 'CONFLICT');
   assert.equal(calls.length, 2, 'one batch per successful append, none for a conflict');
   assert.deepEqual(calls.map((c) => (c.options as { sync?: boolean }).sync), [false, true]);
-  assert.deepEqual(calls[0]?.ops.map((o) => o.key).sort(), [
+  assert.deepEqual(calls[0]?.keys.sort(), [
     streamKey('web', 1),
     streamKey('web', 2),
     globalKey(1),
@@ -91,6 +107,61 @@ test('each append is exactly one batch of events, global entries and heads, with
     'm\0head',
     'm\0stream\0web',
   ].sort());
+});
+
+test('appends queued before a write starts share one batch and its sync (group commit); a stale one is left out', async (t) => {
+  const dir = await tempDir(t);
+  const calls = recordBatches(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  const all = [
+    log.append('a', [ev('A')], { expectedVersion: 'no_stream' }),
+    log.append('b', [ev('B')], { expectedVersion: 'no_stream' }),
+    log.append('b', [ev('B2')], { expectedVersion: 1, sync: true }),
+    log.append('b', [ev('stale')], { expectedVersion: 1 }),
+    log.append('c', [ev('C')], { expectedVersion: 'no_stream' }),
+  ];
+  const results = await Promise.allSettled(all);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(calls.length, 1, `batches: ${JSON.stringify(calls.map((c) => c.keys.length))}`);
+  assert.equal((calls[0]?.options as { sync?: boolean }).sync, true, 'synced: one of the appends asked for it');
+  assert.deepEqual(calls[0]?.keys.filter((k) => k.startsWith('m\0')).sort(), ['m\0head', 'm\0stream\0a', 'm\0stream\0b', 'm\0stream\0b', 'm\0stream\0c'].sort());
+  assert.deepEqual((await log.readAll()).map((e) => `${e.position}:${e.stream}@${e.version}:${e.type}`), ['1:a@1:A', '2:b@1:B', '3:b@2:B2', '4:c@1:C']);
+  await log.append('c', [ev('C2')], { expectedVersion: 1 });
+  assert.equal(calls.length, 2, 'alone, it is written alone');
+  assert.equal((calls[1]?.options as { sync?: boolean }).sync, false);
+});
+
+test('a group stops at 4096 events: the appends beyond wait for the next write, in order', async (t) => {
+  const dir = await tempDir(t);
+  const calls = recordBatches(t);
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  const big = (n: number) => Array.from({ length: 2000 }, (_, i) => ev(`E${n}-${i}`));
+  const results = await Promise.all([1, 2, 3].map((n) => log.append(`s${n}`, big(n), { expectedVersion: 'no_stream' })));
+  assert.deepEqual(results.map((r) => r.lastPosition), [2000, 4000, 6000]);
+  // Events, global entries and a stream head per append, then the log's head.
+  assert.deepEqual(calls.map((c) => c.keys.length), [2 * 4000 + 2 + 1, 2 * 2000 + 1 + 1]);
+  const all = await log.readAll();
+  assert.deepEqual([all[0]?.type, all[1999]?.type, all[2000]?.type, all[5999]?.type], ['E1-0', 'E1-1999', 'E2-0', 'E3-1999']);
+});
+
+test('appends made while a write is in flight wait for it, then share the next batch', async (t) => {
+  const dir = await tempDir(t);
+  let release = (): void => undefined;
+  const calls = recordBatches(t, new Promise<void>((r) => { release = r; }));
+  const log = await openLevelEventLog(dir);
+  t.after(() => log.close());
+  const first = log.append('a', [ev('A')], { expectedVersion: 'no_stream', sync: true });
+  while (calls.length === 0) await new Promise((r) => setImmediate(r));
+  const later = [1, 2, 3].map((n) => log.append(`s${n}`, [ev('E')], { expectedVersion: 'no_stream' }));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls.length, 1, 'nothing else is written while the first write is in flight');
+  release();
+  await first;
+  await Promise.all(later);
+  assert.equal(calls.length, 2, `batches: ${JSON.stringify(calls.map((c) => c.keys.length))}`);
+  assert.deepEqual((await log.readAll()).map((e) => e.stream), ['a', 's1', 's2', 's3']);
 });
 
 test('a corrupted value is STORE_CORRUPT naming its key, never skipped', async (t) => {
