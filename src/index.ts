@@ -22,3 +22,6 @@ export { defaultConfig, validateConfig, validateProcess } from './machines/spec.
 export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';
 export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions.js';
+export { ContainerManager, ManagedContainer, type ManagedInfo } from './manager/index.js';
+export type { ContainerOptions, MountOption, ShareOption, DnsOption } from './manager/options.js';
+export type { LogLine, LogsOptions } from './manager/logs.js';
