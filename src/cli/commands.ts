@@ -12,6 +12,7 @@ import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
 import { checkpointCommands } from './checkpoint.js';
+import { containerCommand } from './container.js';
 import { parseDuration } from '../gc.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
@@ -30,6 +31,8 @@ export interface Command {
   flags: FlagSpec[];
   /** Flags end at the first positional (`exec <id> <command> -l`: `-l` is the command's). */
   stopAtFirstPositional?: boolean;
+  /** Commands under this one (`container create`); `run` dispatches to them. */
+  subcommands?: Command[];
   /** Returns the process exit status. */
   run(ctx: CommandContext): Promise<number>;
 }
@@ -327,6 +330,7 @@ export const commands: Command[] = [
     },
   },
   ...checkpointCommands(),
+  containerCommand(),
   {
     name: 'exec',
     summary: 'run another process in a running container; exit with its status (runc exec)',

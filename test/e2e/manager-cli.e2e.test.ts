@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { busyboxRootfs, tempRoot } from '../helpers/bundle.js';
+import { berth } from '../helpers/cli.js';
+import { actAsShim, assertNoLeaks, snapshot } from '../helpers/leaks.js';
+
+/**
+ * `berth container …` over the manager, one CLI process per command as a shell would run
+ * them: the containers and their log copiers outlive each command.
+ */
+let root = '';
+let cleanupRoot = () => undefined as void;
+const rootfs = mkdtempSync(join(tmpdir(), 'berth-mgr-cli-rootfs-'));
+before(() => {
+  actAsShim();
+  ({ root, cleanup: cleanupRoot } = tempRoot());
+  execFileSync('cp', ['-a', `${busyboxRootfs()}/.`, rootfs]);
+});
+after(() => {
+  cleanupRoot();
+  rmSync(rootfs, { recursive: true, force: true });
+});
+
+const ok = async (args: string[]) => {
+  const r = await berth(root, args);
+  assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+};
+
+test('container run in the foreground prints both streams and exits with the status; --rm leaves nothing', async () => {
+  const at = snapshot();
+  const r = await berth(root, ['container', 'run', '--rm', '--rootfs', rootfs, '-e', 'A=1', 'fg', 'sh', '-c', 'echo out $A; echo err >&2; exit 3']);
+  assert.equal(r.status, 3, r.stderr);
+  assert.equal(r.stdout, 'out 1\n');
+  assert.equal(r.stderr, 'err\n');
+  assert.equal(await ok(['container', 'ls', '--format', 'json']), '[]\n');
+  await assertNoLeaks(at, root);
+});
+
+test('run -d, ls, exec, logs, stop, restart, rm: each a separate command', async (t) => {
+  const at = snapshot();
+  t.after(() => berth(root, ['container', 'rm', '-f', 'bg']));
+  await ok(['container', 'run', '-d', '--rootfs', rootfs, '--user', 'nobody', '--stop-timeout', '1', 'bg', 'sh', '-c', 'echo hi; echo oops >&2; sleep 1000']);
+  const ls = JSON.parse(await ok(['container', 'ls', '--format', 'json'])) as { name: string; state: { status: string } }[];
+  assert.deepEqual(ls.map((i) => [i.name, i.state.status]), [['bg', 'running']]);
+  assert.equal(await ok(['container', 'exec', 'bg', 'sh', '-c', 'echo $HOSTNAME $(id -u)']), 'bg 65534\n');
+  assert.equal((await berth(root, ['container', 'exec', 'bg', 'sh', '-c', 'exit 4'])).status, 4);
+  // the pid 1 shell has no TERM handler: stop escalates to SIGKILL after the 1 s timeout
+  await ok(['container', 'stop', 'bg']);
+  assert.equal(JSON.parse(await ok(['container', 'inspect', 'bg'])).state.status, 'stopped');
+  const logs = await berth(root, ['container', 'logs', '--follow', 'bg']);
+  assert.deepEqual([logs.stdout, logs.stderr], ['hi\n', 'oops\n']);
+  await ok(['container', 'restart', '-t', '0', 'bg']);
+  assert.equal(JSON.parse(await ok(['container', 'inspect', 'bg'])).state.status, 'running');
+  assert.equal((await berth(root, ['container', 'rm', 'bg'])).status, 6, 'a running container is removed only with --force');
+  await ok(['container', 'rm', '-f', 'bg']);
+  assert.equal(existsSync(join(root, 'manager', 'bg')), false);
+  await assertNoLeaks(at, root);
+});
+
+test('bad input: coded exit statuses naming the option; nothing left', async () => {
+  const at = snapshot();
+  const r = await berth(root, ['container', 'create', '--rootfs', rootfs, '--user', 'nosuch', 'bad', 'true']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /user: unknown user "nosuch"/);
+  assert.equal((await berth(root, ['container', 'create', '--rootfs', rootfs, '-v', '/tmp:/proc/x', 'bad', 'true'])).status, 2);
+  assert.equal((await berth(root, ['container', 'create', 'bad', 'true'])).status, 2, '--rootfs is required');
+  assert.equal((await berth(root, ['container', 'logs', 'nosuch'])).status, 4);
+  assert.equal((await berth(root, ['container', 'frob'])).status, 2);
+  assert.deepEqual(existsSync(join(root, 'manager')) ? readdirSync(join(root, 'manager')) : [], []);
+  const help = await ok(['container', '--help']);
+  for (const sub of ['create', 'run', 'start', 'stop', 'restart', 'rm', 'ls', 'inspect', 'logs', 'exec']) assert.match(help, new RegExp(`^  ${sub} `, 'm'));
+  assert.match(await ok(['container', 'create', '--help']), /--rootfs/);
+  await assertNoLeaks(at, root);
+});
