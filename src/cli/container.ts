@@ -26,6 +26,7 @@ const createFlags: FlagSpec[] = [
   { name: 'network', help: 'none (loopback only, default), host, container:<name> or bridge' },
   { name: 'share', multiple: true, help: 'KIND=NAME: join the net, ipc, pid or uts namespace of container NAME (repeatable)' },
   { name: 'publish', short: 'p', multiple: true, help: 'publish HOSTPORT:PORT[/tcp|udp] (bridge network only)' },
+  { name: 'restart', help: 'no, always, on-failure or on-failure:N: enforced by a library process running rt.containers.supervise()' },
   { name: 'cgroup-parent', help: 'cgroup parent of the container\'s cgroup (default berth)' },
   { name: 'dns', multiple: true, help: 'nameserver for resolv.conf (repeatable)' },
   { name: 'dns-search', multiple: true, help: 'search domain for resolv.conf (repeatable)' },
@@ -75,6 +76,7 @@ export function optionsFromFlags(ctx: CommandContext, command: string): Containe
   }
   if (list(ctx.args, 'publish').length > 0) o.ports = list(ctx.args, 'publish');
   if (s('cgroup-parent') !== undefined) o.cgroupParent = s('cgroup-parent')!;
+  if (s('restart') !== undefined) o.restart = s('restart')!;
   const dns = { nameservers: list(ctx.args, 'dns'), search: list(ctx.args, 'dns-search'), options: list(ctx.args, 'dns-option') };
   const given = Object.fromEntries(Object.entries(dns).filter(([, v]) => v.length > 0));
   if (Object.keys(given).length > 0) o.dns = given;

@@ -15,6 +15,8 @@ export type ManagerEvent =
   | { type: 'StopRequested'; signal: number; timeout: number }
   /** The timeout passed: SIGKILL to every process of the container. */
   | { type: 'StopEscalated'; signal: number }
+  /** The restart policy restarts the container after `exit`: the `attempt`-th restart in a row. */
+  | { type: 'RestartedByPolicy'; attempt: number; exit: { code: number | null; signal: number | null } }
   /** Removed by `rm`, or by a create that failed (`reason` says which). */
   | { type: 'ContainerRemoved'; reason: string };
 
@@ -23,6 +25,7 @@ export const MANAGER_SCHEMAS: Record<ManagerEvent['type'], number> = {
   ContainerRecreated: 1,
   StopRequested: 1,
   StopEscalated: 1,
+  RestartedByPolicy: 1,
   ContainerRemoved: 1,
 };
 

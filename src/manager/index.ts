@@ -2,11 +2,12 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Observable } from 'rxjs';
+import { concatMap, EMPTY, from, type Observable, type Subscription } from 'rxjs';
 import { RuntimeError, isRuntimeError } from '../errors.js';
 import type { ExecProcess } from '../execProcess.js';
 import { validateResources } from '../effects/cgroups/validate.js';
-import { validateId } from '../ids.js';
+import { isContainerStream, validateId } from '../ids.js';
+import type { ExitInfo } from '../machines/events.js';
 import type { ContainerState } from '../machines/replay.js';
 import { validateConfig, type OciConfig, type OciNamespace } from '../machines/spec.js';
 import type { ExecOptions, Runtime } from '../runtime.js';
@@ -16,6 +17,7 @@ import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
 import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
+import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
 
 export type { ContainerOptions, LogLine, LogsOptions };
@@ -121,6 +123,7 @@ export class ContainerManager {
     const user = resolveUser(rootfs, opts.user, opts.groups);
     stopSignalOf(opts);
     stopTimeoutOf(opts);
+    parseRestartPolicy(opts.restart);
     const namespaces = await this.namespaces(opts);
     const dir = this.dirOf(name);
     const files: ProvidedFiles = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
@@ -239,11 +242,11 @@ export class ContainerManager {
     await this.rt.start(name);
   }
 
-  private async recreate(name: string, r: ManagedRecord & { options: ContainerOptions }): Promise<void> {
+  private async recreate(name: string, r: ManagedRecord & { options: ContainerOptions }, why: ManagerEvent = { type: 'ContainerRecreated' }): Promise<void> {
     if ((await this.runtimeState(name)) !== null) await this.rt.delete(name, true);
     const config = await this.prepare(r.options, r.created ?? new Date().toISOString());
     this.writeBundle(name, r.options, config);
-    await this.append(name, r.version, { type: 'ContainerRecreated' }, true);
+    await this.append(name, r.version, why, true);
     await this.createInRuntime(name, r.options, r.version + 1);
   }
 
@@ -296,7 +299,7 @@ export class ContainerManager {
 
   /** Remove the container, its bundle and its log file; a running one only with `force` (stopped with SIGKILL). */
   async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const r = await this.defined(name);
+    await this.defined(name);
     const s = await this.runtimeState(name);
     if (s !== null && s.status !== 'stopped' && s.status !== 'created') {
       if (!opts.force) throw new RuntimeError('ILLEGAL_STATE', `cannot remove running container ${name}: stop it first or force`);
@@ -306,7 +309,6 @@ export class ContainerManager {
     rmSync(this.dirOf(name), { recursive: true, force: true });
     const now = await this.record(name);
     await this.append(name, now.version, { type: 'ContainerRemoved', reason: 'removed' });
-    void r;
   }
 
   async inspect(name: string): Promise<ManagedInfo> {
@@ -343,13 +345,38 @@ export class ContainerManager {
 
   /** Run another process in the container: `command` with the container's user, env and workdir unless given. */
   async exec(name: string, command: string[], opts: ExecOptions & { env?: string[]; workdir?: string; user?: string } = {}): Promise<ExecProcess> {
-    const r = await this.defined(name);
+    await this.defined(name);
     const config = JSON.parse(readFileSync(join(this.dirOf(name), 'config.json'), 'utf8')) as OciConfig;
     const user = opts.user === undefined ? config.process.user : (({ uid, gid, additionalGids }) => ({ uid, gid, additionalGids }))(resolveUser(config.root.path, opts.user));
     const process = { ...config.process, args: command, env: [...(config.process.env ?? []), ...(opts.env ?? [])], cwd: opts.workdir ?? config.process.cwd, user };
-    void r;
     const { env: _e, workdir: _w, user: _u, ...execOpts } = opts;
     return this.rt.exec(name, process, execOpts);
+  }
+
+  /**
+   * Enforce restart policies: on each exit of a managed container (its `Exited` fact, or an
+   * `Observed` stop), decide from its manager stream whether its policy restarts it; a restart
+   * is the event RestartedByPolicy, then a new create and start. Meant for a long-running
+   * library process (the exit is seen as it is committed); unsubscribe to stop.
+   */
+  supervise(): Subscription {
+    return this.rt.events$.pipe(
+      concatMap((e) => {
+        const exit = isContainerStream(e.stream) ? exitOf(e) : null;
+        if (exit === null) return EMPTY;
+        return from(this.onExit(e.stream, exit).catch((err: unknown) => this.rt.logger.warn({ err, container: e.stream }, 'restart policy')));
+      }),
+    ).subscribe();
+  }
+
+  private async onExit(name: string, exit: ExitInfo): Promise<void> {
+    const stream = await this.rt.log.read(managerStream(name));
+    const r = foldRecord(stream);
+    if (!r.defined || r.options === null) return;
+    const d = decideRestart(parseRestartPolicy(r.options.restart), exit, stream);
+    if (!d.restart) return;
+    await this.recreate(name, r as ManagedRecord & { options: ContainerOptions }, { type: 'RestartedByPolicy', attempt: d.attempt, exit });
+    await this.rt.start(name);
   }
 
   /** The manager's events of a container. */

@@ -27,6 +27,9 @@ const COPIER = fileURLToPath(new URL(`./logCopier.${import.meta.url.endsWith('.t
  * once the container holds its copies.
  */
 export async function startCopier(sys: Syscalls, file: string): Promise<{ stdout: number; stderr: number }> {
+  // The previous run's copier (a restart) finishes before this one starts, so its end marker
+  // cannot land after this run's output began; one killed before writing it is waited for no longer.
+  for (let i = 0; i < 100 && existsSync(file) && !existsSync(`${file}.closed`); i++) await new Promise((r) => setTimeout(r, 50));
   rmSync(`${file}.closed`, { force: true });
   const [outR, outW] = sys.pipe();
   const [errR, errW] = sys.pipe();

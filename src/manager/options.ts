@@ -60,6 +60,8 @@ export interface ContainerOptions {
   cgroupParent?: string;
   /** resolv.conf overrides. */
   dns?: DnsOption;
+  /** `no` (default), `always`, `on-failure[:N]`: enforced by a process running `rt.containers.supervise()`. */
+  restart?: string;
 }
 
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import type { ContainerOptions } from '../../src/index.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
@@ -173,5 +173,24 @@ test('bad options are refused naming the option, and leave nothing: no bundle, e
   rmSync(evil, { recursive: true, force: true });
   assert.deepEqual(readdirSync(f.root).includes('manager') ? readdirSync(join(f.root, 'manager')) : [], []);
   assert.deepEqual(await f.rt.list(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a restart policy on-failure:2 restarts a failing container twice, each restart an event, then leaves it stopped', async (t) => {
+  const before = snapshot();
+  const supervisor = f.rt.containers.supervise();
+  t.after(() => supervisor.unsubscribe());
+  const exits = firstValueFrom(f.rt.eventsFrom$().pipe(filter((e) => e.stream === 'm-policy' && e.type === 'Exited'), take(3), toArray()));
+  const c = await f.rt.containers.create(opts('m-policy', ['sh', '-c', 'echo run; exit 7'], { restart: 'on-failure:2' }));
+  t.after(() => c.remove({ force: true }).catch(() => undefined));
+  await c.start();
+  assert.deepEqual((await exits).map((e) => e.data.code), [7, 7, 7]);
+  const restarts = (await f.rt.containers.history('m-policy')).filter((e) => e.type === 'RestartedByPolicy');
+  assert.deepEqual(restarts.map((e) => e.data), [{ attempt: 1, exit: { code: 7, signal: null } }, { attempt: 2, exit: { code: 7, signal: null } }]);
+  supervisor.unsubscribe();
+  assert.equal((await c.inspect()).state?.status, 'stopped');
+  const runs = await lastValueFrom(c.logs$.pipe(toArray()));
+  assert.deepEqual(runs.map((l) => l.line), ['run', 'run', 'run'], 'one log across the restarts');
+  await c.remove();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
