@@ -25,3 +25,4 @@ export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions
 export { ContainerManager, ManagedContainer, type ManagedInfo } from './manager/index.js';
 export type { ContainerOptions, MountOption, ShareOption, DnsOption } from './manager/options.js';
 export type { LogLine, LogsOptions } from './manager/logs.js';
+export { PodManager, type PodOptions, type PodInfo } from './manager/pods.js';

@@ -13,6 +13,8 @@ import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
 import { checkpointCommands } from './checkpoint.js';
 import { containerCommand } from './container.js';
+import { podCommands } from './pod.js';
+import { withSubcommands } from './subcommands.js';
 import { parseDuration } from '../gc.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
@@ -331,6 +333,7 @@ export const commands: Command[] = [
   },
   ...checkpointCommands(),
   containerCommand(),
+  withSubcommands('pod', 'pods: managed containers sharing a holder\'s network, ipc and uts namespaces: create, start, stop, rm, ls', podCommands),
   {
     name: 'exec',
     summary: 'run another process in a running container; exit with its status (runc exec)',

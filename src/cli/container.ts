@@ -3,7 +3,8 @@ import { RuntimeError } from '../errors.js';
 import type { ContainerOptions, LogLine } from '../manager/index.js';
 import type { MountOption } from '../manager/options.js';
 import { parseDuration } from '../gc.js';
-import { bool, list, parseArgs, positionals, str, type FlagSpec } from './args.js';
+import { bool, list, positionals, str, type FlagSpec } from './args.js';
+import { withSubcommands } from './subcommands.js';
 import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import type { Command, CommandContext } from './commands.js';
@@ -26,6 +27,7 @@ const createFlags: FlagSpec[] = [
   { name: 'network', help: 'none (loopback only, default), host, container:<name> or bridge' },
   { name: 'share', multiple: true, help: 'KIND=NAME: join the net, ipc, pid or uts namespace of container NAME (repeatable)' },
   { name: 'publish', short: 'p', multiple: true, help: 'publish HOSTPORT:PORT[/tcp|udp] (bridge network only)' },
+  { name: 'pod', help: 'join this pod: its network, ipc and uts namespaces (berth pod create)' },
   { name: 'restart', help: 'no, always, on-failure or on-failure:N: enforced by a library process running rt.containers.supervise()' },
   { name: 'cgroup-parent', help: 'cgroup parent of the container\'s cgroup (default berth)' },
   { name: 'dns', multiple: true, help: 'nameserver for resolv.conf (repeatable)' },
@@ -77,6 +79,7 @@ export function optionsFromFlags(ctx: CommandContext, command: string): Containe
   if (list(ctx.args, 'publish').length > 0) o.ports = list(ctx.args, 'publish');
   if (s('cgroup-parent') !== undefined) o.cgroupParent = s('cgroup-parent')!;
   if (s('restart') !== undefined) o.restart = s('restart')!;
+  if (s('pod') !== undefined) o.pod = s('pod')!;
   const dns = { nameservers: list(ctx.args, 'dns'), search: list(ctx.args, 'dns-search'), options: list(ctx.args, 'dns-option') };
   const given = Object.fromEntries(Object.entries(dns).filter(([, v]) => v.length > 0));
   if (Object.keys(given).length > 0) o.dns = given;
@@ -236,18 +239,5 @@ function sinceOf(v: string): Date {
 
 /** The `container` command of the table: its subcommands parse their own flags. */
 export function containerCommand(): Command {
-  return {
-    name: 'container',
-    summary: 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec',
-    usage: 'berth container <create|run|start|stop|restart|rm|ls|inspect|logs|exec> [flags] [args]',
-    flags: [],
-    stopAtFirstPositional: true,
-    subcommands: containerCommands,
-    async run(ctx) {
-      const [name, ...rest] = ctx.args.positionals;
-      const sub = containerCommands.find((c) => c.name === name);
-      if (!sub) throw new RuntimeError('INVALID_ARGUMENT', `container: unknown subcommand ${JSON.stringify(name ?? '')} (${containerCommands.map((c) => c.name).join(', ')})`);
-      return sub.run({ ...ctx, args: parseArgs(rest, sub.flags, sub.stopAtFirstPositional ?? false) });
-    },
-  };
+  return withSubcommands('container', 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec', containerCommands);
 }

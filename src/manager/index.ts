@@ -18,6 +18,7 @@ import type { ContainerOptions } from './options.js';
 import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
+import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
 import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
 
 export type { ContainerOptions, LogLine, LogsOptions };
@@ -101,6 +102,11 @@ export class ContainerManager {
       throw e;
     }
     await this.createInRuntime(name, opts, r.version + 1);
+    if (opts.pod !== undefined) {
+      const pod = await this.podRecord(opts.pod);
+      await this.appendPod(opts.pod, pod.version, { type: 'PodMemberAdded', container: name });
+      await this.writePodHosts(opts.pod);
+    }
     return new ManagedContainer(this, name);
   }
 
@@ -141,6 +147,13 @@ export class ContainerManager {
   private async namespaces(opts: ContainerOptions): Promise<OciNamespace[]> {
     const net = opts.network ?? 'none';
     const share: Record<string, string | undefined> = { ...(opts.share ?? {}) };
+    if (opts.pod !== undefined) {
+      if (opts.network !== undefined || share.net !== undefined || share.ipc !== undefined || share.uts !== undefined) {
+        throw invalid('pod', 'a pod member shares the pod\'s network, ipc and uts: give no network or share for them');
+      }
+      const holder = await this.podHolder(opts.pod);
+      Object.assign(share, { net: holder, ipc: holder, uts: holder });
+    }
     if (typeof net !== 'string') throw invalid('network', 'expected none, host, container:<name> or bridge');
     if (net.startsWith('container:')) {
       if (share.net !== undefined) throw invalid('network', 'container:<name> and share.net both set');
@@ -158,7 +171,7 @@ export class ContainerManager {
       const type = SHARE_NS[key as keyof typeof SHARE_NS];
       if (type === undefined) throw invalid(`share.${key}`, 'expected one of net, ipc, pid, uts');
       if (type === 'network' && net === 'host') throw invalid('share.net', 'the host network and a shared one both set');
-      const field = key === 'net' && opts.share?.net === undefined ? 'network' : `share.${key}`;
+      const field = opts.pod !== undefined && opts.share?.[key as keyof typeof SHARE_NS] === undefined ? 'pod' : key === 'net' && opts.share?.net === undefined ? 'network' : `share.${key}`;
       const pid = await this.livePid(field, target);
       const i = out.findIndex((n) => n.type === type);
       out[i] = { type, path: `/proc/${pid}/ns/${PROC_NS[type]}` };
@@ -188,9 +201,10 @@ export class ContainerManager {
     } catch {
       // no resolv.conf on the host: the defaults apply
     }
-    writeFileSync(join(dir, 'hosts'), hostsFile({ address: '127.0.1.1', names: [config.hostname ?? name, name] }));
+    const hostname = config.hostname ?? opts.hostname ?? opts.pod ?? name;
+    writeFileSync(join(dir, 'hosts'), hostsFile({ address: '127.0.1.1', names: [hostname, name] }));
     writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, opts.dns, ownNetns));
-    writeFileSync(join(dir, 'hostname'), `${config.hostname ?? name}\n`);
+    writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
     writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
@@ -223,6 +237,46 @@ export class ContainerManager {
     } catch (e) {
       throw new RuntimeError('SYSCALL', `create ${name}: bring up loopback: ${(e as Error).message.trim()}`, { step: 'network', cause: e });
     }
+  }
+
+  /** The pod's record (src/manager/pods.ts): a fold of `pod:<name>`. */
+  async podRecord(pod: string): Promise<PodRecord> {
+    return foldPod(await this.rt.log.read(podStream(pod)));
+  }
+
+  async appendPod(pod: string, version: number, e: PodEvent): Promise<void> {
+    const { type, ...data } = e;
+    await this.rt.log.append(podStream(pod), [{ type, schema: POD_SCHEMAS[type], data }], { expectedVersion: version === 0 ? 'no_stream' : version });
+  }
+
+  private async podHolder(pod: unknown): Promise<string> {
+    if (typeof pod !== 'string') throw invalid('pod', 'expected a pod name');
+    try {
+      validateId(pod, 'pod name');
+    } catch {
+      throw invalid('pod', `${JSON.stringify(pod)} is not a pod name`);
+    }
+    const r = await this.podRecord(pod);
+    if (!r.exists) throw invalid('pod', `pod ${pod} does not exist`);
+    return r.holder;
+  }
+
+  /**
+   * Every container of a pod is reachable by name on the pod's loopback: the holder's and each
+   * member's /etc/hosts list them all, rewritten in place (the bind mounts see the same file)
+   * whenever a member comes or goes.
+   */
+  private async writePodHosts(pod: string): Promise<void> {
+    const r = await this.podRecord(pod);
+    const text = hostsFile({ address: '127.0.1.1', names: [pod, ...r.members] });
+    for (const c of [r.holder, ...r.members]) writeFileSync(join(this.dirOf(c), 'hosts'), text);
+  }
+
+  /** The names of the streams with this prefix (`mgr:`, `pod:`). */
+  async streamNames(prefix: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (const e of await this.rt.log.readAll()) if (e.stream.startsWith(prefix)) names.add(e.stream.slice(prefix.length));
+    return [...names];
   }
 
   async get(name: string): Promise<ManagedContainer> {
@@ -299,7 +353,7 @@ export class ContainerManager {
 
   /** Remove the container, its bundle and its log file; a running one only with `force` (stopped with SIGKILL). */
   async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    await this.defined(name);
+    const r = await this.defined(name);
     const s = await this.runtimeState(name);
     if (s !== null && s.status !== 'stopped' && s.status !== 'created') {
       if (!opts.force) throw new RuntimeError('ILLEGAL_STATE', `cannot remove running container ${name}: stop it first or force`);
@@ -309,6 +363,11 @@ export class ContainerManager {
     rmSync(this.dirOf(name), { recursive: true, force: true });
     const now = await this.record(name);
     await this.append(name, now.version, { type: 'ContainerRemoved', reason: 'removed' });
+    const pod = r.options.pod;
+    if (pod !== undefined && (await this.podRecord(pod)).members.includes(name)) {
+      await this.appendPod(pod, (await this.podRecord(pod)).version, { type: 'PodMemberRemoved', container: name });
+      await this.writePodHosts(pod);
+    }
   }
 
   async inspect(name: string): Promise<ManagedInfo> {
@@ -327,10 +386,8 @@ export class ContainerManager {
 
   /** Every defined container. */
   async list(): Promise<ManagedInfo[]> {
-    const names = new Set<string>();
-    for (const e of await this.rt.log.readAll()) if (e.stream.startsWith('mgr:')) names.add(e.stream.slice(4));
     const out: ManagedInfo[] = [];
-    for (const name of names) {
+    for (const name of await this.streamNames('mgr:')) {
       const r = await this.record(name);
       if (r.defined) out.push(await this.inspect(name));
     }

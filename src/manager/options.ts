@@ -60,6 +60,8 @@ export interface ContainerOptions {
   cgroupParent?: string;
   /** resolv.conf overrides. */
   dns?: DnsOption;
+  /** Join this pod (src/manager/pods.ts): its network, ipc and uts namespaces. */
+  pod?: string;
   /** `no` (default), `always`, `on-failure[:N]`: enforced by a process running `rt.containers.supervise()`. */
   restart?: string;
 }

@@ -141,7 +141,7 @@ const tmpfs = (destination: string, mode: string, extra: string[] = []): OciMoun
 export function generateSpec(inp: SpecInputs): OciConfig {
   const { opts } = inp;
   const config = defaultConfig();
-  const hostname = opts.hostname ?? opts.name.slice(0, 64);
+  const hostname = opts.hostname ?? opts.pod ?? opts.name.slice(0, 64);
   const systemd = isSystemd(opts);
   const env = mergeEnv(
     config.process.env ?? [],
@@ -175,6 +175,8 @@ export function generateSpec(inp: SpecInputs): OciConfig {
   };
   const linux = config.linux!;
   linux.namespaces = inp.namespaces;
+  // A joined uts namespace keeps its owner's hostname: setting ours would rename it for everyone in it.
+  if (inp.namespaces.some((n) => n.type === 'uts' && n.path !== undefined)) delete config.hostname;
   linux.cgroupsPath = cgroupPath(opts.cgroupParent, opts.name);
   if (opts.resources !== undefined) linux.resources = { ...linux.resources, ...opts.resources };
   return config;

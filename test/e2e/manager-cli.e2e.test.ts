@@ -77,3 +77,23 @@ test('bad input: coded exit statuses naming the option; nothing left', async () 
   assert.match(await ok(['container', 'create', '--help']), /--rootfs/);
   await assertNoLeaks(at, root);
 });
+
+test('berth pod create|start|stop|rm|ls with members joined by container create --pod', async (t) => {
+  const at = snapshot();
+  t.after(() => berth(root, ['pod', 'rm', '-f', 'cp']));
+  await ok(['pod', 'create', '--rootfs', rootfs, 'cp']);
+  await ok(['container', 'create', '--rootfs', rootfs, '--pod', 'cp', 'cp-a', 'sleep', '1000']);
+  await ok(['container', 'create', '--rootfs', rootfs, '--pod', 'cp', 'cp-b', 'sleep', '1000']);
+  await ok(['pod', 'start', 'cp']);
+  const pods = JSON.parse(await ok(['pod', 'ls', '--format', 'json'])) as { name: string; members: string[]; holder: { state: { status: string } } }[];
+  assert.deepEqual(pods.map((p) => [p.name, p.members, p.holder.state.status]), [['cp', ['cp-a', 'cp-b'], 'running']]);
+  assert.equal(await ok(['container', 'exec', 'cp-b', 'hostname']), 'cp\n');
+  assert.equal((await berth(root, ['pod', 'rm', 'cp'])).status, 6, 'a pod with members is removed only with --force');
+  await ok(['pod', 'stop', '-t', '0', 'cp']);
+  assert.equal(JSON.parse(await ok(['container', 'inspect', 'cp-a'])).state.status, 'stopped');
+  await ok(['pod', 'rm', '-f', 'cp']);
+  assert.equal(await ok(['pod', 'ls', '--format', 'json']), '[]\n');
+  assert.equal(await ok(['container', 'ls', '--format', 'json']), '[]\n');
+  assert.equal((await berth(root, ['pod', 'start', 'cp'])).status, 4);
+  await assertNoLeaks(at, root);
+});

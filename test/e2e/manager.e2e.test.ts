@@ -194,3 +194,26 @@ test('a restart policy on-failure:2 restarts a failing container twice, each res
   await c.remove();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+
+test('a pod: two members reach each other over the pod\'s loopback, share its hostname, and list each other in /etc/hosts', async (t) => {
+  const before = snapshot();
+  await f.rt.pods.create({ name: 'p1', rootfs });
+  t.after(() => f.rt.pods.remove('p1', { force: true }).catch(() => undefined));
+  const srv = await f.rt.containers.create(opts('p1-srv', ['nc', '-l', '-p', '8080'], { pod: 'p1' }));
+  const cli = await f.rt.containers.create(opts('p1-cli', ['sh', '-c', 'hostname; until echo hello | nc 127.0.0.1 8080; do sleep 0.1; done; grep 127.0.1.1 /etc/hosts'], { pod: 'p1' }));
+  await assert.rejects(f.rt.containers.create(opts('p1-cli', ['true'], { pod: 'p1' })), { code: 'ID_IN_USE' }, 'a member added twice');
+  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'p1', network: 'host' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
+  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'nopod' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
+  await f.rt.pods.start('p1');
+  const [got, sent] = await Promise.all([lastValueFrom(srv.logs$.pipe(toArray())), lastValueFrom(cli.logs$.pipe(toArray()))]);
+  assert.deepEqual(got.map((l) => l.line), ['hello']);
+  assert.deepEqual(sent.map((l) => l.line), ['p1', '127.0.1.1\tp1 p1-srv p1-cli']);
+  assert.deepEqual((await f.rt.pods.list()).map((p) => [p.name, p.members]), [['p1', ['p1-srv', 'p1-cli']]]);
+  await assert.rejects(f.rt.pods.remove('p1'), { code: 'ILLEGAL_STATE' });
+  await f.rt.pods.stop('p1');
+  await f.rt.pods.remove('p1', { force: true });
+  const types = (await f.rt.log.read('pod:p1')).map((e) => e.type);
+  assert.deepEqual(types, ['PodCreated', 'PodMemberAdded', 'PodMemberAdded', 'PodStarted', 'PodStopped', 'PodMemberRemoved', 'PodMemberRemoved', 'PodRemoved']);
+  assert.deepEqual(await f.rt.containers.list(), []);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
