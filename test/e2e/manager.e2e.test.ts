@@ -171,6 +171,12 @@ test('bad options are refused naming the option, and leave nothing: no bundle, e
   execFileSync('ln', ['-s', `../../../../../../..${hostPasswd}`, join(evil, 'rootfs/etc/passwd')]);
   await assert.rejects(f.rt.containers.create(opts('m-bad', ['true'], { rootfs: join(evil, 'rootfs'), user: 'intruder' })), { code: 'INVALID_ARGUMENT', field: 'user' });
   rmSync(evil, { recursive: true, force: true });
+  // Refused by the runtime's create (the init finds no such executable): the definition is
+  // undone — bundle gone, no runtime container, the record says removed — and the name is free.
+  await assert.rejects(f.rt.containers.create(opts('m-bad', ['/nonexistent'])), { code: 'INVALID_CONFIG', field: 'process.args' });
+  assertManagerClean('m-bad');
+  assert.deepEqual((await f.rt.containers.history('m-bad')).map((e) => e.type), ['ContainerDefined', 'ContainerRemoved']);
+  assert.deepEqual(await f.rt.containers.list(), []);
   assert.deepEqual(readdirSync(f.root).includes('manager') ? readdirSync(join(f.root, 'manager')) : [], []);
   assert.deepEqual(await f.rt.list(), []);
   await assertNoLeaks(before, f.root, { openRuntime: true });
