@@ -100,6 +100,9 @@ test('share net: the second container is in the first one\'s network namespace',
   assert.equal(readlinkSync(`/proc/${pb}/ns/net`), readlinkSync(`/proc/${pa}/ns/net`));
   assert.notEqual(readlinkSync(`/proc/${pb}/ns/uts`), readlinkSync(`/proc/${pa}/ns/uts`), 'only what was asked is shared');
   await b.remove({ force: true });
+  const h = await f.rt.containers.create(opts('m-net-host', ['sleep', '1000'], { network: 'host' }));
+  assert.equal(readlinkSync(`/proc/${(await h.inspect()).state!.pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'network host: no network namespace of its own');
+  await h.remove();
   await a.stop({ timeout: 0 });
   await assert.rejects(f.rt.containers.create(opts('m-net-c', ['true'], { share: { net: 'm-net-a' } })), { code: 'INVALID_ARGUMENT', field: 'share.net' });
   assertManagerClean('m-net-c');
