@@ -1,12 +1,17 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Observable } from 'rxjs';
 import { RuntimeError } from '../errors.js';
 import type { Syscalls } from '../effects/syscalls.js';
-import type { LogLine } from './logCopier.js';
+import { logCopierPath } from '../effects/linux.js';
 
-export type { LogLine };
+/** One line of a container's output, as native/logs/berth-logs.c writes it (one JSON object a line). */
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** ISO-8601, milliseconds, UTC: when the copier read the line. */
+  time: string;
+  line: string;
+}
 
 export interface LogsOptions {
   /** Keep reading until the container's output ends. */
@@ -17,10 +22,9 @@ export interface LogsOptions {
   tail?: number;
 }
 
-const COPIER = fileURLToPath(new URL(`./logCopier.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
-
 /**
- * Start the log copier for a container (see logCopier.ts for why it is a process of its own)
+ * Start the log copier for a container (native/logs/berth-logs.c; docs/manager.md says why it
+ * is a process of its own)
  * and return the write ends of its two pipes, for the container's stdout and stderr, once it
  * reads them: two pipes carry no order between them, so a copier that started reading late
  * would find both full and could not tell which came first. The caller closes the write ends
@@ -34,9 +38,8 @@ export async function startCopier(sys: Syscalls, file: string): Promise<{ stdout
   const [outR, outW] = sys.pipe();
   const [errR, errW] = sys.pipe();
   try {
-    // Under tsx (tests) the copier is TypeScript too; the child needs the same loader.
-    const loader = COPIER.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = spawn(process.execPath, [...loader, COPIER, file], { stdio: ['ignore', 'pipe', 'inherit', outR, errR], detached: true });
+    // detached: its own session, so a terminal's hangup or ^C to the creator does not reach it
+    const child = spawn(logCopierPath(), [file], { stdio: ['ignore', 'pipe', 'inherit', outR, errR], detached: true });
     child.unref();
     await new Promise<void>((resolve, reject) => {
       child.stdout!.once('data', () => resolve());
