@@ -74,6 +74,10 @@ test('logs capture stdout and stderr in order, with tail and since', async () =>
   const since = await lastValueFrom(f.rt.containers.logs$('m-logs', { since: new Date(lines[1]!.time) }).pipe(toArray()));
   assert.deepEqual(since.map((l) => l.line), ['err1', 'out2', 'partial']);
   await c.remove();
+  // JSON escaping of what a line can hold, and a line longer than the copier's 16 KiB split
+  const odd = await runToEnd(opts('m-logs2', ['sh', '-c', 'printf \'a"b\\\\c\\td\\001\\n\'; head -c 20000 /dev/zero | tr "\\0" x']));
+  assert.deepEqual(odd.out.map((l) => (l.length > 40 ? `${l[0]}*${l.length}` : l)), ['a"b\\c\td\u0001', 'x*16384', 'x*3616']);
+  await odd.c.remove();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
