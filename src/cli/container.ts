@@ -202,6 +202,24 @@ export const containerCommands: Command[] = [
     },
   },
   {
+    name: 'supervise',
+    summary: 'enforce restart policies until SIGINT or SIGTERM (a long-running process; serves the root\'s log)',
+    usage: 'berth container supervise [--interval MS]',
+    flags: [{ name: 'interval', help: 'how often containers other processes created are checked for an exit, in ms (default 1000)' }],
+    async run(ctx) {
+      positionals(ctx.args, 'container supervise', []);
+      const ms = str(ctx.args, 'interval');
+      if (ms !== undefined && !/^[1-9]\d*$/.test(ms)) throw new RuntimeError('INVALID_ARGUMENT', `--interval ${ms}: expected milliseconds`, { field: 'interval' });
+      const rt = await ctx.runtime({ serve: true });
+      const sub = rt.containers.supervise(ms === undefined ? {} : { pollMs: Number(ms) });
+      await new Promise<void>((resolve) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+      });
+      sub.unsubscribe();
+      return 0;
+    },
+  },
+  {
     name: 'exec',
     summary: 'run another process in a running container as its user; exit with its status',
     usage: 'berth container exec [--env K=V]... [--workdir D] [--user U] <name> <command> [args...]',
@@ -239,5 +257,5 @@ function sinceOf(v: string): Date {
 
 /** The `container` command of the table: its subcommands parse their own flags. */
 export function containerCommand(): Command {
-  return withSubcommands('container', 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec', containerCommands);
+  return withSubcommands('container', 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec, supervise', containerCommands);
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { concatMap, EMPTY, from, type Observable, type Subscription } from 'rxjs';
+import { concatMap, EMPTY, exhaustMap, from, interval, merge, type Observable, type Subscription } from 'rxjs';
 import { RuntimeError, isRuntimeError } from '../errors.js';
 import type { ExecProcess } from '../execProcess.js';
 import { validateResources } from '../effects/cgroups/validate.js';
@@ -414,16 +414,28 @@ export class ContainerManager {
    * Enforce restart policies: on each exit of a managed container (its `Exited` fact, or an
    * `Observed` stop), decide from its manager stream whether its policy restarts it; a restart
    * is the event RestartedByPolicy, then a new create and start. Meant for a long-running
-   * library process (the exit is seen as it is committed); unsubscribe to stop.
+   * library process; unsubscribe to stop. An exit is seen as it is committed when this process
+   * is the init's parent; the exit of a container another process created (a CLI command)
+   * is only a fact once someone looks, so every `pollMs` the running containers that have a
+   * policy are read, which reconciles them with the kernel and logs their exits.
    */
-  supervise(): Subscription {
-    return this.rt.events$.pipe(
+  supervise(opts: { pollMs?: number } = {}): Subscription {
+    const exits = this.rt.events$.pipe(
       concatMap((e) => {
         const exit = isContainerStream(e.stream) ? exitOf(e) : null;
         if (exit === null) return EMPTY;
         return from(this.onExit(e.stream, exit).catch((err: unknown) => this.rt.logger.warn({ err, container: e.stream }, 'restart policy')));
       }),
-    ).subscribe();
+    );
+    const probes = interval(opts.pollMs ?? 1000).pipe(exhaustMap(() => from(this.probePolicies().catch((err: unknown) => this.rt.logger.warn({ err }, 'restart policy probe')))));
+    return merge(exits, probes).subscribe();
+  }
+
+  private async probePolicies(): Promise<void> {
+    for (const name of await this.streamNames('mgr:')) {
+      const r = await this.record(name);
+      if (r.defined && parseRestartPolicy(r.options?.restart).kind !== 'no') await this.runtimeState(name);
+    }
   }
 
   private async onExit(name: string, exit: ExitInfo): Promise<void> {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { busyboxRootfs, tempRoot } from '../helpers/bundle.js';
-import { berth } from '../helpers/cli.js';
+import { openRuntime } from '../../src/index.js';
+import { berth, CLI } from '../helpers/cli.js';
 import { actAsShim, assertNoLeaks, snapshot } from '../helpers/leaks.js';
 
 /**
@@ -95,5 +96,34 @@ test('berth pod create|start|stop|rm|ls with members joined by container create 
   assert.equal(await ok(['pod', 'ls', '--format', 'json']), '[]\n');
   assert.equal(await ok(['container', 'ls', '--format', 'json']), '[]\n');
   assert.equal((await berth(root, ['pod', 'start', 'cp'])).status, 4);
+  await assertNoLeaks(at, root);
+});
+
+test('container supervise restarts a container that a CLI command started, by its policy, until SIGTERM', async (t) => {
+  const at = snapshot();
+  const supervisor = spawn(process.execPath, [CLI, '--root', root, 'container', 'supervise', '--interval', '100'], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
+  t.after(() => supervisor.kill('SIGKILL'));
+  t.after(() => berth(root, ['container', 'rm', '-f', 'pol']));
+  while (!existsSync(join(root, 'log.sock'))) await new Promise((r) => setTimeout(r, 50));
+  await ok(['container', 'run', '-d', '--rootfs', rootfs, '--restart', 'on-failure:2', 'pol', 'sh', '-c', 'echo run; exit 3']);
+  let lines = '';
+  for (let i = 0; i < 600 && lines.split('\n').length < 4; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    lines = await ok(['container', 'logs', 'pol']);
+  }
+  assert.equal(lines, 'run\nrun\nrun\n');
+  const rt = await openRuntime({ root, serve: false });
+  let restarts: unknown[] = [];
+  try {
+    // the last run's exit is decided on (no third restart) once it is in the log
+    restarts = (await rt.containers.history('pol')).filter((e) => e.type === 'RestartedByPolicy').map((e) => e.data.attempt);
+  } finally {
+    await rt.close();
+  }
+  assert.deepEqual(restarts, [1, 2]);
+  supervisor.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  await ok(['container', 'rm', 'pol']);
   await assertNoLeaks(at, root);
 });
