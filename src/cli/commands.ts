@@ -489,7 +489,8 @@ function details(e: StoredEvent): string {
 }
 
 /** Forward the signals a terminal or supervisor sends us to the container, as runc run does. */
-function forwardSignals(send: (sig: number) => void): () => void {
+/** Forward the signals a terminal or supervisor sends this process to the container; returns the undo. */
+export function forwardSignals(send: (sig: number) => void): () => void {
   const names = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
   const handlers = names.map((n) => {
     const h = () => send(parseSignal(n));

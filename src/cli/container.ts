@@ -7,7 +7,7 @@ import { bool, list, positionals, str, type FlagSpec } from './args.js';
 import { withSubcommands } from './subcommands.js';
 import { table } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
-import type { Command, CommandContext } from './commands.js';
+import { forwardSignals, type Command, type CommandContext } from './commands.js';
 
 /** `berth container …`: the container manager (docs/manager.md) from the command line. */
 
@@ -148,8 +148,14 @@ export const containerCommands: Command[] = [
         throw e;
       }
       if (detach) return 0;
-      // The log ends once every process of the container closed its output.
-      await lastValueFrom(c.logs$.pipe(tap(printLine)), { defaultValue: null });
+      // ^C and the like go to the container's init, as with `berth run`.
+      const forward = forwardSignals((sig) => void rt.kill(c.name, sig).catch(() => undefined));
+      try {
+        // The log ends once every process of the container closed its output.
+        await lastValueFrom(c.logs$.pipe(tap(printLine)), { defaultValue: null });
+      } finally {
+        forward();
+      }
       await rt.containers.stop(c.name, { timeout: 0 }).catch(() => undefined);
       const exit = (await c.inspect()).state?.exit ?? null;
       if (bool(ctx.args, 'rm')) await c.remove({ force: true });
