@@ -4,8 +4,7 @@ import type { ContainerOptions, LogLine } from '../manager/index.js';
 import type { MountOption } from '../manager/options.js';
 import { parseDuration } from '../gc.js';
 import { bool, list, positionals, str, type FlagSpec } from './args.js';
-import { withSubcommands } from './subcommands.js';
-import { table } from './format.js';
+import { byNameOf, listCommand, seconds, timeFlag, timeoutOf, withSubcommands } from './subcommands.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import { forwardSignals, type Command, type CommandContext } from './commands.js';
 
@@ -87,31 +86,11 @@ export function optionsFromFlags(ctx: CommandContext, command: string): Containe
   return o;
 }
 
-function seconds(flag: string, v: string): number {
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new RuntimeError('INVALID_ARGUMENT', `--${flag} ${v}: expected seconds`, { field: flag });
-  return Number(v);
-}
-
 function printLine(l: LogLine): void {
   (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${l.line}\n`);
 }
 
-const timeFlag: FlagSpec = { name: 'time', short: 't', help: 'seconds to wait for the stop signal before SIGKILL (default: the container\'s stop timeout)' };
-const timeoutOf = (ctx: CommandContext) => (str(ctx.args, 'time') === undefined ? {} : { timeout: seconds('time', str(ctx.args, 'time')!) });
-
-/** A subcommand over one container name. */
-function byName(name: string, summary: string, flags: FlagSpec[], call: (ctx: CommandContext, id: string) => Promise<number | void>): Command {
-  return {
-    name,
-    summary,
-    usage: `berth container ${name}${flags.length > 0 ? ' [flags]' : ''} <name>`,
-    flags,
-    async run(ctx) {
-      const [id] = positionals(ctx.args, `container ${name}`, ['name']);
-      return (await call(ctx, id!)) ?? 0;
-    },
-  };
-}
+const byName = (name: string, summary: string, flags: FlagSpec[], call: (ctx: CommandContext, id: string) => Promise<number | void>) => byNameOf('container', name, summary, flags, call);
 
 export const containerCommands: Command[] = [
   {
@@ -194,19 +173,8 @@ export const containerCommands: Command[] = [
     };
     await lastValueFrom(rt.containers.logs$(id, opts).pipe(tap(printLine)), { defaultValue: null });
   }),
-  {
-    name: 'ls',
-    summary: 'list managed containers',
-    usage: 'berth container ls [--format table|json]',
-    flags: [{ name: 'format', short: 'f', help: 'table or json' }],
-    async run(ctx) {
-      positionals(ctx.args, 'container ls', []);
-      const all = await (await ctx.runtime()).containers.list();
-      if (str(ctx.args, 'format') === 'json') ctx.out(JSON.stringify(all, null, 2));
-      else ctx.out(table(['NAME', 'STATUS', 'PID', 'CREATED', 'COMMAND'], all.map((i) => [i.name, i.state?.status ?? 'stopped', String(i.state?.pid ?? 0), i.created, i.options.command.join(' ')])));
-      return 0;
-    },
-  },
+  listCommand('container', 'list managed containers', (rt) => rt.containers.list(), ['NAME', 'STATUS', 'PID', 'CREATED', 'COMMAND'],
+    (i) => [i.name, i.state?.status ?? 'stopped', String(i.state?.pid ?? 0), i.created, i.options.command.join(' ')]),
   {
     name: 'supervise',
     summary: 'enforce restart policies until SIGINT or SIGTERM (a long-running process; serves the root\'s log)',
