@@ -17,6 +17,7 @@ import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
 import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
+import type { BridgeNetworks } from './network.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
 import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
@@ -159,11 +160,12 @@ export class ContainerManager {
       if (share.net !== undefined) throw invalid('network', 'container:<name> and share.net both set');
       share.net = net.slice('container:'.length);
     } else if (net === 'bridge') {
-      throw invalid('network', 'bridge networking is not available in this build of berth');
+      if (this.networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
+      if (opts.ports !== undefined) this.networks.parsePorts(opts.ports);
     } else if (net !== 'none' && net !== 'host') {
       throw invalid('network', `expected none, host, container:<name> or bridge, got ${JSON.stringify(net)}`);
     }
-    if (opts.ports !== undefined && opts.ports.length > 0) throw invalid('ports', 'publishing ports needs network bridge');
+    if (opts.ports !== undefined && opts.ports.length > 0 && net !== 'bridge') throw invalid('ports', 'publishing ports needs network bridge');
     const own: OciNamespace[] = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
     const out = own.filter((n) => !(n.type === 'network' && net === 'host'));
     for (const [key, target] of Object.entries(share)) {
@@ -218,8 +220,11 @@ export class ContainerManager {
     try {
       fds = await startCopier(this.rt.sys, this.logFileOf(name));
       await this.rt.create(name, { bundle: dir, stdio: ['ignore', fds.stdout, fds.stderr], detached: true });
-      if ((opts.network ?? 'none') === 'none' && opts.share?.net === undefined) await this.loopbackUp(name);
+      const net = opts.network ?? 'none';
+      if ((net === 'none' || net === 'bridge') && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
+      if (net === 'bridge') await this.attach(name, opts);
     } catch (e) {
+      await this.detach(name).catch(() => undefined);
       await this.rt.delete(name, true).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
       await this.append(name, version, { type: 'ContainerRemoved', reason: `create failed: ${(e as Error).message}` });
@@ -227,6 +232,30 @@ export class ContainerManager {
     } finally {
       if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
     }
+  }
+
+  /**
+   * Bridge networking: the container's network namespace gets its veth and address while the
+   * init waits to be started; /etc/hosts then names the container at that address.
+   */
+  private async attach(name: string, opts: ContainerOptions): Promise<void> {
+    const networks = this.networks;
+    if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
+    const { pid } = await this.rt.state(name);
+    const a = await networks.attach({ container: name, pid, ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
+    writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
+  }
+
+  /** Give back a bridge attachment (a no-op for other networks and when there is none). */
+  private async detach(name: string): Promise<void> {
+    await this.networks?.detach(name);
+  }
+
+  private networks: BridgeNetworks | null = null;
+
+  /** Plug in bridge networking (src/manager/network.ts says what it must provide). */
+  useNetworks(networks: BridgeNetworks | null): void {
+    this.networks = networks;
   }
 
   /** A new network namespace has its loopback down; `none` means "loopback only", so bring it up. */
@@ -297,6 +326,7 @@ export class ContainerManager {
   }
 
   private async recreate(name: string, r: ManagedRecord & { options: ContainerOptions }, why: ManagerEvent = { type: 'ContainerRecreated' }): Promise<void> {
+    await this.detach(name);
     if ((await this.runtimeState(name)) !== null) await this.rt.delete(name, true);
     const config = await this.prepare(r.options, r.created ?? new Date().toISOString());
     this.writeBundle(name, r.options, config);
@@ -319,10 +349,13 @@ export class ContainerManager {
     // A frozen process gets the signal only once thawed.
     if (s.status === 'paused') await this.rt.resume(name);
     if (s.status !== 'created') await this.signal(name, signal, false);
-    if (s.status !== 'created' && (await this.stopped(name, timeout * 1000))) return;
-    await this.append(name, r.version + 1, { type: 'StopEscalated', signal: 9 }, true);
-    await this.signal(name, 9, true);
-    if (!(await this.stopped(name, 30_000))) throw new RuntimeError('SYSCALL', `stop ${name}: still running after SIGKILL`, { step: 'stop' });
+    if (s.status === 'created' || !(await this.stopped(name, timeout * 1000))) {
+      await this.append(name, r.version + 1, { type: 'StopEscalated', signal: 9 }, true);
+      await this.signal(name, 9, true);
+      if (!(await this.stopped(name, 30_000))) throw new RuntimeError('SYSCALL', `stop ${name}: still running after SIGKILL`, { step: 'stop' });
+    }
+    // a stopped container holds no address: a bridge attachment is given back now
+    await this.detach(name);
   }
 
   private async signal(name: string, signal: number, all: boolean): Promise<void> {
@@ -359,6 +392,7 @@ export class ContainerManager {
       if (!opts.force) throw new RuntimeError('ILLEGAL_STATE', `cannot remove running container ${name}: stop it first or force`);
       await this.stop(name, { timeout: 0 });
     }
+    await this.detach(name);
     if (s !== null) await this.rt.delete(name, true);
     rmSync(this.dirOf(name), { recursive: true, force: true });
     const now = await this.record(name);
