@@ -1,8 +1,9 @@
 /**
  * What the manager needs of bridge networking (src/network/, built separately): the same
  * shapes as its `Networks` and `parsePorts`, so the module plugs in as it is —
- * `rt.containers.useNetworks({ ...openNetworks({ log: rt.log }), parsePorts })`. Until one is
- * plugged in, `network: 'bridge'` and `ports` are refused naming the option.
+ * `const n = openNetworks({ log: rt.log });
+ *  rt.containers.useNetworks({ attach: (r) => n.attach(r), detach: (c) => n.detach(c), parsePorts })`.
+ * Until one is plugged in, `network: 'bridge'` and `ports` are refused naming the option.
  */
 export interface PortMapping { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIp?: string }
 export interface Attachment { container: string; network: string; address: string; prefixLength: number; gateway: string; ports: PortMapping[] }
