@@ -26,6 +26,16 @@
       "ldflags": ["-static"],
       # Debian's libseccomp-dev: with -static the linker takes libseccomp.a.
       "libraries": ["-lseccomp"]
+    },
+    {
+      # The log copier of managed containers (src/manager/logs.ts): one small process per
+      # container for as long as its output is open, so plain C and static, not a node.
+      "target_name": "berth-logs",
+      "type": "executable",
+      "sources": ["logs/berth-logs.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
     }
   ]
 }

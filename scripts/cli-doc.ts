@@ -1,5 +1,5 @@
 /** Writes docs/cli.md from the command table: `npm run docs:cli`. */
-import { commands } from '../src/cli/commands.js';
+import { commands, type Command } from '../src/cli/commands.js';
 import { globalFlags, EXIT_STATUS } from '../src/cli/main.js';
 const out: string[] = ['# CLI reference', '', 'berth is flag-compatible with runc for the commands below. Flags take `--name value`,', '`--name=value`, `-n value`, or the single-dash long form; boolean flags take no value.', '', '## Global flags', '', '| flag | meaning |', '| --- | --- |'];
 for (const f of globalFlags) out.push(`| \`--${f.name}\`${f.short ? `, \`-${f.short}\`` : ''} | ${f.help} |`);
@@ -19,14 +19,16 @@ out.push(
   'there is none) and `cgroup:` (the host\'s layout: v1, hybrid or v2).',
 );
 out.push('', '## Commands', '');
-for (const c of commands) {
-  out.push(`### ${c.name}`, '', c.summary, '', '```', c.usage, '```', '');
+const describe = (c: Command, title: string) => {
+  out.push(`### ${title}`, '', c.summary, '', '```', c.usage, '```', '');
   if (c.flags.length) {
     out.push('| flag | meaning |', '| --- | --- |');
     for (const f of c.flags) out.push(`| \`--${f.name}\`${f.short ? `, \`-${f.short}\`` : ''} | ${f.help} |`);
     out.push('');
   }
-}
+  for (const sub of c.subcommands ?? []) describe(sub, `${title} ${sub.name}`);
+};
+for (const c of commands) describe(c, c.name);
 out.push('## Exit statuses', '', 'An error prints one line on stderr, `berth: <message> [<CODE>]` (and, with `--log`, a log', 'entry in the chosen format). `run` otherwise exits with the container\'s status, and a', 'foreground `exec` with its process\'s: the exit code, or 128+n when signal n killed it — so a', 'process\'s own exit code can coincide with one of these, as with runc.', '', '| code | status |', '| --- | --- |');
 for (const [k, v] of Object.entries(EXIT_STATUS)) out.push(`| ${k} | ${v} |`);
 out.push('', 'Help: `berth --help`, `berth <command> --help`; version: `berth --version`.', '');

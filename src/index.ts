@@ -23,3 +23,7 @@ export { features, type Features } from './features.js';
 export { parseSignal, signalName } from './signals.js';
 export type { CheckpointOpts, RestoreOpts, CriuFlags } from './checkpointOptions.js';
 export { openNetworks, parsePorts, DEFAULT_NETWORK, type Networks, type Attachment, type AttachRequest, type PortMapping, type NetworkDefinition, type NetworksOptions } from './network/index.js';
+export { ContainerManager, ManagedContainer, type ManagedInfo } from './manager/index.js';
+export type { ContainerOptions, MountOption, ShareOption, DnsOption } from './manager/options.js';
+export type { LogLine, LogsOptions } from './manager/logs.js';
+export { PodManager, type PodOptions, type PodInfo } from './manager/pods.js';

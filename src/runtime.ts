@@ -40,6 +40,8 @@ import { openEventLog } from './store/openLog.js';
 import { checkpointOptions, restoreOptions, type CheckpointOpts, type RestoreOpts } from './checkpointOptions.js';
 import { allEvents$, containerEvents$, containers$, state$ } from './store/projections.js';
 import { projectAll, type ProjectStats } from './store/snapshots.js';
+import { ContainerManager } from './manager/index.js';
+import { PodManager } from './manager/pods.js';
 
 export interface RuntimeOptions {
   /** The runtime root: log, socket and per-container files (default /run/berth). */
@@ -201,6 +203,25 @@ export class Runtime {
       crash,
     };
     this.machine = containerMachine.provide({ actors: makeEffects(this.deps) });
+  }
+
+  private manager: ContainerManager | null = null;
+
+  /** The container manager: containers from a rootfs and a few options (docs/manager.md). */
+  get containers(): ContainerManager {
+    return (this.manager ??= new ContainerManager(this));
+  }
+
+  private podManager: PodManager | null = null;
+
+  /** Pods: containers sharing a holder's network, ipc and uts namespaces (docs/manager.md). */
+  get pods(): PodManager {
+    return (this.podManager ??= new PodManager(this.containers));
+  }
+
+  /** The host's cgroup layout (v1, hybrid or v2), read once. */
+  cgroupLayout(): CgroupLayout {
+    return (this.layout ??= readCgroupLayout());
   }
 
   /** Every event of every container committed from now on, in commit order; completes on close. */

@@ -14,6 +14,9 @@ import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
 import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
 import { checkpointCommands } from './checkpoint.js';
+import { containerCommand } from './container.js';
+import { podCommands } from './pod.js';
+import { withSubcommands } from './subcommands.js';
 import { parseDuration } from '../gc.js';
 
 /** What a command needs: its parsed arguments, a runtime opened on demand, and output. */
@@ -32,6 +35,8 @@ export interface Command {
   flags: FlagSpec[];
   /** Flags end at the first positional (`exec <id> <command> -l`: `-l` is the command's). */
   stopAtFirstPositional?: boolean;
+  /** Commands under this one (`container create`); `run` dispatches to them. */
+  subcommands?: Command[];
   /** Returns the process exit status. */
   run(ctx: CommandContext): Promise<number>;
 }
@@ -339,6 +344,8 @@ export const commands: Command[] = [
     },
   },
   ...checkpointCommands(),
+  containerCommand(),
+  withSubcommands('pod', 'pods: managed containers sharing a holder\'s network, ipc and uts namespaces: create, start, stop, rm, ls', podCommands),
   {
     name: 'exec',
     summary: 'run another process in a running container; exit with its status (runc exec)',
@@ -487,7 +494,8 @@ function replayTable(states: ContainerState[]): string {
 }
 
 /** Forward the signals a terminal or supervisor sends us to the container, as runc run does. */
-function forwardSignals(send: (sig: number) => void): () => void {
+/** Forward the signals a terminal or supervisor sends this process to the container; returns the undo. */
+export function forwardSignals(send: (sig: number) => void): () => void {
   const names = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
   const handlers = names.map((n) => {
     const h = () => send(parseSignal(n));

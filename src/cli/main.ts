@@ -104,7 +104,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(`${help(cmd)}\n`);
+      const sub = cmd.subcommands?.find((c) => c.name === rest[0]);
+      process.stdout.write(`${help(sub ?? cmd)}${sub || !cmd.subcommands ? '' : `\n\nsubcommands:\n${cmd.subcommands.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}`}\n`);
       return 0;
     }
     const args = parseArgs(rest, cmd.flags, cmd.stopAtFirstPositional ?? false);

@@ -44,11 +44,21 @@ export function linuxSyscalls(): Syscalls {
   return addon as unknown as Syscalls;
 }
 
-/** Absolute path of the init helper executable, native/build/Release/berth-init. */
-export function initHelperPath(): string {
-  const file = join(releaseDir(), 'berth-init');
+/** Absolute path of a built helper executable in native/build/Release. */
+function helperPath(name: string, what: string): string {
+  const file = join(releaseDir(), name);
   if (!existsSync(file)) {
-    throw new RuntimeError('INTERNAL', 'init helper not built: run npm run build:native', { field: file });
+    throw new RuntimeError('INTERNAL', `${what} not built: run npm run build:native`, { field: file });
   }
   return file;
+}
+
+/** The init helper, native/build/Release/berth-init. */
+export function initHelperPath(): string {
+  return helperPath('berth-init', 'init helper');
+}
+
+/** The log copier of managed containers, native/build/Release/berth-logs. */
+export function logCopierPath(): string {
+  return helperPath('berth-logs', 'log copier');
 }

@@ -57,7 +57,8 @@ function ours(pid: number): boolean {
 }
 
 /**
- * Processes that look like a container's (in another pid or user namespace, or a berth-init),
+ * Processes that look like a container's (in another pid or user namespace, a berth-init, or a
+ * managed container's log copier, berth-logs),
  * started since `before` and descending from this test process: other work on the host is not
  * ours. A user namespace holder (idmapped mounts) is a copy of this process in a new user
  * namespace: the user namespace check catches one left behind.
@@ -67,11 +68,16 @@ export function containerProcesses(before: Set<number> = new Set()): string[] {
   for (const pid of pids()) {
     if (before.has(pid) || !ours(pid)) continue;
     try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      // A managed container's log copier, by its comm: a zombie keeps that, not its cmdline or namespaces.
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('berth-logs')) {
+        out.push(`${pid} [${state}] berth-logs`);
+        continue;
+      }
       const ns = readlinkSync(`/proc/${pid}/ns/pid`);
       const userNs = readlinkSync(`/proc/${pid}/ns/user`);
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
       if (ns !== ourPidNs || userNs !== ourUserNs || cmd.startsWith('berth-init')) out.push(`${pid} [${state}] ${cmd}`);
     } catch {
       // gone

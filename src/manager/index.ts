@@ -1,0 +1,503 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { concatMap, EMPTY, exhaustMap, from, interval, merge, type Observable, type Subscription } from 'rxjs';
+import { RuntimeError, isRuntimeError } from '../errors.js';
+import type { ExecProcess } from '../execProcess.js';
+import { validateResources } from '../effects/cgroups/validate.js';
+import { isContainerStream, validateId } from '../ids.js';
+import type { ExitInfo } from '../machines/events.js';
+import type { ContainerState } from '../machines/replay.js';
+import { validateConfig, type OciConfig, type OciNamespace } from '../machines/spec.js';
+import type { ExecOptions, Runtime } from '../runtime.js';
+import type { StoredEvent } from '../store/eventLog.js';
+import { hostsFile, resolvConf } from './files.js';
+import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
+import type { ContainerOptions } from './options.js';
+import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
+import { resolveUser } from './users.js';
+import type { BridgeNetworks } from './network.js';
+import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
+import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
+import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
+
+export type { ContainerOptions, LogLine, LogsOptions };
+
+const run = promisify(execFile);
+
+/** What `inspect` shows: the manager's record, the runtime's state, and where its files are. */
+export interface ManagedInfo {
+  name: string;
+  options: ContainerOptions;
+  created: string;
+  stopSignal: number;
+  stopTimeout: number;
+  /** The bundle directory the manager owns (config.json, hosts, resolv.conf, hostname, the log). */
+  dir: string;
+  logFile: string;
+  /** The runtime's state, or null when the container has no runtime state (removed, or never created). */
+  state: ContainerState | null;
+}
+
+const SHARE_NS = { net: 'network', ipc: 'ipc', pid: 'pid', uts: 'uts' } as const;
+const PROC_NS = { network: 'net', ipc: 'ipc', pid: 'pid', uts: 'uts' } as const;
+
+/**
+ * The container manager (`rt.containers`): say what to run, and it writes the OCI bundle — the
+ * spec from berth's defaults plus the options, the files berth provides — into a directory it
+ * owns under the root, then drives the runtime. Everything it decides is an event in the
+ * container's manager stream `mgr:<name>` (docs/manager.md).
+ */
+export class ContainerManager {
+  constructor(private readonly rt: Runtime) {}
+
+  private dirOf(name: string): string {
+    return join(this.rt.root, 'manager', name);
+  }
+
+  private logFileOf(name: string): string {
+    return join(this.dirOf(name), 'container.log');
+  }
+
+  private async record(name: string): Promise<ManagedRecord> {
+    return foldRecord(await this.rt.log.read(managerStream(name)));
+  }
+
+  private async append(name: string, version: number, e: ManagerEvent, sync = false): Promise<void> {
+    const { type, ...data } = e;
+    await this.rt.log.append(managerStream(name), [{ type, schema: MANAGER_SCHEMAS[type], data }], { expectedVersion: version === 0 ? 'no_stream' : version, sync });
+  }
+
+  /** The record of a defined container (NOT_EXISTS otherwise). */
+  private async defined(name: string): Promise<ManagedRecord & { options: ContainerOptions }> {
+    validateId(name, 'container name');
+    const r = await this.record(name);
+    if (!r.defined || r.options === null) throw new RuntimeError('NOT_EXISTS', `container ${name} does not exist`);
+    return r as ManagedRecord & { options: ContainerOptions };
+  }
+
+  private async runtimeState(name: string): Promise<ContainerState | null> {
+    try {
+      return await this.rt.state(name);
+    } catch (e) {
+      if (isRuntimeError(e, 'NOT_EXISTS')) return null;
+      throw e;
+    }
+  }
+
+  /** Write the bundle, define the container in the log, create it in the runtime (status created). */
+  async create(opts: ContainerOptions): Promise<ManagedContainer> {
+    if (typeof opts !== 'object' || opts === null) throw invalid('options', 'expected an object');
+    const name = validateId(opts.name, 'container name');
+    const r = await this.record(name);
+    if (r.defined || (await this.runtimeState(name)) !== null) throw new RuntimeError('ID_IN_USE', `container with id ${name} already exists`);
+    const created = new Date().toISOString();
+    const config = await this.prepare(opts, created);
+    const dir = this.dirOf(name);
+    try {
+      this.writeBundle(name, opts, config);
+      await this.append(name, r.version, { type: 'ContainerDefined', options: opts, created, bundle: dir }, true);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    await this.createInRuntime(name, opts, r.version + 1);
+    if (opts.pod !== undefined) {
+      const pod = await this.podRecord(opts.pod);
+      await this.appendPod(opts.pod, pod.version, { type: 'PodMemberAdded', container: name });
+      await this.writePodHosts(opts.pod);
+    }
+    return new ManagedContainer(this, name);
+  }
+
+  /** Everything that can be refused, refused before anything is written: the generated config. */
+  private async prepare(opts: ContainerOptions, created: string): Promise<OciConfig> {
+    const name = opts.name;
+    if (typeof opts.rootfs !== 'string' || !opts.rootfs.startsWith('/')) throw invalid('rootfs', `expected an absolute path, got ${JSON.stringify(opts.rootfs)}`);
+    let rootfs: string;
+    try {
+      rootfs = realpathSync(opts.rootfs);
+      if (!statSync(rootfs).isDirectory()) throw new Error('not a directory');
+    } catch {
+      throw invalid('rootfs', `${opts.rootfs} is not an existing directory`);
+    }
+    if (rootfs === '/') throw invalid('rootfs', 'the host\'s root directory cannot be a container\'s rootfs');
+    if (!Array.isArray(opts.command) || opts.command.length === 0 || opts.command.some((a) => typeof a !== 'string')) {
+      throw invalid('command', 'expected a non-empty array of strings');
+    }
+    if (opts.groups !== undefined && !Array.isArray(opts.groups)) throw invalid('groups', 'expected an array of group names or gids');
+    const user = resolveUser(rootfs, opts.user, opts.groups);
+    stopSignalOf(opts);
+    stopTimeoutOf(opts);
+    parseRestartPolicy(opts.restart);
+    const namespaces = await this.namespaces(opts);
+    const dir = this.dirOf(name);
+    const files: ProvidedFiles = { hosts: join(dir, 'hosts'), resolvConf: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
+    const config = generateSpec({ opts, rootfs, user, files, namespaces, created });
+    // The runtime's own validators, now: an invalid resource or mount is refused before the
+    // manager writes or logs anything.
+    validateResources(config.linux?.resources, this.rt.cgroupLayout().kind === 'v2' ? 2 : 1);
+    return validateConfig(JSON.parse(JSON.stringify(config)));
+  }
+
+  /**
+   * The container's namespaces: berth's defaults, the network mode, and those shared with a
+   * container that has a live init (created, running or paused), by that init's /proc paths.
+   */
+  private async namespaces(opts: ContainerOptions): Promise<OciNamespace[]> {
+    const net = opts.network ?? 'none';
+    const share: Record<string, string | undefined> = { ...(opts.share ?? {}) };
+    if (opts.pod !== undefined) {
+      if (opts.network !== undefined || share.net !== undefined || share.ipc !== undefined || share.uts !== undefined) {
+        throw invalid('pod', 'a pod member shares the pod\'s network, ipc and uts: give no network or share for them');
+      }
+      const holder = await this.podHolder(opts.pod);
+      Object.assign(share, { net: holder, ipc: holder, uts: holder });
+    }
+    if (typeof net !== 'string') throw invalid('network', 'expected none, host, container:<name> or bridge');
+    if (net.startsWith('container:')) {
+      if (share.net !== undefined) throw invalid('network', 'container:<name> and share.net both set');
+      share.net = net.slice('container:'.length);
+    } else if (net === 'bridge') {
+      if (this.networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
+      if (opts.ports !== undefined) this.networks.parsePorts(opts.ports);
+    } else if (net !== 'none' && net !== 'host') {
+      throw invalid('network', `expected none, host, container:<name> or bridge, got ${JSON.stringify(net)}`);
+    }
+    if (opts.ports !== undefined && opts.ports.length > 0 && net !== 'bridge') throw invalid('ports', 'publishing ports needs network bridge');
+    const own: OciNamespace[] = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+    const out = own.filter((n) => !(n.type === 'network' && net === 'host'));
+    for (const [key, target] of Object.entries(share)) {
+      if (target === undefined) continue;
+      const type = SHARE_NS[key as keyof typeof SHARE_NS];
+      if (type === undefined) throw invalid(`share.${key}`, 'expected one of net, ipc, pid, uts');
+      if (type === 'network' && net === 'host') throw invalid('share.net', 'the host network and a shared one both set');
+      const field = opts.pod !== undefined && opts.share?.[key as keyof typeof SHARE_NS] === undefined ? 'pod' : key === 'net' && opts.share?.net === undefined ? 'network' : `share.${key}`;
+      const pid = await this.livePid(field, target);
+      const i = out.findIndex((n) => n.type === type);
+      out[i] = { type, path: `/proc/${pid}/ns/${PROC_NS[type]}` };
+    }
+    return out;
+  }
+
+  private async livePid(field: string, target: string): Promise<number> {
+    try {
+      validateId(target, 'container name');
+    } catch {
+      throw invalid(field, `${JSON.stringify(target)} is not a container name`);
+    }
+    const s = await this.runtimeState(target);
+    if (s === null) throw invalid(field, `container ${target} does not exist`);
+    if (s.pid === 0 || s.status === 'stopped') throw invalid(field, `container ${target} is ${s.status}, not running`);
+    return s.pid;
+  }
+
+  private writeBundle(name: string, opts: ContainerOptions, config: OciConfig): void {
+    const dir = this.dirOf(name);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ownNetns = config.linux?.namespaces?.some((n) => n.type === 'network') ?? true;
+    let hostResolv = '';
+    try {
+      hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no resolv.conf on the host: the defaults apply
+    }
+    const hostname = config.hostname ?? opts.hostname ?? opts.pod ?? name;
+    writeFileSync(join(dir, 'hosts'), hostsFile({ address: '127.0.1.1', names: [hostname, name] }));
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(hostResolv, opts.dns, ownNetns));
+    writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  }
+
+  /**
+   * Create the runtime's container from the bundle with its stdout and stderr going to the log
+   * copier. On failure the bundle directory goes and the record says the container is removed.
+   */
+  private async createInRuntime(name: string, opts: ContainerOptions, version: number): Promise<void> {
+    const dir = this.dirOf(name);
+    let fds: { stdout: number; stderr: number } | null = null;
+    try {
+      fds = await startCopier(this.rt.sys, this.logFileOf(name));
+      await this.rt.create(name, { bundle: dir, stdio: ['ignore', fds.stdout, fds.stderr], detached: true });
+      const net = opts.network ?? 'none';
+      if ((net === 'none' || net === 'bridge') && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
+      if (net === 'bridge') await this.attach(name, opts);
+    } catch (e) {
+      await this.detach(name).catch(() => undefined);
+      await this.rt.delete(name, true).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      await this.append(name, version, { type: 'ContainerRemoved', reason: `create failed: ${(e as Error).message}` });
+      throw e;
+    } finally {
+      if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
+    }
+  }
+
+  /**
+   * Bridge networking: the container's network namespace gets its veth and address while the
+   * init waits to be started; /etc/hosts then names the container at that address.
+   */
+  private async attach(name: string, opts: ContainerOptions): Promise<void> {
+    const networks = this.networks;
+    if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
+    const { pid } = await this.rt.state(name);
+    const a = await networks.attach({ container: name, pid, ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
+    writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
+  }
+
+  /** Give back a bridge attachment (a no-op for other networks and when there is none). */
+  private async detach(name: string): Promise<void> {
+    await this.networks?.detach(name);
+  }
+
+  private networks: BridgeNetworks | null = null;
+
+  /** Plug in bridge networking (src/manager/network.ts says what it must provide). */
+  useNetworks(networks: BridgeNetworks | null): void {
+    this.networks = networks;
+  }
+
+  /** A new network namespace has its loopback down; `none` means "loopback only", so bring it up. */
+  private async loopbackUp(name: string): Promise<void> {
+    const s = await this.rt.state(name);
+    try {
+      await run('nsenter', [`--net=/proc/${s.pid}/ns/net`, '--', 'ip', 'link', 'set', 'lo', 'up']);
+    } catch (e) {
+      throw new RuntimeError('SYSCALL', `create ${name}: bring up loopback: ${(e as Error).message.trim()}`, { step: 'network', cause: e });
+    }
+  }
+
+  /** The pod's record (src/manager/pods.ts): a fold of `pod:<name>`. */
+  async podRecord(pod: string): Promise<PodRecord> {
+    return foldPod(await this.rt.log.read(podStream(pod)));
+  }
+
+  async appendPod(pod: string, version: number, e: PodEvent): Promise<void> {
+    const { type, ...data } = e;
+    await this.rt.log.append(podStream(pod), [{ type, schema: POD_SCHEMAS[type], data }], { expectedVersion: version === 0 ? 'no_stream' : version });
+  }
+
+  private async podHolder(pod: unknown): Promise<string> {
+    if (typeof pod !== 'string') throw invalid('pod', 'expected a pod name');
+    try {
+      validateId(pod, 'pod name');
+    } catch {
+      throw invalid('pod', `${JSON.stringify(pod)} is not a pod name`);
+    }
+    const r = await this.podRecord(pod);
+    if (!r.exists) throw invalid('pod', `pod ${pod} does not exist`);
+    return r.holder;
+  }
+
+  /**
+   * Every container of a pod is reachable by name on the pod's loopback: the holder's and each
+   * member's /etc/hosts list them all, rewritten in place (the bind mounts see the same file)
+   * whenever a member comes or goes.
+   */
+  private async writePodHosts(pod: string): Promise<void> {
+    const r = await this.podRecord(pod);
+    const text = hostsFile({ address: '127.0.1.1', names: [pod, ...r.members] });
+    for (const c of [r.holder, ...r.members]) writeFileSync(join(this.dirOf(c), 'hosts'), text);
+  }
+
+  /** The names of the streams with this prefix (`mgr:`, `pod:`). */
+  async streamNames(prefix: string): Promise<string[]> {
+    const names = new Set<string>();
+    for (const e of await this.rt.log.readAll()) if (e.stream.startsWith(prefix)) names.add(e.stream.slice(prefix.length));
+    return [...names];
+  }
+
+  async get(name: string): Promise<ManagedContainer> {
+    await this.defined(name);
+    return new ManagedContainer(this, name);
+  }
+
+  /**
+   * Start the container's process. A stopped container is created anew first from its
+   * options (the runtime, as the OCI spec says, never starts a stopped container again).
+   */
+  async start(name: string): Promise<void> {
+    const r = await this.defined(name);
+    const s = await this.runtimeState(name);
+    if (s !== null && s.status === 'running') throw new RuntimeError('ILLEGAL_STATE', `cannot start an already running container ${name}`);
+    if (s === null || s.status === 'stopped') await this.recreate(name, r);
+    await this.rt.start(name);
+  }
+
+  private async recreate(name: string, r: ManagedRecord & { options: ContainerOptions }, why: ManagerEvent = { type: 'ContainerRecreated' }): Promise<void> {
+    await this.detach(name);
+    if ((await this.runtimeState(name)) !== null) await this.rt.delete(name, true);
+    const config = await this.prepare(r.options, r.created ?? new Date().toISOString());
+    this.writeBundle(name, r.options, config);
+    await this.append(name, r.version, why, true);
+    await this.createInRuntime(name, r.options, r.version + 1);
+  }
+
+  /**
+   * Stop: the stop signal, then SIGKILL to every process once `timeout` seconds pass. The
+   * state is polled (the runtime reconciles each read with the kernel), so this works in a
+   * process that is not the container's parent, as a CLI command is not.
+   */
+  async stop(name: string, opts: { timeout?: number } = {}): Promise<void> {
+    const r = await this.defined(name);
+    const s = await this.runtimeState(name);
+    if (s === null || s.status === 'stopped') return;
+    const signal = stopSignalOf(r.options);
+    const timeout = opts.timeout ?? stopTimeoutOf(r.options);
+    await this.append(name, r.version, { type: 'StopRequested', signal, timeout }, true);
+    // A frozen process gets the signal only once thawed.
+    if (s.status === 'paused') await this.rt.resume(name);
+    if (s.status !== 'created') await this.signal(name, signal, false);
+    if (s.status === 'created' || !(await this.stopped(name, timeout * 1000))) {
+      await this.append(name, r.version + 1, { type: 'StopEscalated', signal: 9 }, true);
+      await this.signal(name, 9, true);
+      if (!(await this.stopped(name, 30_000))) throw new RuntimeError('SYSCALL', `stop ${name}: still running after SIGKILL`, { step: 'stop' });
+    }
+    // a stopped container holds no address: a bridge attachment is given back now
+    await this.detach(name);
+  }
+
+  private async signal(name: string, signal: number, all: boolean): Promise<void> {
+    try {
+      await this.rt.kill(name, signal, all);
+    } catch (e) {
+      if (!isRuntimeError(e, 'ILLEGAL_STATE')) throw e; // it stopped meanwhile
+    }
+  }
+
+  private async stopped(name: string, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const s = await this.runtimeState(name);
+      if (s === null || s.status === 'stopped') return true;
+      if (Date.now() >= until) return false;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  }
+
+  /** Stop, then start anew. */
+  async restart(name: string, opts: { timeout?: number } = {}): Promise<void> {
+    await this.stop(name, opts);
+    const r = await this.defined(name);
+    await this.recreate(name, r);
+    await this.rt.start(name);
+  }
+
+  /** Remove the container, its bundle and its log file; a running one only with `force` (stopped with SIGKILL). */
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const r = await this.defined(name);
+    const s = await this.runtimeState(name);
+    if (s !== null && s.status !== 'stopped' && s.status !== 'created') {
+      if (!opts.force) throw new RuntimeError('ILLEGAL_STATE', `cannot remove running container ${name}: stop it first or force`);
+      await this.stop(name, { timeout: 0 });
+    }
+    await this.detach(name);
+    if (s !== null) await this.rt.delete(name, true);
+    rmSync(this.dirOf(name), { recursive: true, force: true });
+    const now = await this.record(name);
+    await this.append(name, now.version, { type: 'ContainerRemoved', reason: 'removed' });
+    const pod = r.options.pod;
+    if (pod !== undefined && (await this.podRecord(pod)).members.includes(name)) {
+      await this.appendPod(pod, (await this.podRecord(pod)).version, { type: 'PodMemberRemoved', container: name });
+      await this.writePodHosts(pod);
+    }
+  }
+
+  async inspect(name: string): Promise<ManagedInfo> {
+    const r = await this.defined(name);
+    return {
+      name,
+      options: r.options,
+      created: r.created ?? '',
+      stopSignal: stopSignalOf(r.options),
+      stopTimeout: stopTimeoutOf(r.options),
+      dir: this.dirOf(name),
+      logFile: this.logFileOf(name),
+      state: await this.runtimeState(name),
+    };
+  }
+
+  /** Every defined container. */
+  async list(): Promise<ManagedInfo[]> {
+    const out: ManagedInfo[] = [];
+    for (const name of await this.streamNames('mgr:')) {
+      const r = await this.record(name);
+      if (r.defined) out.push(await this.inspect(name));
+    }
+    return out;
+  }
+
+  /** The container's output lines (see LogsOptions). */
+  logs$(name: string, opts: LogsOptions = {}): Observable<LogLine> {
+    validateId(name, 'container name');
+    return logs$(this.logFileOf(name), opts);
+  }
+
+  /** Run another process in the container: `command` with the container's user, env and workdir unless given. */
+  async exec(name: string, command: string[], opts: ExecOptions & { env?: string[]; workdir?: string; user?: string } = {}): Promise<ExecProcess> {
+    await this.defined(name);
+    const config = JSON.parse(readFileSync(join(this.dirOf(name), 'config.json'), 'utf8')) as OciConfig;
+    const user = opts.user === undefined ? config.process.user : (({ uid, gid, additionalGids }) => ({ uid, gid, additionalGids }))(resolveUser(config.root.path, opts.user));
+    const process = { ...config.process, args: command, env: [...(config.process.env ?? []), ...(opts.env ?? [])], cwd: opts.workdir ?? config.process.cwd, user };
+    const { env: _e, workdir: _w, user: _u, ...execOpts } = opts;
+    return this.rt.exec(name, process, execOpts);
+  }
+
+  /**
+   * Enforce restart policies: on each exit of a managed container (its `Exited` fact, or an
+   * `Observed` stop), decide from its manager stream whether its policy restarts it; a restart
+   * is the event RestartedByPolicy, then a new create and start. Meant for a long-running
+   * library process; unsubscribe to stop. An exit is seen as it is committed when this process
+   * is the init's parent; the exit of a container another process created (a CLI command)
+   * is only a fact once someone looks, so every `pollMs` the running containers that have a
+   * policy are read, which reconciles them with the kernel and logs their exits.
+   */
+  supervise(opts: { pollMs?: number } = {}): Subscription {
+    const exits = this.rt.events$.pipe(
+      concatMap((e) => {
+        const exit = isContainerStream(e.stream) ? exitOf(e) : null;
+        if (exit === null) return EMPTY;
+        return from(this.onExit(e.stream, exit).catch((err: unknown) => this.rt.logger.warn({ err, container: e.stream }, 'restart policy')));
+      }),
+    );
+    const probes = interval(opts.pollMs ?? 1000).pipe(exhaustMap(() => from(this.probePolicies().catch((err: unknown) => this.rt.logger.warn({ err }, 'restart policy probe')))));
+    return merge(exits, probes).subscribe();
+  }
+
+  private async probePolicies(): Promise<void> {
+    for (const name of await this.streamNames('mgr:')) {
+      const r = await this.record(name);
+      if (r.defined && parseRestartPolicy(r.options?.restart).kind !== 'no') await this.runtimeState(name);
+    }
+  }
+
+  private async onExit(name: string, exit: ExitInfo): Promise<void> {
+    const stream = await this.rt.log.read(managerStream(name));
+    const r = foldRecord(stream);
+    if (!r.defined || r.options === null) return;
+    const d = decideRestart(parseRestartPolicy(r.options.restart), exit, stream);
+    if (!d.restart) return;
+    await this.recreate(name, r as ManagedRecord & { options: ContainerOptions }, { type: 'RestartedByPolicy', attempt: d.attempt, exit });
+    await this.rt.start(name);
+  }
+
+  /** The manager's events of a container. */
+  history(name: string): Promise<StoredEvent[]> {
+    validateId(name, 'container name');
+    return this.rt.log.read(managerStream(name));
+  }
+}
+
+/** A handle on a managed container. */
+export class ManagedContainer {
+  constructor(private readonly m: ContainerManager, readonly name: string) {}
+  start(): Promise<void> { return this.m.start(this.name); }
+  stop(opts: { timeout?: number } = {}): Promise<void> { return this.m.stop(this.name, opts); }
+  restart(opts: { timeout?: number } = {}): Promise<void> { return this.m.restart(this.name, opts); }
+  remove(opts: { force?: boolean } = {}): Promise<void> { return this.m.remove(this.name, opts); }
+  inspect(): Promise<ManagedInfo> { return this.m.inspect(this.name); }
+  exec(command: string[], opts: ExecOptions = {}): Promise<ExecProcess> { return this.m.exec(this.name, command, opts); }
+  get logs$(): Observable<LogLine> { return this.m.logs$(this.name, { follow: true }); }
+  logs(opts: LogsOptions = {}): Observable<LogLine> { return this.m.logs$(this.name, opts); }
+}
