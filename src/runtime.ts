@@ -42,6 +42,7 @@ import { allEvents$, containerEvents$, containers$, state$ } from './store/proje
 import { projectAll, type ProjectStats } from './store/snapshots.js';
 import { ContainerManager } from './manager/index.js';
 import { PodManager } from './manager/pods.js';
+import { openNetworks, type NetworkDefinition, type Networks } from './network/index.js';
 
 export interface RuntimeOptions {
   /** The runtime root: log, socket and per-container files (default /run/berth). */
@@ -61,6 +62,8 @@ export interface RuntimeOptions {
   systemdCgroup?: boolean;
   /** Use the projection cache for `list` (default true; src/store/snapshots.ts). */
   snapshots?: boolean;
+  /** Bridge networks the manager may create (default one: `berth0` on 10.89.0.0/16; src/network/). */
+  networks?: NetworkDefinition[];
 }
 
 export interface CreateOptions {
@@ -147,6 +150,7 @@ export async function openRuntime(opts: RuntimeOptions = {}): Promise<Runtime> {
   const { log, mode } = await openEventLog(root, { serve, lockTimeoutMs, upcasters: UPCASTERS, schemas: SCHEMAS });
   const rt = new Runtime(root, log, mode, opts.syscalls ?? linuxSyscalls(), opts.logger ?? pino({ level: 'silent' }), opts.systemdCgroup ?? false, crash);
   rt.useSnapshots = opts.snapshots ?? true;
+  if (opts.networks !== undefined) rt.networkDefinitions = opts.networks;
   return rt;
 }
 
@@ -213,6 +217,14 @@ export class Runtime {
   }
 
   private podManager: PodManager | null = null;
+  private bridges: Networks | null = null;
+  /** Set by openRuntime's `networks` option, before first use. */
+  networkDefinitions: NetworkDefinition[] | undefined;
+
+  /** Bridge networks (src/network/, docs/network.md): addresses are events in `net:<name>` streams. */
+  get networks(): Networks {
+    return (this.bridges ??= openNetworks({ log: this.log, logger: this.logger, ...(this.networkDefinitions ? { networks: this.networkDefinitions } : {}) }));
+  }
 
   /** Pods: containers sharing a holder's network, ipc and uts namespaces (docs/manager.md). */
   get pods(): PodManager {

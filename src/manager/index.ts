@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { concatMap, EMPTY, exhaustMap, from, interval, merge, type Observable, type Subscription } from 'rxjs';
@@ -17,7 +17,7 @@ import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
 import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
-import type { BridgeNetworks } from './network.js';
+import { bridgeNetworks, type BridgeNetworks } from './network.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
 import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
@@ -160,8 +160,9 @@ export class ContainerManager {
       if (share.net !== undefined) throw invalid('network', 'container:<name> and share.net both set');
       share.net = net.slice('container:'.length);
     } else if (net === 'bridge') {
-      if (this.networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
-      if (opts.ports !== undefined) this.networks.parsePorts(opts.ports);
+      const bridge = this.bridge;
+      if (bridge === null) throw invalid('network', 'bridge networking is not available in this build of berth');
+      if (opts.ports !== undefined) bridge.parsePorts(opts.ports);
     } else if (net !== 'none' && net !== 'host') {
       throw invalid('network', `expected none, host, container:<name> or bridge, got ${JSON.stringify(net)}`);
     }
@@ -239,22 +240,51 @@ export class ContainerManager {
    * init waits to be started; /etc/hosts then names the container at that address.
    */
   private async attach(name: string, opts: ContainerOptions): Promise<void> {
-    const networks = this.networks;
+    const networks = this.bridge;
     if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
     const { pid } = await this.rt.state(name);
     const a = await networks.attach({ container: name, pid, ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
     writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
+    await this.writeNetworkHosts(a.network);
   }
 
   /** Give back a bridge attachment (a no-op for other networks and when there is none). */
   private async detach(name: string): Promise<void> {
-    await this.networks?.detach(name);
+    const bridge = this.networks === undefined && !(await this.everBridged(name)) ? null : this.bridge;
+    if (bridge === null) return;
+    const network = (await bridge.attachments?.())?.find((a) => a.container === name)?.network;
+    await bridge.detach(name);
+    if (network !== undefined) await this.writeNetworkHosts(network);
   }
 
-  private networks: BridgeNetworks | null = null;
+  /** Whether the container was defined on a bridge: only then is the network module opened to detach it. */
+  private async everBridged(name: string): Promise<boolean> {
+    return (await this.record(name)).options?.network === 'bridge';
+  }
 
-  /** Plug in bridge networking (src/manager/network.ts says what it must provide). */
-  useNetworks(networks: BridgeNetworks | null): void {
+  /**
+   * Every managed member of a bridge network gets an /etc/hosts naming all members, rewritten
+   * in place (the file is bind-mounted: same inode) when one joins or leaves.
+   */
+  private async writeNetworkHosts(network: string): Promise<void> {
+    const members = (await this.bridge?.attachments?.(network)) ?? [];
+    const entries = await Promise.all(members.map(async (m) => ({ address: m.address, names: [(await this.record(m.container)).options?.hostname ?? m.container, m.container] })));
+    for (const [i, m] of members.entries()) {
+      const file = join(this.dirOf(m.container), 'hosts');
+      if (existsSync(file)) writeFileSync(file, hostsFile(entries[i]!, entries.filter((_, j) => j !== i)));
+    }
+  }
+
+  /** undefined: the runtime's own networks, opened on first use; null: none (bridge refused). */
+  private networks: BridgeNetworks | null | undefined = undefined;
+
+  private get bridge(): BridgeNetworks | null {
+    if (this.networks === undefined) this.networks = bridgeNetworks(this.rt.networks);
+    return this.networks;
+  }
+
+  /** Plug in another bridge networking (src/manager/network.ts); `undefined` restores the runtime's own, `null` refuses bridge. */
+  useNetworks(networks: BridgeNetworks | null | undefined): void {
     this.networks = networks;
   }
 

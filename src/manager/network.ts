@@ -1,18 +1,21 @@
 /**
- * What the manager needs of bridge networking (src/network/, built separately): the same
- * shapes as its `Networks` and `parsePorts`, so the module plugs in as it is —
- * `const n = openNetworks({ log: rt.log });
- *  rt.containers.useNetworks({ attach: (r) => n.attach(r), detach: (c) => n.detach(c), parsePorts })`.
- * Until one is plugged in, `network: 'bridge'` and `ports` are refused naming the option.
+ * What the manager needs of bridge networking: by default the runtime's own (`rt.networks`,
+ * src/network/); a test or an embedder can plug in another with `useNetworks`.
  */
-export interface PortMapping { hostPort: number; containerPort: number; protocol: 'tcp' | 'udp'; hostIp?: string }
-export interface Attachment { container: string; network: string; address: string; prefixLength: number; gateway: string; ports: PortMapping[] }
+import { parsePorts, type Attachment, type Networks, type PortMapping } from '../network/index.js';
 
 export interface BridgeNetworks {
   /** After the runtime's create (the init waits at the exec fifo, its netns exists), before start. */
   attach(req: { container: string; pid: number; network?: string; ports?: PortMapping[] }): Promise<Attachment>;
   /** After the container stopped or was deleted; idempotent. */
   detach(container: string): Promise<void>;
+  /** Who else is on a network: every member's /etc/hosts names them all. */
+  attachments?(network?: string): Promise<Attachment[]>;
   /** `'8080:80/tcp'` → a mapping; refuses a bad spec with a coded error. */
   parsePorts(specs: string[]): PortMapping[];
+}
+
+/** The manager's view of the runtime's networks. */
+export function bridgeNetworks(n: Networks): BridgeNetworks {
+  return { attach: (r) => n.attach(r), detach: (c) => n.detach(c), attachments: (net) => n.attachments(net), parsePorts };
 }

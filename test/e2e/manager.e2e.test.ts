@@ -252,7 +252,7 @@ test('bridge networking plugs in: attach after create with the init\'s pid, befo
       return { hostPort: Number(m[1]), containerPort: Number(m[2]), protocol: m[3] as 'tcp' };
     }),
   });
-  t.after(() => f.rt.containers.useNetworks(null));
+  t.after(() => f.rt.containers.useNetworks(undefined));
   await assert.rejects(f.rt.containers.create(opts('m-br', ['true'], { network: 'bridge', ports: ['nope'] })), { code: 'INVALID_ARGUMENT', field: 'ports' });
   assert.deepEqual(calls, [], 'a bad port is refused before anything is attached');
   const c = await f.rt.containers.create(opts('m-br', ['sh', '-c', 'grep 10.88 /etc/hosts; sleep 1000'], { network: 'bridge', ports: ['8080:80/tcp'] }));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import type { Container } from '../../src/index.js';
 import { openNetworks, type Networks, type PortMapping } from '../../src/network/index.js';
 import { hostVethName } from '../../src/network/networks.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
-import { assertNetworkGone, freePort, linkExists, nftTable, testNetwork, until } from '../helpers/network.js';
+import { assertNetworkGone, freePort, linkExists, nftTable, readFrom, testNetwork, until } from '../helpers/network.js';
 import { collect } from '../helpers/streams.js';
 
 /**
@@ -52,18 +52,6 @@ async function run(c: Container, args: string[]) {
   const e = await c.exec({ args, cwd: '/', user: { uid: 0, gid: 0 } }, { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = collect(e.stdio.stdout);
   return { exit: await e.wait(), out: await out };
-}
-
-/** Reads what a tcp server at host:port says, from the host. */
-function readFrom(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host, port });
-    let data = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => { data += d; });
-    s.on('end', () => resolve(data));
-    s.on('error', reject);
-  });
 }
 
 test('two containers on a bridge reach each other by address; eth0, lo and the default route are set; outbound NAT is in place', async () => {

@@ -1,5 +1,5 @@
 import { after, before } from 'node:test';
-import { openRuntime, type Runtime } from '../../src/index.js';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/index.js';
 import type { OciConfig } from '../../src/machines/spec.js';
 import { makeBundle, tempRoot, type Bundle } from './bundle.js';
 import { actAsShim, assertNoLeaks, snapshot, type HostSnapshot } from './leaks.js';
@@ -8,7 +8,7 @@ import { actAsShim, assertNoLeaks, snapshot, type HostSnapshot } from './leaks.j
  * One runtime on a temporary root for a test file: opened before its tests, closed after
  * them (and proved to release everything), with bundles that are removed at the end.
  */
-export function runtimeFixture(opts: { afterAll?: () => void } = {}) {
+export function runtimeFixture(opts: { afterAll?: () => void; runtime?: Omit<RuntimeOptions, 'root'> } = {}) {
   const f = {
     root: '',
     rt: undefined as unknown as Runtime,
@@ -26,7 +26,7 @@ export function runtimeFixture(opts: { afterAll?: () => void } = {}) {
     dir = tempRoot();
     f.root = dir.root;
     atStart = snapshot();
-    f.rt = await openRuntime({ root: dir.root });
+    f.rt = await openRuntime({ ...opts.runtime, root: dir.root });
   });
   after(async () => {
     // A test that failed half way may have left its container: remove it (and so its

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { EventLog } from '../../src/store/eventLog.js';
 
 /**
@@ -58,4 +58,16 @@ export async function assertNetworkGone(log: EventLog, net: { name: string; brid
     if (e.type === 'AddressReleased') held.delete(String(e.data.container));
   }
   assert.deepEqual([...held], [], 'addresses allocated and never released');
+}
+
+/** Reads what a tcp server at host:port says, from the host. */
+export function readFrom(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host, port });
+    let data = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => { data += d; });
+    s.on('end', () => resolve(data));
+    s.on('error', reject);
+  });
 }

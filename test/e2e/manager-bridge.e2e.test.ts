@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { ContainerOptions } from '../../src/index.js';
+import { hostVethName } from '../../src/network/networks.js';
+import { busyboxRootfs } from '../helpers/bundle.js';
+import { runtimeFixture } from '../helpers/fixture.js';
+import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { assertNetworkGone, freePort, readFrom, testNetwork, until } from '../helpers/network.js';
+import { collect } from '../helpers/streams.js';
+
+/**
+ * The manager on a real bridge (the runtime's own networks, on a test bridge and subnet):
+ * containers reach each other by address and by the names /etc/hosts gives them, a published
+ * port answers from the host's loopback, and nothing of the network is left afterwards.
+ */
+const NET = testNetwork('mb');
+const f = runtimeFixture({ runtime: { networks: [NET] } });
+
+const rootfs = mkdtempSync(join(tmpdir(), 'berth-mgrnet-rootfs-'));
+execFileSync('cp', ['-a', `${busyboxRootfs()}/.`, rootfs]);
+after(() => rmSync(rootfs, { recursive: true, force: true }));
+
+const opts = (name: string, command: string[], extra: Partial<ContainerOptions> = {}): ContainerOptions => ({ name, rootfs, command, network: 'bridge', ...extra });
+
+async function execOut(name: string, args: string[]): Promise<{ exit: number | null; out: string }> {
+  const e = await f.rt.exec(name, { args, cwd: '/', user: { uid: 0, gid: 0 } }, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = collect(e.stdio.stdout);
+  const exit = await e.wait();
+  return { exit: exit.code, out: await out };
+}
+
+test('two bridge containers reach each other by name; each /etc/hosts names every member; a published port answers from the host\'s loopback', async () => {
+  const before = snapshot();
+  const port = await freePort();
+  const a = await f.rt.containers.create(opts('mb-a', ['nc', '-ll', '-p', '80', '-e', 'echo', 'hello-a'], { ports: [`${port}:80/tcp`] }));
+  const b = await f.rt.containers.create(opts('mb-b', ['sleep', '1000']));
+  try {
+    await a.start();
+    await b.start();
+    const [att] = (await f.rt.networks.attachments(NET.name)).filter((x) => x.container === 'mb-a');
+    assert.ok(att, 'mb-a is attached');
+    // mb-a was attached first: its /etc/hosts was rewritten in place when mb-b joined.
+    const hostsA = await execOut('mb-a', ['cat', '/etc/hosts']);
+    assert.match(hostsA.out, /\tmb-b\n/);
+    const byName = await execOut('mb-b', ['sh', '-c', 'grep -w mb-a /etc/hosts | cut -f1; nc mb-a 80']);
+    assert.equal(byName.exit, 0);
+    assert.deepEqual(byName.out.trim().split('\n'), [att.address, 'hello-a']);
+    assert.equal(await readFrom('127.0.0.1', port), 'hello-a\n', 'the published port from the host loopback');
+
+    // The same port again: refused naming the option, and nothing of the second one is left.
+    await assert.rejects(f.rt.containers.create(opts('mb-c', ['sleep', '1'], { ports: [`${port}:80/tcp`] })), (e: { code: string; field?: string }) => e.code === 'INVALID_ARGUMENT' && /^ports/.test(e.field ?? ''));
+    assert.equal(existsSync(join(f.root, 'manager', 'mb-c')), false);
+    assert.deepEqual((await f.rt.networks.attachments(NET.name)).map((x) => x.container).sort(), ['mb-a', 'mb-b']);
+  } finally {
+    await b.remove({ force: true });
+    // mb-b left: mb-a's /etc/hosts no longer names it.
+    assert.doesNotMatch((await execOut('mb-a', ['cat', '/etc/hosts'])).out, /mb-b/);
+    await a.remove({ force: true });
+  }
+  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
+  await assertNetworkGone(f.rt.log, NET, ['mb-a', 'mb-b'].map((c) => hostVethName(NET.name, c)));
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
