@@ -25,8 +25,9 @@
  *   6        the control socket (optional: only if the runtime placed one; src/effects/control.ts):
  *            one end of an AF_UNIX SOCK_SEQPACKET pair. The helper sends fds to the runtime on
  *            it, one message each: the data is the fd's name, the fd travels as SCM_RIGHTS
- *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
- *            before READY, so the runtime reads every message after READY, up to end of stream.
+ *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC and EXEC_NOW
+ *            close it before READY, so the runtime reads every message after READY, up to end
+ *            of stream. berth exec always places one (TERMINAL of `exec --tty` uses it)
  *   7        create, only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe.
  *            exec: the container init's pidfd (SETNS 7 with every namespace of the container)
  *   8...     create: detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
