@@ -5,6 +5,8 @@ import type { ExecStarted } from '../machines/events.js';
 import { cgroupOf } from './cgroup.js';
 import { deliverConsole, prepareConsole } from './console.js';
 import { ControlChannel } from './control.js';
+import { ociState } from './hookPlan.js';
+import { prepareSeccompListener, type SeccompListener } from './seccompListener.js';
 import { closeQuietly, initFailure, killAndReap, writePidFile } from './create.js';
 import type { EffectDeps } from './deps.js';
 import { planExec } from './execPlan.js';
@@ -40,11 +42,13 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
   const cg = cgroupOf(d, c);
   const term = prepareConsole(d.sys, what, req.process, d.consoleFor(c.id));
   let ctl: ControlChannel;
+  let listener: SeccompListener;
   try {
+    listener = prepareSeccompListener(d.sys, what, c.config);
     ctl = new ControlChannel(d.sys);
   } catch (e) {
     term.close();
-    throw wrapSyscall(what, e);
+    throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
   }
   const stdio = d.stdioFor(c.id);
   const childEnds: number[] = [];
@@ -70,6 +74,7 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     for (const fd of [statusR, goW]) if (fd >= 0) closeQuietly(d, fd);
     ctl.close();
     term.close();
+    listener.close();
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
   } finally {
     for (const fd of childEnds.splice(0)) closeQuietly(d, fd);
@@ -98,11 +103,14 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     d.execs.set(execKey(c.id, req.execId), { pid: proc.pid, pidfd: proc.pidfd, startTime: stat.startTime, child: true });
     if (req.pidFile) writePidFile(req.pidFile, proc.pid);
     deliverConsole(what, req.process, ctl, term);
+    // The exec'd process's pid, and the container's state (runc's ContainerProcessState).
+    listener.deliver(ctl, proc.pid, ociState({ id: c.id, bundle: c.bundle, config: c.config }, 'running', c.pid ?? undefined));
     d.log.debug({ id: c.id, execId: req.execId, pid: proc.pid }, 'exec started');
     return { type: 'ExecStarted', execId: req.execId, pid: proc.pid, startTime: stat.startTime, args: req.process.args };
   } catch (e) {
     if (goW >= 0) closeQuietly(d, goW);
     term.close();
+    listener.close();
     d.execs.delete(execKey(c.id, req.execId));
     await killAndReap(d, proc.pidfd);
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
