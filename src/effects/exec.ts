@@ -41,15 +41,17 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
   const ops = planExec(c.config, req.process, hostLsm());
   const cg = cgroupOf(d, c);
   const term = prepareConsole(d.sys, what, req.process, d.consoleFor(c.id));
+  let listener: SeccompListener | null = null;
   let ctl: ControlChannel;
-  let listener: SeccompListener;
   try {
     listener = prepareSeccompListener(d.sys, what, c.config);
     ctl = new ControlChannel(d.sys);
   } catch (e) {
     term.close();
+    listener?.close();
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
   }
+  const agent = listener;
   const stdio = d.stdioFor(c.id);
   const childEnds: number[] = [];
   let statusR = -1;
@@ -74,7 +76,7 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     for (const fd of [statusR, goW]) if (fd >= 0) closeQuietly(d, fd);
     ctl.close();
     term.close();
-    listener.close();
+    agent.close();
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
   } finally {
     for (const fd of childEnds.splice(0)) closeQuietly(d, fd);
@@ -104,13 +106,13 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     if (req.pidFile) writePidFile(req.pidFile, proc.pid);
     deliverConsole(what, req.process, ctl, term);
     // The exec'd process's pid, and the container's state (runc's ContainerProcessState).
-    listener.deliver(ctl, proc.pid, ociState({ id: c.id, bundle: c.bundle, config: c.config }, 'running', c.pid ?? undefined));
+    agent.deliver(ctl, proc.pid, ociState({ id: c.id, bundle: c.bundle, config: c.config }, 'running', c.pid ?? undefined));
     d.log.debug({ id: c.id, execId: req.execId, pid: proc.pid }, 'exec started');
     return { type: 'ExecStarted', execId: req.execId, pid: proc.pid, startTime: stat.startTime, args: req.process.args };
   } catch (e) {
     if (goW >= 0) closeQuietly(d, goW);
     term.close();
-    listener.close();
+    agent.close();
     d.execs.delete(execKey(c.id, req.execId));
     await killAndReap(d, proc.pidfd);
     throw e instanceof RuntimeError ? e : wrapSyscall(what, e);
