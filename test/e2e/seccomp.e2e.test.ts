@@ -267,6 +267,12 @@ test('SCMP_ACT_NOTIFY binds exec\'d processes too: the agent gets the exec\'d pr
     sys.close(got.fd);
     assert.deepEqual(await e.wait(), { code: 0, signal: null });
     assert.match(await out, /^mkdir=1$/m);
+    // no agent any more: the exec is refused naming the field, before anything is started
+    await agent.close();
+    rmSync(agent.path, { force: true });
+    const pids = await c.ps();
+    await assert.rejects(c.exec({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }), { code: 'INVALID_CONFIG', field: 'linux.seccomp.listenerPath' });
+    assert.deepEqual(await c.ps(), pids);
     await c.delete({ force: true });
   } finally {
     await agent.close();
