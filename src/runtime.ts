@@ -92,6 +92,13 @@ export interface ExecOptions {
   pidFile?: string;
   /** Its name in the container's log (default `exec-<random hex>`); letters, digits and `_ + - .`. */
   execId?: string;
+  /**
+   * For a `process.terminal` exec: a listening unix socket that receives the pty master, as
+   * `create`'s (runc exec's `--console-socket`). Without it the master is kept as `exec.console`.
+   */
+  consoleSocket?: string;
+  /** The caller will not stay to hold the master (the CLI's `exec --detach`): as `create`'s. */
+  detached?: boolean;
 }
 
 /** A container's live machine in this process and the log version it reflects. */
@@ -130,6 +137,13 @@ interface Executor {
 /** The init a context refers to (pid and start time), or '' before one was created. */
 function initOf(c: ContainerContext): string {
   return c.pid === null ? '' : `${c.pid}/${c.startTime}`;
+}
+
+/** A consoleSocket option, when given, is a path (whether it is a socket is the effect's to find). */
+function checkConsoleSocket(what: string, socket: unknown): void {
+  if (socket !== undefined && (typeof socket !== 'string' || socket === '')) {
+    throw new RuntimeError('INVALID_ARGUMENT', `${what}: consoleSocket must be a socket path`, { field: 'consoleSocket' });
+  }
 }
 
 /** Thrown inside load(): another live process is carrying out an operation on the container. */
@@ -261,9 +275,7 @@ export class Runtime {
     if (typeof opts?.bundle !== 'string' || !opts.bundle.startsWith('/')) {
       throw new RuntimeError('INVALID_ARGUMENT', `create ${id}: bundle must be an absolute path, got ${JSON.stringify(opts?.bundle)}`, { field: 'bundle' });
     }
-    if (opts.consoleSocket !== undefined && (typeof opts.consoleSocket !== 'string' || opts.consoleSocket === '')) {
-      throw new RuntimeError('INVALID_ARGUMENT', `create ${id}: consoleSocket must be a socket path`, { field: 'consoleSocket' });
-    }
+    checkConsoleSocket(`create ${id}`, opts.consoleSocket);
     const { fds, streams } = openStdio(this.sys, opts.stdio);
     this.stdio.set(id, fds);
     let master: number | null = null;
@@ -285,7 +297,10 @@ export class Runtime {
     return new Container(this, id, streams);
   }
 
-  /** The pty master of a terminal container created by this runtime without a console socket. */
+  /**
+   * The pty master of a terminal container created by this runtime without a console socket
+   * (`id`), or of such an exec'd process (`execKey(id, execId)`).
+   */
   console(id: string): ConsoleStream | null {
     return this.consoles.get(id)?.stream ?? null;
   }
@@ -309,10 +324,14 @@ export class Runtime {
     });
   }
 
-  /** Close a kept console (delete, close): the container is gone or no longer ours to watch. */
+  /** Close the kept consoles of a container and its execs (delete): the container is gone. */
   private dropConsole(id: string): void {
-    this.consoles.get(id)?.stream.destroy();
-    this.consoles.delete(id);
+    const execs = execKey(id, '');
+    for (const [key, c] of [...this.consoles]) {
+      if (key !== id && !key.startsWith(execs)) continue;
+      c.stream.destroy();
+      this.consoles.delete(key);
+    }
   }
 
   /** A handle on an existing container (NOT_EXISTS otherwise). */
@@ -411,13 +430,15 @@ export class Runtime {
   async exec(id: string, process: unknown, opts: ExecOptions = {}): Promise<ExecProcess> {
     validateId(id);
     const proc = validateProcess(process);
-    if (proc.terminal === true) {
-      throw new RuntimeError('INVALID_CONFIG', `invalid config: process.terminal: exec with a terminal is not supported yet`, { field: 'process.terminal' });
-    }
+    checkConsoleSocket(`exec ${id}`, opts.consoleSocket);
     const execId = opts.execId ?? `exec-${randomBytes(6).toString('hex')}`;
     validateId(execId, 'exec id');
+    const key = execKey(id, execId);
     const { fds, streams } = openStdio(this.sys, opts.stdio);
     let started: ExecStarted | null = null;
+    let master: number | null = null;
+    // Registered under the container's id: its commands run one at a time (exclusive).
+    this.consoleRequests.set(id, { socket: opts.consoleSocket ?? null, detached: opts.detached ?? false, keep: (fd) => { master = fd; } });
     try {
       await this.command(id, 'exec', { type: 'ExecRequested', execId, process: proc, pidFile: opts.pidFile ?? null }, {
         stdio: fds,
@@ -425,18 +446,23 @@ export class Runtime {
           if (f.type === 'ExecStarted' && f.execId === execId) started = f;
         },
       });
+      if (master !== null) this.keepConsole(key, master);
     } catch (e) {
       for (const s of Object.values(streams)) s?.destroy();
+      if (master !== null && !this.consoles.has(key)) this.sys.close(master);
       throw e;
     } finally {
       for (const fd of fds.owned.splice(0)) this.sys.close(fd);
+      this.consoleRequests.delete(id);
     }
     const s = started as ExecStarted | null;
     if (s === null) throw new RuntimeError('INTERNAL', `exec ${id}: no ExecStarted for ${execId}`);
-    const tracked = this.deps.execs.get(execKey(id, execId)) ?? null;
+    const tracked = this.deps.execs.get(key) ?? null;
     return new ExecProcess(id, execId, s.pid, streams, {
       wait: () => this.execExit(id, execId, tracked),
       kill: (signal) => this.killExec(id, execId, signal),
+      console: () => this.console(key),
+      resizeConsole: (rows, cols) => this.resizeConsole(key, rows, cols),
     });
   }
 

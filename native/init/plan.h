@@ -25,8 +25,10 @@
  *   6        the control socket (optional: only if the runtime placed one; src/effects/control.ts):
  *            one end of an AF_UNIX SOCK_SEQPACKET pair. The helper sends fds to the runtime on
  *            it, one message each: the data is the fd's name, the fd travels as SCM_RIGHTS
- *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master). EXEC closes it
- *            before READY, so the runtime reads every message after READY, up to end of stream.
+ *            (chan.c chan_send_fd). Names: "console" (TERMINAL's pty master),
+ *            "seccompFd" (SECCOMP_LOAD 2's notification listener). EXEC and EXEC_NOW
+ *            close it before READY, so the runtime reads every message after READY, up to end
+ *            of stream. berth exec always places one (TERMINAL of `exec --tty` uses it)
  *   7        create, only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe.
  *            exec: the container init's pidfd (SETNS 7 with every namespace of the container)
  *   8...     create: detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
@@ -160,10 +162,14 @@
  *                                            next SECCOMP_RULE (at most 6)
  *   SECCOMP_RULE <syscall> <action>          a rule with the pending conditions; a syscall name
  *                                            libseccomp does not know is skipped, as runc does
- *   SECCOMP_LOAD <at exec>                   export the BPF program (errors are create errors), then
+ *   SECCOMP_LOAD <mode>                      export the BPF program (errors are create errors), then
  *                                            0: install it now (without no_new_privs: before CREDS,
- *                                            the kernel wants CAP_SYS_ADMIN), or 1: EXEC installs it
- *                                            after the exec-fifo handshake, right before execve
+ *                                            the kernel wants CAP_SYS_ADMIN), 1: EXEC installs it
+ *                                            after the exec-fifo handshake, right before execve, or
+ *                                            2 (a SCMP_ACT_NOTIFY rule): install it now with
+ *                                            SECCOMP_FILTER_FLAG_NEW_LISTENER and send the listener
+ *                                            on fd 6 as "seccompFd" (before CREDS, or right before
+ *                                            EXEC with no_new_privs)
  *   CREDS <uid> <gid> <groups> <bnd> <eff> <prm> <inh> <amb>
  *                                            groups: comma-separated gids or "-" (none);
  *                                            masks: decimal u64 or "-" (leave that set as is).

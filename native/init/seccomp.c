@@ -11,8 +11,10 @@
  *   SECCOMP_ARG <index> <op> <value> <two>  one condition for the next SECCOMP_RULE
  *   SECCOMP_RULE <syscall> <action>         seccomp_rule_add_array with the pending conditions;
  *                                           a name libseccomp does not know is skipped (runc)
- *   SECCOMP_LOAD <at exec>                  export the program; 0: install it now, 1: EXEC
- *                                           installs it right before execve
+ *   SECCOMP_LOAD <mode>                     export the program; 0: install it now, 1: EXEC
+ *                                           installs it right before execve, 2: install it now
+ *                                           with SECCOMP_FILTER_FLAG_NEW_LISTENER and send the
+ *                                           listener to the runtime ("seccompFd", fd 6)
  *
  * Actions are libseccomp's SCMP_ACT_* values, errno or trace data included; operators are
  * enum scmp_compare values. The filter being built is this file's state: the helper is one
@@ -31,6 +33,10 @@
 #include <unistd.h>
 
 #include "ops.h"
+
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
 
 #define MAX_ARGS 6           /* a syscall has at most six arguments */
 #define OPTIMIZE_ABOVE 32    /* runc: libseccomp <= 2.5.4 misbehaves with a binary tree and 0 rules */
@@ -125,18 +131,32 @@ static int export_program(struct init_state *st) {
 
 /* Without no_new_privs the kernel asks for CAP_SYS_ADMIN, which is why initPlan.ts puts an
  * immediate load before CREDS in that case. */
-static int install(void) {
-  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags, &prog);
+static int install(unsigned long extra) {
+  return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter_flags | extra, &prog);
+}
+
+/* SCMP_ACT_NOTIFY rules: seccomp(2) returns the listener fd; the runtime hands it to
+ * listenerPath. It goes over the control socket before READY, as runc sends it before ready. */
+static int install_with_listener(struct init_state *st) {
+  int fd = install(SECCOMP_FILTER_FLAG_NEW_LISTENER);
+  if (fd < 0) return fail(st, "seccomp", "SECCOMP_SET_MODE_FILTER (NEW_LISTENER)");
+  int rc = chan_send_fd(st, "seccompFd", fd);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return rc;
 }
 
 int op_seccomp_load(struct init_state *st, char **args) {
   if (ctx == NULL) return errno = EINVAL, fail(st, "seccomp_load", "(no SECCOMP_INIT)");
   if (export_program(st) < 0) return -1;
-  if (plan_u64(args[0]) != 0) {
+  uint64_t mode = plan_u64(args[0]);
+  if (mode == 2) return install_with_listener(st);
+  if (mode != 0) {
     deferred = 1;
     return 0;
   }
-  if (install() < 0) return fail(st, "seccomp", "SECCOMP_SET_MODE_FILTER");
+  if (install(0) < 0) return fail(st, "seccomp", "SECCOMP_SET_MODE_FILTER");
   return 0;
 }
 
@@ -144,7 +164,7 @@ int op_seccomp_load(struct init_state *st, char **args) {
  * spent by then, so a failure goes to stderr, as an execve failure does. */
 void seccomp_install_deferred(void) {
   if (!deferred) return;
-  if (install() < 0) {
+  if (install(0) < 0) {
     dprintf(STDERR_FILENO, "ERR SECCOMP_LOAD %d seccomp SECCOMP_SET_MODE_FILTER\n", errno);
     _exit(127);
   }

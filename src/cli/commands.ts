@@ -12,7 +12,7 @@ import { bool, positionals, str, type FlagSpec, type Parsed } from './args.js';
 import { eventDetails, fieldRows, formatFlag, outputFormat, streamTable, table, type OutputFormat } from './format.js';
 import { resourcesFromFlags, updateFlags } from './resources.js';
 import { relayConsole } from './terminal.js';
-import { execFlags, processFromFlags, readProcessFile, refuseTerminal } from './exec.js';
+import { execFlags, processFromFlags, readProcessFile } from './exec.js';
 import { checkpointCommands } from './checkpoint.js';
 import { containerCommand } from './container.js';
 import { podCommands } from './pod.js';
@@ -51,10 +51,17 @@ const compatFlags: FlagSpec[] = [
 
 const bundleOf = (ctx: CommandContext): string => resolve(ctx.cwd, str(ctx.args, 'bundle') ?? '.');
 
-/** --console-socket, resolved against the working directory (runc dials it as given). */
-function consoleSocketOf(ctx: CommandContext): { consoleSocket?: string } {
+/**
+ * --console-socket, resolved against the working directory (runc dials it as given). runc's
+ * rule for run and exec: in the foreground the command itself is the terminal's other end.
+ */
+function consoleSocketOf(ctx: CommandContext, what: string, detached: boolean): { consoleSocket?: string } {
   const path = str(ctx.args, 'console-socket');
-  return path === undefined ? {} : { consoleSocket: resolve(ctx.cwd, path) };
+  if (path === undefined) return {};
+  if (!detached) {
+    throw new RuntimeError('INVALID_ARGUMENT', `${what}: cannot use console socket if berth will not detach or allocate tty`, { field: 'consoleSocket' });
+  }
+  return { consoleSocket: resolve(ctx.cwd, path) };
 }
 
 function preserveFds(ctx: CommandContext): void {
@@ -122,7 +129,7 @@ export const commands: Command[] = [
       const rt = await ctx.runtime();
       const pidFile = str(ctx.args, 'pid-file');
       // This process exits once the container is created: it cannot hold a terminal's master.
-      await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}), ...consoleSocketOf(ctx), detached: true });
+      await rt.create(id!, { bundle: bundleOf(ctx), ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}), ...consoleSocketOf(ctx, `create ${id}`, true), detached: true });
       return 0;
     },
   },
@@ -309,11 +316,7 @@ export const commands: Command[] = [
       const [id] = positionals(ctx.args, 'run', ['container-id']);
       preserveFds(ctx);
       const detach = bool(ctx.args, 'detach');
-      const consoleSocket = consoleSocketOf(ctx);
-      if (!detach && consoleSocket.consoleSocket !== undefined) {
-        // runc's rule: in the foreground, run itself is the terminal's other end.
-        throw new RuntimeError('INVALID_ARGUMENT', `run ${id}: cannot use console socket if berth will not detach or allocate tty`, { field: 'consoleSocket' });
-      }
+      const consoleSocket = consoleSocketOf(ctx, `run ${id}`, detach);
       // A foreground run holds the log for the container's lifetime, so it serves the log
       // to other berth processes on the same root.
       const rt = await ctx.runtime({ serve: !detach });
@@ -349,11 +352,10 @@ export const commands: Command[] = [
   {
     name: 'exec',
     summary: 'run another process in a running container; exit with its status (runc exec)',
-    usage: 'berth exec [--detach] [--pid-file F] [--cwd D] [--env K=V]... [--user UID[:GID]] [--additional-gids G]... [--cap C]... [--no-new-privs] (--process FILE <id> | <id> <command> [args...])',
+    usage: 'berth exec [--detach] [--tty] [--console-socket SOCK] [--pid-file F] [--cwd D] [--env K=V]... [--user UID[:GID]] [--additional-gids G]... [--cap C]... [--no-new-privs] (--process FILE <id> | <id> <command> [args...])',
     flags: execFlags,
     stopAtFirstPositional: true,
     async run(ctx) {
-      refuseTerminal(ctx.args);
       preserveFds(ctx);
       const [id, ...argv] = ctx.args.positionals;
       const processFile = str(ctx.args, 'process');
@@ -367,7 +369,9 @@ export const commands: Command[] = [
         ? readProcessFile(ctx.cwd, processFile)
         : processFromFlags((await rt.config(id)).process, ctx.args, argv);
       const pidFile = str(ctx.args, 'pid-file');
-      const e = await rt.exec(id, process, pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {});
+      // runc's terminal rules (prepareConsole): a detached terminal needs --console-socket, a
+      // socket needs --detach and a terminal; in the foreground this process relays the pty.
+      const e = await rt.exec(id, process, { ...(pidFile ? { pidFile: resolve(ctx.cwd, pidFile) } : {}), ...consoleSocketOf(ctx, `exec ${id}`, detach), detached: detach });
       if (detach) return 0;
       const forward = forwardSignals((sig) => {
         try {
@@ -376,10 +380,12 @@ export const commands: Command[] = [
           // already exited
         }
       });
+      const relay = e.console ? relayConsole(e, e.console) : null;
       try {
         const exit = await e.wait();
         return exit.signal !== null ? 128 + exit.signal : exit.code ?? 0;
       } finally {
+        await relay?.finish();
         forward();
       }
     },

@@ -15,19 +15,13 @@ export const execFlags: FlagSpec[] = [
   { name: 'cap', short: 'c', multiple: true, help: 'add a capability (e.g. CAP_NET_ADMIN) to the bounding, effective and permitted sets (repeatable)' },
   { name: 'no-new-privs', boolean: true, help: 'set no_new_privs' },
   { name: 'process', short: 'p', help: 'a process.json (config.json\'s process) to run instead of the command and the flags above' },
-  { name: 'tty', short: 't', boolean: true, help: 'allocate a pseudo-terminal (not supported yet: refused)' },
-  { name: 'console-socket', help: 'unix socket that receives the pty master (with --tty; not supported yet: refused)' },
+  { name: 'tty', short: 't', boolean: true, help: 'allocate a pseudo-terminal in the container (in the foreground this process relays it; with --detach it needs --console-socket)' },
+  { name: 'console-socket', help: 'unix socket that receives the pty master (with --tty and --detach, as runc)' },
   { name: 'preserve-fds', help: 'extra fds to pass (only 0)' },
 ];
 
 function invalidFlag(flag: string, reason: string): RuntimeError {
   return new RuntimeError('INVALID_ARGUMENT', `--${flag}: ${reason}`, { field: flag });
-}
-
-/** Terminals belong to another part of berth: refused by name rather than ignored. */
-export function refuseTerminal(p: Parsed): void {
-  if (bool(p, 'tty')) throw invalidFlag('tty', 'terminals are not supported yet');
-  if (str(p, 'console-socket') !== undefined) throw invalidFlag('console-socket', 'terminals are not supported yet');
 }
 
 /** A --process file: JSON, validated later with the field named (INVALID_CONFIG). */
@@ -53,7 +47,7 @@ function id(flag: string, v: string): number {
 
 /**
  * The process runc exec builds from its flags: the container's own process with `args`
- * replaced, `--cwd`, `--user`, `--additional-gids` replacing theirs, `--env` appended,
+ * replaced, `terminal` set by `--tty`, `--cwd`, `--user`, `--additional-gids` replacing theirs, `--env` appended,
  * `--no-new-privs` set, and each `--cap` added to the bounding, effective and permitted sets
  * (and to the ambient set only when the inheritable set is given, since an ambient cap needs an
  * inheritable one).
@@ -61,7 +55,7 @@ function id(flag: string, v: string): number {
 export function processFromFlags(base: OciProcess, p: Parsed, args: string[]): OciProcess {
   const out: OciProcess = structuredClone(base);
   out.args = args;
-  out.terminal = false;
+  out.terminal = bool(p, 'tty');
   const cwd = str(p, 'cwd');
   if (cwd !== undefined) out.cwd = cwd;
   out.env = [...(base.env ?? []), ...list(p, 'env')];

@@ -1,11 +1,10 @@
 /**
- * `berth run` of a `process.terminal` container without `--console-socket`: this process is
- * the terminal's other end, as `runc run` is. Its stdin goes to the pty (in raw mode when stdin
+ * `berth run` of a `process.terminal` container, or `berth exec --tty`, without
+ * `--console-socket`: this process is the terminal's other end, as `runc run` and `runc exec` are. Its stdin goes to the pty (in raw mode when stdin
  * is a terminal, so ^C, ^Z and the like reach the container's line discipline instead of ours),
  * the pty's output goes to its stdout, and the pty follows our window size (initially and on
  * every resize, as runc does on SIGWINCH).
  */
-import type { Container } from '../container.js';
 import type { ConsoleStream } from '../effects/console.js';
 
 /**
@@ -20,7 +19,12 @@ export interface Relay {
   finish(): Promise<void>;
 }
 
-export function relayConsole(c: Container, con: ConsoleStream): Relay {
+/** A container or an exec'd process: what holds the terminal's window size. */
+interface Resizable {
+  resizeConsole(rows: number, cols: number): void;
+}
+
+export function relayConsole(c: Resizable, con: ConsoleStream): Relay {
   const stdin = process.stdin;
   const stdout = process.stdout;
   const raw = stdin.isTTY === true;

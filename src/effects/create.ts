@@ -22,6 +22,7 @@ import { cgroupManager, type CgroupManager } from './cgroups/index.js';
 import type { Spawned } from './syscalls.js';
 import { ControlChannel } from './control.js';
 import { deliverConsole, prepareConsole } from './console.js';
+import { prepareSeccompListener, type SeccompListener } from './seccompListener.js';
 import { checkHostDevices, prepareIdmappedMounts, writeIdMaps } from './userns.js';
 import { cgroupOwner, delegateCgroup, delegatedFiles } from './cgroupOwner.js';
 import { knownProcess, untrack } from './track.js';
@@ -55,7 +56,9 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
   const dir = d.paths.containerDir(id);
   let cgroupMade = false;
   let ctl: ControlChannel | null = null;
+  let listener: SeccompListener | null = null;
   try {
+    listener = prepareSeccompListener(d.sys, `create ${id}`, config);
     // The log says this id is free, so anything here is debris of an interrupted create, and a
     // pidfd this process still holds for the id is an earlier incarnation's.
     rmSync(dir, { recursive: true, force: true });
@@ -78,12 +81,14 @@ export async function createContainer(d: EffectDeps, c: EffectInput): Promise<Cr
     d.procs.set(id, { pid: spawned.pid, pidfd: spawned.pidfd, startTime: stat.startTime, child: true });
     if (c.pidFile) writePidFile(c.pidFile, spawned.pid);
     deliverConsole(`create ${id}`, config.process, ctl, term);
+    listener.deliver(ctl, spawned.pid, ociState({ id, bundle, config }, 'creating', spawned.pid));
     ctl.close();
     d.log.debug({ id, pid: spawned.pid, cgroup }, 'container created');
     return { type: 'Created', pid: spawned.pid, startTime: stat.startTime, created: new Date().toISOString(), rootfs, config, cgroup };
   } catch (e) {
     ctl?.close();
     term.close();
+    listener?.close();
     d.procs.delete(id);
     if (cgroupMade) await cg.destroy().catch(() => undefined);
     removeEmptyDefaultParent(d, cgroup);

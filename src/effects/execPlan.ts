@@ -8,6 +8,9 @@
  *                    (setns(2) with a pidfd: no /proc path, no pid reuse)
  *   FORK             when the container has a pid or time namespace (they apply to children)
  *   SETSID           a session of its own, as runc's nsexec gives every process it starts
+ *   TERMINAL         with process.terminal: a pty of the container's devpts (it has joined the
+ *                    mount namespace, so "/" is the container's root), its stdio and controlling
+ *                    terminal; the master goes to the runtime over the control socket (fd 6)
  *   RLIMIT* ... CREDS, NO_NEW_PRIVS, UMASK, CWD, ENV*, ARG*, EXEC_NOW, with the container's
  *                    seccomp profile, personality and labels (as runc applies them to exec)
  *
@@ -21,6 +24,7 @@ import { planProcess } from './initPlan.js';
 import type { HostLsm } from './lsm.js';
 import { containerNamespaceFlags, needsFork, NS_FD_BASE } from './nsPlan.js';
 import type { PlanOp } from './planWire.js';
+import { planTerminal } from './terminalPlan.js';
 
 /** The go-ahead pipe's read end, where a create plan has the exec fifo. */
 export const GO_FD = 5;
@@ -35,7 +39,8 @@ export function planExec(config: OciConfig, p: OciProcess, lsm?: HostLsm): PlanO
   if (flags !== 0) ops.push(op('SETNS', INIT_PIDFD_FD, flags));
   if (needsFork(config.linux)) ops.push(op('FORK'));
   // The container's seccomp profile, personality and labels bind the exec'd process too (runc).
-  ops.push(op('SETSID'), ...planProcess({ ...config, process: withContainerDefaults(p, config.process) }, { lsm, exec: 'EXEC_NOW' }));
+  // No /dev/console bind: that is the container's console, made once by its create.
+  ops.push(op('SETSID'), ...planTerminal(p, { console: false }), ...planProcess({ ...config, process: withContainerDefaults(p, config.process) }, { lsm, exec: 'EXEC_NOW' }));
   return ops;
 }
 

@@ -85,7 +85,12 @@ function conditionGroups(args: readonly OciSeccompArg[]): OciSeccompArg[][] {
   return indexes.size === args.length ? [[...args]] : args.map((a) => [a]);
 }
 
-function planFilter(seccomp: OciSeccomp, atExec: boolean): PlanOp[] {
+/** SECCOMP_LOAD's mode (plan.h): install now, at EXEC after the fifo handshake, or now with a listener sent to the runtime. */
+const LOAD_NOW = 0;
+const LOAD_AT_EXEC = 1;
+const LOAD_WITH_LISTENER = 2;
+
+function planFilter(seccomp: OciSeccomp, mode: number): PlanOp[] {
   const defaultAction = seccompAction(seccomp.defaultAction, seccomp.defaultErrnoRet);
   const ops = [op('SECCOMP_INIT', defaultAction, filterFlags(seccomp.flags))];
   for (const arch of seccomp.architectures ?? []) ops.push(op('SECCOMP_ARCH', SCMP_ARCH_NAME[arch]));
@@ -100,7 +105,7 @@ function planFilter(seccomp: OciSeccomp, atExec: boolean): PlanOp[] {
       }
     }
   }
-  ops.push(op('SECCOMP_LOAD', atExec ? 1 : 0));
+  ops.push(op('SECCOMP_LOAD', mode));
   return ops;
 }
 
@@ -115,7 +120,11 @@ export function planSeccomp(config: OciConfig): SeccompPlan {
   const seccomp = config.linux?.seccomp;
   if (seccomp === undefined) return { beforeCreds: [], beforeExec: [] };
   const nnp = config.process.noNewPrivileges === true;
-  return nnp ? { beforeCreds: [], beforeExec: planFilter(seccomp, true) } : { beforeCreds: planFilter(seccomp, false), beforeExec: [] };
+  // A listener must reach the runtime before READY (runc sends it before signalling ready), so
+  // a notifying filter goes in before the handshake: right before EXEC with no_new_privs.
+  const notify = (seccomp.syscalls ?? []).some((r) => r.action === 'SCMP_ACT_NOTIFY');
+  if (!nnp) return { beforeCreds: planFilter(seccomp, notify ? LOAD_WITH_LISTENER : LOAD_NOW), beforeExec: [] };
+  return { beforeCreds: [], beforeExec: planFilter(seccomp, notify ? LOAD_WITH_LISTENER : LOAD_AT_EXEC) };
 }
 
 /** PERSONALITY and IOPRIO: before CREDS (the real-time class needs CAP_SYS_ADMIN or CAP_SYS_NICE). */

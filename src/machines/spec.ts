@@ -12,8 +12,8 @@
  *   18446744073709551615 parses to) is beyond every real limit and means RLIM_INFINITY.
  *   Values above 2^64 are rejected, as Go's uint64 decoding in runc rejects them.
  * - features berth does not implement yet are rejected rather than silently skipped:
- *   a new user namespace together with joining namespaces by path (initPlan.ts), seccomp user
- *   notification (SCMP_ACT_NOTIFY).
+ *   a new user namespace together with joining namespaces by path (initPlan.ts),
+ *   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV; SCMP_ACT_NOTIFY only where runc allows it (checkNotify).
  * - id mappings (user namespace and idmapped mounts) follow the kernel's rules: idmap.ts.
  * - a namespace `path` is only checked to be absolute here; that it exists and is a namespace
  *   of its type is checked when the container is created (it needs the filesystem).
@@ -22,7 +22,7 @@ import { RuntimeError } from '../errors.js';
 import { checkIdMaps, checkMappings } from './idmap.js';
 import {
   IOPRIO_CLASSES, PERSONALITY_DOMAINS, SECCOMP_ACTIONS, SECCOMP_ACTIONS_WITH_ERRNO, SECCOMP_ARCHES, SECCOMP_FLAGS,
-  SECCOMP_OPERATORS, SECCOMP_REFUSED, type OciIoPriority, type OciPersonality, type OciSeccomp, type OciSeccompArg,
+  SECCOMP_NOTIFY_REFUSED, SECCOMP_OPERATORS, SECCOMP_REFUSED, type OciIoPriority, type OciPersonality, type OciSeccomp, type OciSeccompArg,
   type OciSeccompSyscall, type SeccompAction,
 } from './security.js';
 
@@ -614,7 +614,27 @@ function validateSeccomp(v: unknown, field: string): OciSeccomp | undefined {
   opt(seccomp, 'listenerPath', src, field, string);
   opt(seccomp, 'listenerMetadata', src, field, string);
   opt(seccomp, 'syscalls', src, field, (a, f) => array(a, f).map((c, i) => validateSyscallRule(c, `${f}[${i}]`)));
+  checkNotify(seccomp, field);
   return seccomp;
+}
+
+/**
+ * SCMP_ACT_NOTIFY as runc allows it: only in rules (as the default every syscall of the helper
+ * would wait on a listener it has not yet handed on), never for `write`, and with a
+ * listenerPath to hand the listener to.
+ */
+function checkNotify(seccomp: OciSeccomp, field: string): void {
+  if (seccomp.defaultAction === 'SCMP_ACT_NOTIFY') refuse(`${field}.defaultAction`, 'SCMP_ACT_NOTIFY cannot be the default action');
+  const rules = seccomp.syscalls ?? [];
+  rules.forEach((r, i) => {
+    if (r.action !== 'SCMP_ACT_NOTIFY') return;
+    r.names.forEach((n, j) => {
+      if (SECCOMP_NOTIFY_REFUSED.includes(n)) refuse(`${field}.syscalls[${i}].names[${j}]`, `SCMP_ACT_NOTIFY cannot be used for ${n}`);
+    });
+  });
+  if (rules.some((r) => r.action === 'SCMP_ACT_NOTIFY') && !seccomp.listenerPath) {
+    refuse(`${field}.listenerPath`, 'SCMP_ACT_NOTIFY needs a listenerPath');
+  }
 }
 
 function validateSyscallRule(v: unknown, field: string): OciSeccompSyscall {

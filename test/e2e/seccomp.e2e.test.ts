@@ -4,18 +4,23 @@
  * proves it left nothing behind.
  */
 import assert from 'node:assert/strict';
-import { arch } from 'node:os';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { arch, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { hostLsm } from '../../src/effects/lsm.js';
 import type { ExitInfo } from '../../src/index.js';
 import type { OciConfig } from '../../src/machines/spec.js';
 import type { OciSeccomp } from '../../src/machines/security.js';
+import { linuxSyscalls } from '../../src/effects/linux.js';
 import { berth } from '../helpers/cli.js';
+import { listenConsoleSocket } from '../helpers/consoleSocket.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import { collect } from '../helpers/streams.js';
 
 const f = runtimeFixture();
+const sys = linuxSyscalls();
 
 /** Runs `args` to its end in a container with `edit` applied; stdout and stderr together. */
 async function run(id: string, args: string[], edit: (c: OciConfig) => void): Promise<{ exit: ExitInfo; out: string }> {
@@ -184,5 +189,94 @@ test('an invalid profile is refused by validation, naming the field, nothing lef
   await assert.rejects(f.rt.create('sc-bad', { bundle: b.dir, stdio: 'ignore' }), {
     code: 'INVALID_CONFIG', field: 'linux.seccomp.syscalls[1].action',
   });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+// --- SCMP_ACT_NOTIFY: the listener goes to linux.seccomp.listenerPath (runc's seccomp notify) ---
+
+const notifyMkdir = (listenerPath: string, extra: Partial<OciSeccomp> = {}) => seccomp({
+  defaultAction: 'SCMP_ACT_ALLOW',
+  listenerPath,
+  listenerMetadata: 'agent-meta',
+  syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }],
+  ...extra,
+});
+
+test('SCMP_ACT_NOTIFY: the agent at listenerPath gets the process state and a seccomp notify fd; the syscall waits on it, ENOSYS once it is closed', async () => {
+  const before = snapshot();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-'));
+  const agent = await listenConsoleSocket(sys, dir, 'agent.sock');
+  try {
+    const b = f.bundle(['sh', '-c', 'echo start; mkdir /tmp/x; echo "mkdir=$?"'], notifyMkdir(agent.path));
+    const c = await f.rt.create('sc-notify', { bundle: b.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const got = await agent.received;
+    const msg = JSON.parse(got.name);
+    const initPid = (await c.state()).pid;
+    assert.deepEqual({ ...msg, state: undefined }, { ociVersion: msg.state.ociVersion, fds: ['seccompFd'], pid: initPid, metadata: 'agent-meta', state: undefined });
+    assert.equal(msg.state.id, 'sc-notify');
+    assert.equal(msg.state.pid, initPid);
+    assert.equal(readlinkSync(`/proc/self/fd/${got.fd}`), 'anon_inode:seccomp notify', 'a seccomp notification listener');
+    const out = collect(c.stdio.stdout);
+    const err = collect(c.stdio.stderr);
+    await c.start();
+    // The container's mkdir is now a notification nobody answers: it waits until the listener goes.
+    sys.close(got.fd);
+    assert.deepEqual(await c.wait(), { code: 0, signal: null });
+    const text = `${await out}${await err}`;
+    assert.match(text, /Function not implemented/, 'a closed listener fails the syscall with ENOSYS');
+    assert.match(text, /^mkdir=1$/m);
+    await c.delete();
+  } finally {
+    await agent.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('SCMP_ACT_NOTIFY: a listenerPath nobody listens on is INVALID_CONFIG naming it, and nothing is left', async () => {
+  const before = snapshot();
+  const b = f.bundle(['true'], notifyMkdir('/nonexistent/agent.sock'));
+  await assert.rejects(f.rt.create('sc-notify-bad', { bundle: b.dir, stdio: 'ignore' }),
+    { code: 'INVALID_CONFIG', field: 'linux.seccomp.listenerPath', message: /agent\.sock: ENOENT/ });
+  const noPath = f.bundle(['true'], notifyMkdir('', { listenerPath: undefined }));
+  await assert.rejects(f.rt.create('sc-notify-bad2', { bundle: noPath.dir, stdio: 'ignore' }), { code: 'INVALID_CONFIG', field: 'linux.seccomp.listenerPath' });
+  await assert.rejects(f.rt.state('sc-notify-bad'), { code: 'NOT_EXISTS' });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('SCMP_ACT_NOTIFY binds exec\'d processes too: the agent gets the exec\'d process\'s pid and the running container\'s state', async () => {
+  const before = snapshot();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-'));
+  let agent = await listenConsoleSocket(sys, dir, 'agent.sock');
+  try {
+    const b = f.bundle(['sleep', '1000'], notifyMkdir(agent.path));
+    const c = await f.rt.create('sc-notify-exec', { bundle: b.dir, stdio: 'ignore' });
+    sys.close((await agent.received).fd);
+    await agent.close();
+    rmSync(agent.path, { force: true });
+    agent = await listenConsoleSocket(sys, dir, 'agent.sock');
+    await c.start();
+    const e = await c.exec({ args: ['sh', '-c', 'mkdir /tmp/y; echo "mkdir=$?"'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'] }, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const got = await agent.received;
+    const msg = JSON.parse(got.name);
+    assert.equal(msg.pid, e.pid, 'the exec\'d process');
+    assert.equal(msg.state.status, 'running');
+    assert.equal(msg.state.pid, (await c.state()).pid, 'the container\'s init');
+    assert.equal(readlinkSync(`/proc/self/fd/${got.fd}`), 'anon_inode:seccomp notify');
+    const out = collect(e.stdio.stdout);
+    sys.close(got.fd);
+    assert.deepEqual(await e.wait(), { code: 0, signal: null });
+    assert.match(await out, /^mkdir=1$/m);
+    // no agent any more: the exec is refused naming the field, before anything is started
+    await agent.close();
+    rmSync(agent.path, { force: true });
+    const pids = await c.ps();
+    await assert.rejects(c.exec({ args: ['true'], cwd: '/', user: { uid: 0, gid: 0 } }), { code: 'INVALID_CONFIG', field: 'linux.seccomp.listenerPath' });
+    assert.deepEqual(await c.ps(), pids);
+    await c.delete({ force: true });
+  } finally {
+    await agent.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });

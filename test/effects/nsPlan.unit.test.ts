@@ -126,6 +126,14 @@ test('an exec plan without a pid or time namespace does not fork; its own caps, 
   ]);
 });
 
+test('an exec plan with a terminal: TERMINAL (no /dev/console) in the forked process, after SETSID, before CREDS', () => {
+  const p = validateProcess({ args: ['sh'], cwd: '/', user: { uid: 1000, gid: 1000 }, terminal: true, consoleSize: { height: 24, width: 80 } });
+  const ops = lines(planExec(config(), p));
+  assert.deepEqual(ops.slice(2, 5), ['FORK', 'SETSID', 'TERMINAL 1000 24 80 0']);
+  assert.ok(ops.findIndex((l) => l.startsWith('CREDS ')) > 4);
+  assert.equal(lines(planExec(config(), validateProcess({ args: ['sh'], cwd: '/', user: { uid: 0, gid: 0 } }))).some((l) => l.startsWith('TERMINAL')), false);
+});
+
 test('what an exec process does not say comes from the container\'s process, as runc', () => {
   const base = config().process;
   const p = withContainerDefaults(validateProcess({ args: ['id'], cwd: '/', user: { uid: 0, gid: 0 } }), base);

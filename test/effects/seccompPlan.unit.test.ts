@@ -45,6 +45,17 @@ test('with noNewPrivileges the filter is compiled just before EXEC and installed
   ]);
 });
 
+test('a NOTIFY rule: installed at once with a listener (SECCOMP_LOAD 2), before EXEC with no_new_privs, before CREDS without', () => {
+  const profile = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+  const nnp = planInit(withSeccomp(profile), host());
+  assert.deepEqual(tail(nnp.ops).slice(-4), ['SECCOMP_INIT', 'SECCOMP_RULE', 'SECCOMP_LOAD', 'EXEC']);
+  assert.ok(lines(nnp.ops).includes(`SECCOMP_RULE mkdir ${0x7fc00000}`));
+  assert.ok(lines(nnp.ops).includes('SECCOMP_LOAD 2'));
+  const caps = planInit(withSeccomp(profile, (c) => { c.process.noNewPrivileges = false; }), host());
+  assert.deepEqual(tail(caps.ops).slice(0, 5), ['RLIMIT', 'SECCOMP_INIT', 'SECCOMP_RULE', 'SECCOMP_LOAD', 'CREDS']);
+  assert.ok(lines(caps.ops).includes('SECCOMP_LOAD 2'));
+});
+
 test('without noNewPrivileges it is installed before CREDS, while the helper has CAP_SYS_ADMIN', () => {
   const plan = planInit(withSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_KILL' }] },
     (c) => { c.process.noNewPrivileges = false; }), host());

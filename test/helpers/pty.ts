@@ -12,11 +12,16 @@ export interface PtyReader {
 
 /** Read `master` (taking ownership of the fd) until its end. */
 export function readPty(master: number): PtyReader {
-  const stream = new ConsoleStream(master);
+  return readConsole(new ConsoleStream(master));
+}
+
+/** Read a console the runtime keeps (`container.console`, `exec.console`) until its end. */
+export function readConsole(stream: ConsoleStream): PtyReader {
   let text = '';
   stream.setEncoding('utf8');
   const output = new Promise<string>((resolve, reject) => {
     stream.on('data', (chunk: string) => { text += chunk; });
+    stream.on('end', () => resolve(text.replace(/\r\n/g, '\n')));
     stream.on('close', () => resolve(text.replace(/\r\n/g, '\n')));
     stream.on('error', reject);
   });
