@@ -16,7 +16,7 @@ import { externalBinds, joinedExternalNamespaces, rootMountpoints, LAZY_LOG, laz
 import type { NamespaceType, OciConfig } from '../machines/spec.js';
 import type { EffectDeps } from './deps.js';
 import { MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT } from './linuxConstants.js';
-import { makeMountpoint } from './mountpoint.js';
+import { makeMountpoint } from './inRoot.js';
 import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
 

@@ -1,5 +1,5 @@
 import { RuntimeError } from '../errors.js';
-import { readInRoot } from './inRoot.js';
+import { readInRoot } from '../effects/inRoot.js';
 
 export interface ResolvedUser {
   uid: number;

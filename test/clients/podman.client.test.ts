@@ -32,6 +32,37 @@ describe('podman drives berth', () => {
     '--runtime', join(dir, 'berth-runtime'), ...args,
   ];
   const podman = (...args: string[]) => run('podman', podmanArgs(args), { timeout: 60_000 });
+
+  const TERMINAL_SCRIPT = (status: number) => `tty; [ -t 0 ] && [ -t 1 ] && echo TTY; printf "ready> "; read x; echo "got:$x"; exit ${status}`;
+
+  /**
+   * podman with a terminal on its own stdin, as -it wants: script(1) gives it one, as a user's
+   * shell would. Answers the first `ready> ` prompt with `hello`.
+   */
+  async function onTerminal(t: { after(fn: () => void): void }, args: string[]): Promise<{ status: number | null; lines: string[]; out: string }> {
+    const cmd = ['podman', ...podmanArgs(args)];
+    const child = spawn('script', ['-qec', cmd.map(shellQuote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL')); // a no-op once it has exited
+    child.stdin.on('error', () => undefined); // podman gone early: the status says why
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const prompt = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: string) => {
+        out += d;
+        if (out.includes('ready> ')) resolve();
+      });
+    });
+    const status = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await Promise.race([prompt, status]);
+    child.stdin.write('hello\r');
+    return { status: await status, lines: out.split(/\r?\n/), out };
+  }
+
+  function assertTerminal(lines: string[], out: string): void {
+    assert.match(lines[0]!, /^\/dev\/pts\/\d+$/, 'tty names the container\'s pty');
+    assert.equal(lines[1], 'TTY', 'stdin and stdout are a terminal');
+    assert.ok(lines.includes('got:hello'), `the terminal's input reached the container: ${JSON.stringify(out)}`);
+  }
   const history = async (id: string) => (await run(process.execPath, [CLI, '--root', berthRoot(), 'history', id])).stdout;
 
   before(async () => {
@@ -98,28 +129,18 @@ describe('podman drives berth', () => {
   });
 
   it('run -it: the container gets a terminal on stdin and stdout; input, output and exit status pass', { timeout: 60_000 }, async (t) => {
-    // podman wants a terminal on its own stdin for -it: script(1) gives it one, as a user's shell would.
-    const cmd = ['podman', ...podmanArgs(['run', '--rm', '-it', ...ULIMITS, IMAGE, 'sh', '-c',
-      'tty; [ -t 0 ] && [ -t 1 ] && echo TTY; printf "ready> "; read x; echo "got:$x"; exit 3'])];
-    const child = spawn('script', ['-qec', cmd.map(shellQuote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL')); // a no-op once it has exited
-    child.stdin.on('error', () => undefined); // podman gone early: the status says why
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const prompt = new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: string) => {
-        out += d;
-        if (out.includes('ready> ')) resolve();
-      });
-    });
-    const status = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await Promise.race([prompt, status]);
-    child.stdin.write('hello\r');
-    assert.equal(await status, 3, `exit status of the container's shell; output: ${JSON.stringify(out)}`);
-    const lines = out.split(/\r?\n/);
-    assert.match(lines[0]!, /^\/dev\/pts\/\d+$/, 'tty names the container\'s pty');
-    assert.equal(lines[1], 'TTY', 'stdin and stdout are a terminal');
-    assert.ok(lines.includes('got:hello'), `the terminal's input reached the container: ${JSON.stringify(out)}`);
+    const { status, lines, out } = await onTerminal(t, ['run', '--rm', '-it', ...ULIMITS, IMAGE, 'sh', '-c', TERMINAL_SCRIPT(3)]);
+    assert.equal(status, 3, `exit status of the container's shell; output: ${JSON.stringify(out)}`);
+    assertTerminal(lines, out);
+  });
+
+  it('exec -it: the exec\'d process gets a terminal of the container (berth exec -d -t --console-socket)', { timeout: 60_000 }, async (t) => {
+    t.after(() => podman('rm', '--force', 'shell').catch(() => undefined));
+    await podman('run', '-d', '--name', 'shell', ...ULIMITS, IMAGE, 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done');
+    const { status, lines, out } = await onTerminal(t, ['exec', '-it', 'shell', 'sh', '-c', TERMINAL_SCRIPT(4)]);
+    assert.equal(status, 4, `exit status of the exec'd shell; output: ${JSON.stringify(out)}`);
+    assertTerminal(lines, out);
+    await podman('rm', '--force', 'shell');
   });
 
   it('podman container checkpoint and restore, also --export and --import: the counter goes on from its dumped value', { skip: criuSkip() }, async (t) => {

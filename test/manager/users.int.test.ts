@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { readInRoot } from '../../src/manager/inRoot.js';
+import { readInRoot } from '../../src/effects/inRoot.js';
 import { resolveUser } from '../../src/manager/users.js';
 
 /** Users and groups resolved in a rootfs on disk, whose symlinks must never lead outside it. */

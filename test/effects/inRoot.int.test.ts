@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeMountpoint } from '../../src/effects/mountpoint.js';
+import { makeMountpoint } from '../../src/effects/inRoot.js';
 
 /** A rootfs and, beside it, a host directory that symlinks in the rootfs name. */
 function dirs(t: { after(fn: () => void): void }) {
