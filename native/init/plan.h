@@ -29,7 +29,7 @@
  *            "seccompFd" (SECCOMP_LOAD 2's notification listener). EXEC and EXEC_NOW
  *            close it before READY, so the runtime reads every message after READY, up to end
  *            of stream. berth exec always places one (TERMINAL of `exec --tty` uses it)
- *   7        create, only with HOOKS_SYNC: the read end of the runtime's go-ahead pipe.
+ *   7        create, only with HOOKS_SYNC or WAIT: the read end of the runtime's go-ahead pipe.
  *            exec: the container init's pidfd (SETNS 7 with every namespace of the container)
  *   8...     create: detached mounts for MOVE_MOUNT (idmapped binds the runtime prepared), each
  *            closed once attached; then the namespace files to join (SETNS with one CLONE_NEW*
@@ -50,10 +50,13 @@
  * is its parent (CLONE_PARENT) and reaps both. An ERR before FORK comes alone.
  *
  * Operations, in the order initPlan.ts emits them:
- *   WAIT <fd>                                exec plans only, first: block until the runtime
- *                                            writes one byte into the pipe at <fd> (it has joined
- *                                            the helper to the container's v1 cgroups); EOF fails
- *                                            with ECANCELED
+ *   WAIT <fd>                                block until the runtime writes one byte into the
+ *                                            pipe at <fd> (it has joined the helper to the
+ *                                            container's v1 cgroups); EOF fails with ECANCELED.
+ *                                            exec plans: first. create on a v1 or hybrid host
+ *                                            with a new cgroup namespace: WAIT 7 then UNSHARE
+ *                                            CLONE_NEWCGROUP, after FORK if any, so the
+ *                                            namespace is rooted at the container's cgroups
  *   SETNS <fd> <flags>                       setns(fd, flags): a namespace file with its one
  *                                            CLONE_NEW* type (the kernel checks the type), or a
  *                                            pidfd with every type to join. A user namespace is

@@ -6,7 +6,8 @@ import type { Created } from '../machines/events.js';
 import type { EffectInput } from '../machines/container.machine.js';
 import { loadBundle } from './bundle.js';
 import type { EffectDeps } from './deps.js';
-import { planInit, type InitPlan } from './initPlan.js';
+import { goAhead } from './pipes.js';
+import { CONTINUE_FD, planInit, type InitPlan } from './initPlan.js';
 import { createContainerBudgetMs, ociState } from './hookPlan.js';
 import { checkHooks, helperHookFailure, hookCwd, runHooks, runHooksWarning } from './hooks.js';
 import { hostLsm } from './lsm.js';
@@ -30,8 +31,6 @@ import { knownProcess, untrack } from './track.js';
 /** O_PATH: a handle on the FIFO that neither reads nor writes it (the init reopens it for writing). */
 const O_PATH = 0o10000000;
 const READY_TIMEOUT_MS = 60_000;
-/** berth-init's fd for the hooks' go-ahead pipe (native/init/plan.h CONTINUE_FD). */
-const CONTINUE_FD = 7;
 const errnoNames = new Map(Object.entries(osc.errno).map(([name, n]) => [n, name]));
 
 /**
@@ -124,8 +123,10 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
   const childEnds: number[] = [...mountFds];
   const closeAll = (fds: number[]) => { for (const fd of fds.splice(0)) closeQuietly(d, fd); };
   const sync = plan.ops.some((o) => o.op === 'HOOKS_SYNC');
+  // WAIT: the init makes its cgroup namespace once it is in its cgroups (nsPlan.ts deferCgroupNamespace).
+  const joinSync = plan.ops.some((o) => o.op === 'WAIT');
   let statusR = -1;
-  let goAhead = -1;
+  let goPipe = -1;
   let spawned: Spawned;
   try {
     const fifo = d.paths.execFifo(id);
@@ -142,9 +143,9 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     childEnds.push(planFd);
     writeSync(planFd, encodePlan(plan.ops));
     const fds = [...stdio.fds, planFd, statusW, fifoFd, ctl.theirs];
-    if (sync) {
+    if (sync || joinSync) {
       const [goR, goW] = d.sys.pipe();
-      goAhead = goW;
+      goPipe = goW;
       childEnds.push(goR);
       if (fds.length !== CONTINUE_FD) throw new RuntimeError('INTERNAL', `create ${id}: the go-ahead pipe must land on fd ${CONTINUE_FD}`);
       fds.push(goR);
@@ -154,7 +155,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     const nsFds = openNamespaces(d.sys, plan.joins);
     childEnds.push(...nsFds);
     const extra = [...mountFds, ...nsFds];
-    if (extra.length > 0) fds.push(...(sync ? [] : [-1]), ...extra);
+    if (extra.length > 0) fds.push(...(goPipe >= 0 ? [] : [-1]), ...extra);
     const cgroupFd = cg.openForSpawn();
     if (cgroupFd !== null) childEnds.push(cgroupFd);
     spawned = d.sys.spawn({
@@ -168,7 +169,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     });
   } catch (e) {
     if (statusR >= 0) closeQuietly(d, statusR);
-    if (goAhead >= 0) closeQuietly(d, goAhead);
+    if (goPipe >= 0) closeQuietly(d, goPipe);
     throw e;
   } finally {
     closeAll(childEnds);
@@ -189,17 +190,19 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
       if (child !== null) {
         init = child;
         await cg.join(child.pid);
+        if (joinSync) goAhead(goPipe);
         line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
       }
     } else {
       await cg.join(spawned.pid);
+      if (joinSync) goAhead(goPipe);
       line = await status.next(sync ? READY_TIMEOUT_MS : lastWait);
     }
     if (sync && line === 'HOOKS') {
       await runCreateHooks(hooks, init.pid);
-      writeSync(goAhead, 'C');
-      closeQuietly(d, goAhead);
-      goAhead = -1;
+      writeSync(goPipe, 'C');
+      closeQuietly(d, goPipe);
+      goPipe = -1;
       line = await status.next(lastWait);
     }
     if (line !== 'READY') throw initFailure(`create ${id}`, line, (op, detail) => setnsField(plan, op, detail));
@@ -211,7 +214,7 @@ async function spawnInit(d: EffectDeps, id: string, plan: InitPlan, cg: CgroupMa
     throw e;
   } finally {
     status.close();
-    if (goAhead >= 0) closeQuietly(d, goAhead);
+    if (goPipe >= 0) closeQuietly(d, goPipe);
   }
 }
 

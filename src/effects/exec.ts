@@ -14,6 +14,7 @@ import { hostLsm } from './lsm.js';
 import { execKey } from './execWatch.js';
 import { adoptForked } from './helperReport.js';
 import { statusLines } from './statusLines.js';
+import { goAhead } from './pipes.js';
 import { encodePlan } from './planWire.js';
 import { readProcStat } from './procfs.js';
 import type { Spawned } from './syscalls.js';
@@ -126,11 +127,3 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
   }
 }
 
-/** The one byte WAIT reads. A helper that already failed cannot take it (EPIPE): its ERR line says why. */
-function goAhead(fd: number): void {
-  try {
-    writeSync(fd, 'g');
-  } catch {
-    // reported through the status line
-  }
-}

@@ -5,6 +5,8 @@
  * Ordering, and what plan.h leaves to this file:
  *   [SETNS*, UNSHARE, TIMENS_OFFSET*, FORK] only when namespaces are joined by path or time
  *     offsets are set (nsPlan.ts)
+ *   [WAIT 7, UNSHARE CLONE_NEWCGROUP] a new cgroup namespace on a v1 or hybrid host, made once
+ *     the runtime has joined the init to its cgroups (nsPlan.ts deferCgroupNamespace)
  *   SETSID, PROPAGATION, ROOTFS
  *   per mount, in config order: MOUNT, TMPCOPYUP, BIND or MOVE_MOUNT (idmapped, fd from the
  *     runtime), then MOUNT_SETATTR for recursive attributes (rro, ...), then one PROPAGATE per
@@ -46,10 +48,12 @@ import { planTerminal } from './terminalPlan.js';
 import { planHooks } from './hookPlan.js';
 import { IDMAP_OPTIONS, RECURSIVE_OPTION_NAMES, isRecursiveOption, recursiveAttrs } from './mountAttrs.js';
 import { mountIdMap, type IdMaps, type MountIdMap } from '../machines/idmap.js';
-import { planNamespaces, type NamespaceJoin } from './nsPlan.js';
+import { deferCgroupNamespace, planNamespaces, type NamespaceJoin } from './nsPlan.js';
 
 /** The first fd above berth-init's fixed ones (0-5, 6 the control socket, 7 the hooks' go-ahead pipe). */
 export const FIRST_EXTRA_FD = 8;
+/** The runtime's go-ahead pipe (native/init/plan.h CONTINUE_FD): the cgroup join's WAIT, then HOOKS_SYNC. */
+export const CONTINUE_FD = 7;
 
 /** An idmapped bind mount the runtime prepares before the spawn and hands over as fd `fd`. */
 export interface IdmappedMount extends MountIdMap {
@@ -413,7 +417,9 @@ export function planInit(config: OciConfig, host: InitHost): InitPlan {
   (config.mounts ?? []).forEach((m, i) => planMount(m, i, host, cgroupView, mounts));
   // Namespace files to join come after the idmapped mounts' fds.
   const nsFdBase = FIRST_EXTRA_FD + mounts.idmapped.length;
-  const ns = planNamespaces(linux, nsFdBase);
+  const planned = planNamespaces(linux, nsFdBase);
+  const freshCgroupNs = linux.namespaces?.some((n) => n.type === 'cgroup' && n.path === undefined) ?? false;
+  const ns = freshCgroupNs && host.cgroups.kind !== 'v2' && host.cgroup !== undefined ? deferCgroupNamespace(planned, CONTINUE_FD) : planned;
   if (has('user') && linux.namespaces?.every((n) => n.type !== 'user' || n.path === undefined) && ns.cloneFlags === 0) {
     // The maps of a new user namespace are written while the spawned helper waits (userns.ts);
     // on the slow path the helper itself unshares it, after that point.

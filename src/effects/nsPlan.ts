@@ -66,6 +66,24 @@ function timeOffsetOps(offsets: OciTimeOffsets | undefined): PlanOp[] {
     op('TIMENS_OFFSET', CLOCK_IDS[clock as keyof typeof CLOCK_IDS], o?.secs ?? 0, o?.nanosecs ?? 0));
 }
 
+/**
+ * A new cgroup namespace is rooted at the cgroup its creator is in when it is made. On cgroup
+ * v1 and hybrid hosts the init joins the container's v1 cgroups only after clone3 (only v2 has
+ * CLONE_INTO_CGROUP), so the namespace is taken out of the clone flags (or the UNSHARE) and
+ * made by the init itself once the runtime has joined it: WAIT on `goFd`, then UNSHARE. runc
+ * does the same (nsexec waits for SYNC_CGROUPNS before unshare(CLONE_NEWCGROUP)). After FORK,
+ * so it is the container's init that waits and is joined.
+ */
+export function deferCgroupNamespace(plan: NamespacePlan, goFd: number): NamespacePlan {
+  const cg = NAMESPACE_FLAGS.cgroup;
+  const ops = plan.ops.flatMap((o) => {
+    if (o.op !== 'UNSHARE') return [o];
+    const rest = Number(o.args[0]) & ~cg;
+    return rest === 0 ? [] : [op('UNSHARE', rest)];
+  });
+  return { ...plan, cloneFlags: plan.cloneFlags & ~cg, ops: [...ops, op('WAIT', goFd), op('UNSHARE', cg)] };
+}
+
 /** Every CLONE_NEW* type of the container: what an exec'd process joins through the init's pidfd. */
 export function containerNamespaceFlags(linux: OciLinux | undefined): number {
   return (linux?.namespaces ?? []).reduce((f, n) => f | NAMESPACE_FLAGS[n.type], 0);

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { WatchFn } from './fdWatch.js';
 
 /**
@@ -19,4 +20,13 @@ export function whenReadable(watch: WatchFn, fd: number, signal?: AbortSignal): 
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The one byte berth-init's WAIT reads. A helper that already failed cannot take it (EPIPE): its ERR line says why. */
+export function goAhead(fd: number): void {
+  try {
+    writeSync(fd, 'g');
+  } catch {
+    // reported through the status line
+  }
 }

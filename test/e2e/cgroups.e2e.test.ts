@@ -83,6 +83,35 @@ test('the container sees its own cgroup at /sys/fs/cgroup, read-only, not the ho
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
+for (const slow of [false, true]) {
+  // The slow path (a time namespace with offsets) unshares after FORK: the forked init waits for its join.
+  test(`a cgroup namespace is rooted at the container's own cgroups on v1${slow ? ' (forked init)' : ''}`, { skip: skipV1 }, async () => {
+    const before = snapshot();
+    const b = bundle(['sh', '-c', 'cat /proc/self/cgroup; echo --; cat /sys/fs/cgroup/memory/memory.limit_in_bytes'], (c) => {
+      c.linux!.namespaces!.push({ type: 'cgroup' }, ...(slow ? [{ type: 'time' as const }] : []));
+      if (slow) c.linux!.timeOffsets = { monotonic: { secs: 1000, nanosecs: 0 } };
+      c.linux!.resources = { ...c.linux!.resources, memory: { limit: 40 * 1024 * 1024 } };
+    });
+    const id = slow ? 'cg-ns-fork' : 'cg-ns';
+    const c = await f.rt.create(id, { bundle: b.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = output(c.stdio.stdout);
+    const err = output(c.stdio.stderr);
+    await c.start();
+    assert.deepEqual(await c.wait(), { code: 0, signal: null }, err());
+    const [own, limit] = out().trim().split('\n--\n');
+    const lines = own!.split('\n');
+    const v1Lines = lines.filter((l) => !l.startsWith('0::'));
+    assert.ok(v1Lines.some((l) => /:memory(,|:)/.test(l)), own);
+    // Every hierarchy the container was joined to is its namespace's root (runc's cgroupns).
+    for (const l of v1Lines.filter((x) => Object.keys(layout.v1).some((k) => x.split(':')[1]!.split(',').includes(k)))) {
+      assert.equal(l.split(':')[2], '/', `${l} is rooted at the container's cgroup`);
+    }
+    assert.equal(limit, String(40 * 1024 * 1024), 'a fresh memory mount shows its own limit');
+    await c.delete();
+    await assertNoLeaks(before, f.root, { openRuntime: true });
+  });
+}
+
 test('a pids limit makes fork fail inside the container', { skip: skipV1 }, async () => {
   const before = snapshot();
   const b = bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 100 & done 2>&1; echo done'], (c) => {

@@ -155,3 +155,31 @@ test('a time namespace on a kernel without them is refused naming the field', ()
   checkHostNamespaces(c, () => true);
   checkHostNamespaces(config(), lacks);
 });
+
+test('a new cgroup namespace on v1 or hybrid is made by the init after its cgroup join (WAIT 7, UNSHARE); on v2 by clone3', () => {
+  const HYBRID: CgroupLayout = { kind: 'hybrid', v1: { memory: '/sys/fs/cgroup/memory' }, unified: '/sys/fs/cgroup/unified' };
+  const withCgroupNs = config((c) => c.linux.namespaces.push({ type: 'cgroup' }));
+  const v2 = planInit(withCgroupNs, { ...host, cgroup: '/berth/x' });
+  assert.equal(v2.cloneFlags, DEFAULT_NS | L.CLONE_NEWCGROUP, 'CLONE_INTO_CGROUP puts the init in its cgroup first');
+  assert.ok(!v2.ops.some((o) => o.op === 'WAIT'));
+  const hybrid = planInit(withCgroupNs, { ...host, cgroups: HYBRID, cgroup: '/berth/x' });
+  assert.equal(hybrid.cloneFlags, DEFAULT_NS);
+  assert.deepEqual(lines(hybrid.ops.slice(0, 3)), ['WAIT 7', `UNSHARE ${L.CLONE_NEWCGROUP}`, 'SETSID']);
+  // Slow path: the forked init waits; the helper's UNSHARE leaves the cgroup namespace out.
+  const slow = planInit(config((c) => {
+    c.linux.namespaces.push({ type: 'cgroup' });
+    c.linux.namespaces[1].path = '/var/run/netns/blue';
+  }), { ...host, cgroups: HYBRID, cgroup: '/berth/x' });
+  assert.deepEqual(lines(slow.ops.slice(0, 6)), [
+    `SETNS ${FIRST_EXTRA_FD} ${L.CLONE_NEWNET}`,
+    `UNSHARE ${L.CLONE_NEWPID | L.CLONE_NEWIPC | L.CLONE_NEWUTS | L.CLONE_NEWNS}`,
+    'FORK',
+    'WAIT 7',
+    `UNSHARE ${L.CLONE_NEWCGROUP}`,
+    'SETSID',
+  ]);
+  // A joined cgroup namespace, or none at all, needs no wait.
+  const joined = planInit(config((c) => c.linux.namespaces.push({ type: 'cgroup', path: '/proc/1/ns/cgroup' })), { ...host, cgroups: HYBRID, cgroup: '/berth/x' });
+  assert.ok(!joined.ops.some((o) => o.op === 'WAIT'));
+  assert.ok(!planInit(config(), { ...host, cgroups: HYBRID, cgroup: '/berth/x' }).ops.some((o) => o.op === 'WAIT'));
+});
