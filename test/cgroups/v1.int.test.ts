@@ -9,7 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
+import { devicesNow } from '../../src/effects/cgroups/devicesV1.js';
 import { cgroupManager } from '../../src/effects/cgroups/index.js';
+import { planV1 } from '../../src/effects/cgroups/resources.js';
+import type { OciResources } from '../../src/effects/cgroups/types.js';
+import { validateResources } from '../../src/effects/cgroups/validate.js';
 import { linuxSyscalls } from '../../src/effects/linux.js';
 import { isRuntimeError } from '../../src/errors.js';
 import { cleanupTop, exited, grows, layout, read, rootSkip, start, TOP } from './helpers.js';
@@ -132,6 +136,27 @@ describe('cgroup v1 backend on the real kernel', { skip }, () => {
     m.create({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 136, access: 'rw' }] });
     try {
       assert.equal(read(join(layout.v1.devices!, `/${TOP}/v1-${n}`, 'devices.list')), 'c 1:3 rwm\nc 136:* rw');
+    } finally {
+      await m.destroy();
+    }
+  });
+
+  test('a device update writes only the difference from what devices.list shows: no deny-all reset', async () => {
+    const base = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }];
+    const lists = [[...base, { allow: true, type: 'c', major: 136, access: 'rw' }], [...base, { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }]];
+    const m = cgroupManager(layout, path());
+    m.create({ devices: lists[0] });
+    const dir = join(layout.v1.devices!, `/${TOP}/v1-${n}`);
+    try {
+      // What apply() will write, planned against the kernel's own list of this cgroup.
+      const writes = (list: NonNullable<OciResources['devices']>) => planV1(validateResources({ devices: list }, 1), { has: () => true, memoryLimit: () => 0, devices: () => devicesNow(dir) })
+        .map((w) => `${w.file} ${w.value}`);
+      assert.deepEqual(writes(lists[1]!), ['devices.deny c 136:* rw', 'devices.allow c 10:200 rwm']);
+      m.apply({ devices: lists[1] as never });
+      assert.equal(read(join(dir, 'devices.list')), 'c 1:3 rwm\nc 1:5 rwm\nc 10:200 rwm');
+      assert.deepEqual(writes(lists[1]!), [], 'in force already: nothing to write');
+      m.apply({ devices: base.slice(0, 2) as never });
+      assert.equal(read(join(dir, 'devices.list')), 'c 1:3 rwm');
     } finally {
       await m.destroy();
     }

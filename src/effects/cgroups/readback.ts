@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import type { CgroupLayout } from '../cgroupLayout.js';
 import { readCgroupFile } from './fs.js';
+import { devicesNow } from './devicesV1.js';
 import { planV1, planV2, type Write } from './resources.js';
 import type { OciResources } from './types.js';
 import { validateResources } from './validate.js';
@@ -55,7 +56,7 @@ export function shownResources(layout: CgroupLayout, cgroupPath: string, change:
   };
   const memoryLimit = () => Number((readCgroupFile(join(dirOf('memory') ?? '/nonexistent', 'memory.limit_in_bytes')) ?? '0').trim());
   const r = validateResources(change, v2 ? 2 : 1);
-  const plan = v2 ? planV2(r, { has, memoryLimit: () => 0 }) : planV1(r, { has, memoryLimit });
+  const plan = v2 ? planV2(r, { has, memoryLimit: () => 0 }) : planV1(r, { has, memoryLimit, devices: () => devicesNow(dirOf('devices')) });
   const verdict = new Map<string, boolean>();
   for (const w of plan) {
     const dir = dirOf(w.ctrl);

@@ -3,6 +3,7 @@
  * (libcontainer/cgroups/fs/*.go for v1, fs2/*.go for v2). Pure: what the plan needs to know
  * about the live cgroup (does a file exist, the current memory limit) comes in `PlanContext`.
  */
+import { emulate, transition, type DeviceState } from './devicesV1.js';
 import type { Resources } from './validate.js';
 
 export interface Write {
@@ -21,6 +22,8 @@ export interface PlanContext {
   has(ctrl: string, file: string): boolean;
   /** v1: the current memory.limit_in_bytes (to order the memory and memsw writes). */
   memoryLimit(): number;
+  /** v1: the device controller's state now (devices.list); absent or null: unknown. */
+  devices?(): DeviceState | null;
 }
 
 /** Integers as decimal text, never in exponent notation. */
@@ -52,12 +55,6 @@ function numToStr(n: number): string {
 }
 
 const dev = (d: { major: number; minor: number }) => `${d.major}:${d.minor}`;
-
-function deviceRule(d: Resources['devices'][number]): string {
-  if (d.type === 'a') return 'a';
-  const n = (v: number) => (v === -1 ? '*' : String(v));
-  return `${d.type} ${n(d.major)}:${n(d.minor)} ${d.access}`;
-}
 
 function v1Memory(r: Resources, ctx: PlanContext): Write[] {
   const m = r.memory;
@@ -129,9 +126,12 @@ export function planV1(r: Resources, ctx: PlanContext): Write[] {
   const out: Write[] = [];
   if (r.cpu.cpus !== '') out.push({ ctrl: 'cpuset', file: 'cpuset.cpus', value: r.cpu.cpus, field: 'cpu.cpus' });
   if (r.cpu.mems !== '') out.push({ ctrl: 'cpuset', file: 'cpuset.mems', value: r.cpu.mems, field: 'cpu.mems' });
-  r.devices.forEach((d, i) => {
-    out.push({ ctrl: 'devices', file: d.allow ? 'devices.allow' : 'devices.deny', value: deviceRule(d), field: `devices[${i}]` });
-  });
+  // Only what changes from the state the cgroup is in (devicesV1.ts): no deny-all window.
+  if (r.devices.length > 0) {
+    for (const d of transition(ctx.devices?.() ?? null, emulate(r.devices))) {
+      out.push({ ctrl: 'devices', file: d.allow ? 'devices.allow' : 'devices.deny', value: d.rule, field: 'devices' });
+    }
+  }
   out.push(...v1Memory(r, ctx), ...v1Cpu(r));
   if (r.pidsLimit !== undefined) {
     out.push({ ctrl: 'pids', file: 'pids.max', value: r.pidsLimit === -1 ? 'max' : fmt(r.pidsLimit), field: 'pids.limit' });

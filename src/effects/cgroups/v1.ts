@@ -14,6 +14,7 @@ import type { CgroupLayout } from '../cgroupLayout.js';
 import {
   checkPlanFiles, mkdirLevels, procsRecursive, readCgroupFile, removeCgroup, removeMade, runPlan, writeCgroupFile, writeCgroupFileAsync,
 } from './fs.js';
+import { devicesNow } from './devicesV1.js';
 import { planV1, type Write } from './resources.js';
 import { freezeSignalThaw, SIGKILL } from './signal.js';
 import { keyValues, statsV1 } from './stats.js';
@@ -63,7 +64,7 @@ export function v1Manager(layout: CgroupLayout, cgroupPath: string, opts: V1Opti
       return dir !== undefined && existsSync(join(dir, f));
     };
     const memoryLimit = () => Number((readCgroupFile(join(need('memory'), 'memory.limit_in_bytes')) ?? '0').trim());
-    const plan = planV1(r, { has, memoryLimit });
+    const plan = planV1(r, { has, memoryLimit, devices: () => devicesNow(ctrlDir('devices')) });
     const pathOf = (w: Write) => {
       const dir = ctrlDir(w.ctrl);
       return dir === undefined ? undefined : join(dir, w.file);
