@@ -45,6 +45,12 @@ export interface NetHost {
   deletePortRules(table: string, container: string): Promise<void>;
   /** Whether nothing on the host listens on the port (a bind probe); throws for a hostIp that is not local. */
   portFree(p: PortMapping): Promise<boolean>;
+  /**
+   * Waits for the bridge's lock, held across processes (docs/network.md, "The bridge's
+   * lifetime"), and resolves with its release. Not reentrant: a holder that asks again waits
+   * for itself.
+   */
+  lock(bridge: string): Promise<() => Promise<void>>;
 }
 
 /** The comment that tags a container's rules (nft rules have no other name). */

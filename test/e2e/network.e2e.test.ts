@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Container } from '../../src/index.js';
 import { openNetworks, type Networks, type PortMapping } from '../../src/network/index.js';
@@ -25,9 +26,9 @@ const NET = testNetwork('n');
 const TINY = testNetwork('x', 1, 30);
 // Opened on first use: the fixture's runtime (and so its log) exists once its before hook ran.
 let opened: Networks | undefined;
-const nets = (): Networks => (opened ??= openNetworks({ log: f.rt.log, networks: [NET] }));
+const nets = (): Networks => (opened ??= openNetworks({ log: f.rt.log, networks: [NET], stateDir: join(f.root, 'networks') }));
 let openedTiny: Networks | undefined;
-const tinyNets = (): Networks => (openedTiny ??= openNetworks({ log: f.rt.log, networks: [TINY] }));
+const tinyNets = (): Networks => (openedTiny ??= openNetworks({ log: f.rt.log, networks: [TINY], stateDir: join(f.root, 'networks') }));
 
 const SERVE = (reply: string) => ['nc', '-ll', '-p', '80', '-e', 'echo', reply];
 
@@ -161,7 +162,7 @@ test('a process that died without detaching: the next one releases the address, 
   await until(() => !linkExists(veth), 'the veth dies with the netns');
   assert.equal(nftTable(`berth-${NET.bridge}`)!.filter((r) => r.comment === 'berth:net-crash').length, 2, 'its rules are still there');
 
-  const next = openNetworks({ log: f.rt.log, networks: [NET] });
+  const next = openNetworks({ log: f.rt.log, networks: [NET], stateDir: join(f.root, 'networks') });
   assert.deepEqual(await next.attachments(NET.name), [], 'reconciled on first use');
   const last = (await f.rt.log.read(`net:${NET.name}`)).at(-1)!;
   assert.deepEqual([last.type, last.data], ['AddressReleased', { container: 'net-crash', address: a.att.address, reason: 'reconciled' }]);
