@@ -17,6 +17,13 @@ export interface PodOptions {
   command?: string[];
   /** resolv.conf overrides for the holder and, through it, the pod. */
   dns?: DnsOption;
+  /**
+   * The pod's network, the holder's (members share it): `none` (default: loopback only),
+   * `host`, `bridge` or `bridge:<network>`, as a container's.
+   */
+  network?: string;
+  /** Published ports (`8080:80/tcp`) of the pod, on a bridge: they reach whichever member listens. */
+  ports?: string[];
 }
 
 export type PodEvent =
@@ -77,9 +84,11 @@ export class PodManager {
     const name = validateId(opts.name, 'pod name');
     const r = await this.containers.podRecord(name);
     if (r.exists) throw new RuntimeError('ID_IN_USE', `pod ${name} already exists`);
+    if (typeof opts.network === 'string' && opts.network.startsWith('container:')) throw invalid('network', 'a pod has a network of its own: none, host, bridge or bridge:<network>');
     const holder = holderOf(name);
     const command = opts.command ?? ['sleep', '2147483647'];
-    await this.containers.create({ name: holder, rootfs: opts.rootfs, command, hostname: name, ...(opts.dns ? { dns: opts.dns } : {}) });
+    const { dns, network, ports } = opts;
+    await this.containers.create({ name: holder, rootfs: opts.rootfs, command, hostname: name, ...(dns ? { dns } : {}), ...(network !== undefined ? { network } : {}), ...(ports ? { ports } : {}) });
     try {
       await this.containers.appendPod(name, r.version, { type: 'PodCreated', options: opts, holder });
     } catch (e) {

@@ -65,3 +65,48 @@ test('two bridge containers reach each other by name; each /etc/hosts names ever
   await assertNetworkGone(f.rt.log, NET, ['mb-a', 'mb-b'].map((c) => hostVethName(NET.name, c)));
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+
+test('a pod on the bridge: members share its address and published port; a bridge container reaches it by name; stop releases the address; rm leaves nothing', async () => {
+  const before = snapshot();
+  const port = await freePort();
+  await f.rt.pods.create({ name: 'mbp', rootfs, network: 'bridge', ports: [`${port}:80/tcp`] });
+  const member = (name: string, command: string[], extra: Partial<ContainerOptions> = {}): ContainerOptions => ({ name, rootfs, command, pod: 'mbp', ...extra });
+  await f.rt.containers.create(member('mbp-srv', ['nc', '-ll', '-p', '80', '-e', 'echo', 'hello-pod']));
+  await f.rt.containers.create(member('mbp-cli', ['sleep', '1000']));
+  const other = await f.rt.containers.create(opts('mb-other', ['sleep', '1000']));
+  try {
+    // A member asks for a network or ports of its own: refused naming the field, nothing written.
+    const bad: Array<[Partial<ContainerOptions>, string]> = [[{ ports: ['9999:80'] }, 'ports'], [{ network: 'bridge' }, 'network'], [{ share: { net: 'mb-other' } }, 'share.net']];
+    for (const [extra, field] of bad) {
+      await assert.rejects(f.rt.containers.create(member('mbp-bad', ['true'], extra)), (e: { code: string; field?: string }) => e.code === 'INVALID_ARGUMENT' && e.field === field);
+      assert.equal(existsSync(join(f.root, 'manager', 'mbp-bad')), false);
+    }
+    await f.rt.pods.start('mbp');
+    await other.start();
+    const att = (await f.rt.networks.attachments(NET.name)).find((x) => x.container === 'mbp.pod');
+    assert.ok(att, 'the pod\'s holder is attached');
+    assert.deepEqual((await f.rt.networks.attachments(NET.name)).map((x) => x.container).sort(), ['mb-other', 'mbp.pod'], 'members have no attachment of their own');
+
+    const inPod = await execOut('mbp-cli', ['sh', '-c', 'grep -w mbp /etc/hosts; nc 127.0.0.1 80']);
+    assert.equal(inPod.exit, 0);
+    const [line, reply] = inPod.out.trim().split('\n');
+    assert.deepEqual(line!.split(/\s+/), [att.address, 'mbp', 'mbp.pod', 'mbp-srv', 'mbp-cli'], 'a member names the pod and its members at the pod\'s address');
+    assert.equal(reply, 'hello-pod', 'a member reaches another over the pod\'s loopback');
+    assert.match((await execOut('mbp-cli', ['ip', '-4', '-o', 'addr', 'show', 'eth0'])).out, new RegExp(`inet ${att.address.replace(/\./g, '\\.')}/`), 'the pod\'s eth0');
+    const byName = await execOut('mb-other', ['sh', '-c', 'grep -w mbp /etc/hosts | cut -f1; nc mbp 80']);
+    assert.deepEqual(byName.out.trim().split('\n'), [att.address, 'hello-pod'], 'a bridge container reaches the pod by name');
+    assert.match((await execOut('mbp-srv', ['cat', '/etc/hosts'])).out, /\tmb-other\n/, 'members see the other bridge containers');
+    assert.equal(await readFrom('127.0.0.1', port), 'hello-pod\n', 'the pod\'s published port from the host loopback');
+
+    await f.rt.pods.stop('mbp', { timeout: 0 });
+    const released = (await f.rt.log.read(`net:${NET.name}`)).filter((e) => e.type === 'AddressReleased' && e.data.container === 'mbp.pod');
+    assert.deepEqual(released.map((e) => [e.data.address, e.data.reason]), [[att.address, 'detached']], 'stop gives the pod\'s address back');
+    assert.doesNotMatch((await execOut('mb-other', ['cat', '/etc/hosts'])).out, /mbp/, 'the pod left the others\' /etc/hosts');
+  } finally {
+    await f.rt.pods.remove('mbp', { force: true });
+    await other.remove({ force: true });
+  }
+  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
+  await assertNetworkGone(f.rt.log, NET, ['mbp.pod', 'mb-other'].map((c) => hostVethName(NET.name, c)));
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});

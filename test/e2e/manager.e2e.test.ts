@@ -218,7 +218,7 @@ test('a pod: two members reach each other over the pod\'s loopback, share its ho
   const srv = await f.rt.containers.create(opts('p1-srv', ['sh', '-c', 'until nc -l -p 8080 > /tmp/p1-got; grep -q hello /tmp/p1-got; do :; done; cat /tmp/p1-got'], { pod: 'p1' }));
   const cli = await f.rt.containers.create(opts('p1-cli', ['sh', '-c', 'hostname; grep 127.0.1.1 /etc/hosts; while :; do echo hello | nc 127.0.0.1 8080 2>/dev/null; sleep 0.1; done'], { pod: 'p1', stopTimeout: 0 }));
   await assert.rejects(f.rt.containers.create(opts('p1-cli', ['true'], { pod: 'p1' })), { code: 'ID_IN_USE' }, 'a member added twice');
-  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'p1', network: 'host' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
+  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'p1', network: 'host' })), { code: 'INVALID_ARGUMENT', field: 'network' });
   await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'nopod' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
   await f.rt.pods.start('p1');
   const got = await lastValueFrom(srv.logs$.pipe(toArray()));
