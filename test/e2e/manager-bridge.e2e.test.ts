@@ -24,6 +24,9 @@ const rootfs = mkdtempSync(join(tmpdir(), 'berth-mgrnet-rootfs-'));
 execFileSync('cp', ['-a', `${busyboxRootfs()}/.`, rootfs]);
 after(() => rmSync(rootfs, { recursive: true, force: true }));
 
+/** Connects until the server (just started) listens. */
+const REACH_POD = 'grep -w mbp /etc/hosts; for i in $(seq 50); do nc 127.0.0.1 80 && break; sleep 0.1; done';
+
 const opts = (name: string, command: string[], extra: Partial<ContainerOptions> = {}): ContainerOptions => ({ name, rootfs, command, network: 'bridge', ...extra });
 
 async function execOut(name: string, args: string[]): Promise<{ exit: number | null; out: string }> {
@@ -87,7 +90,7 @@ test('a pod on the bridge: members share its address and published port; a bridg
     assert.ok(att, 'the pod\'s holder is attached');
     assert.deepEqual((await f.rt.networks.attachments(NET.name)).map((x) => x.container).sort(), ['mb-other', 'mbp.pod'], 'members have no attachment of their own');
 
-    const inPod = await execOut('mbp-cli', ['sh', '-c', 'grep -w mbp /etc/hosts; nc 127.0.0.1 80']);
+    const inPod = await execOut('mbp-cli', ['sh', '-c', REACH_POD]);
     assert.equal(inPod.exit, 0);
     const [line, reply] = inPod.out.trim().split('\n');
     assert.deepEqual(line!.split(/\s+/), [att.address, 'mbp', 'mbp.pod', 'mbp-srv', 'mbp-cli'], 'a member names the pod and its members at the pod\'s address');
@@ -97,11 +100,22 @@ test('a pod on the bridge: members share its address and published port; a bridg
     assert.deepEqual(byName.out.trim().split('\n'), [att.address, 'hello-pod'], 'a bridge container reaches the pod by name');
     assert.match((await execOut('mbp-srv', ['cat', '/etc/hosts'])).out, /\tmb-other\n/, 'members see the other bridge containers');
     assert.equal(await readFrom('127.0.0.1', port), 'hello-pod\n', 'the pod\'s published port from the host loopback');
+    // Another pod asking for the same port: refused naming it, and no pod, holder or attachment is left.
+    await assert.rejects(f.rt.pods.create({ name: 'mbp2', rootfs, network: 'bridge', ports: [`${port}:80/tcp`] }), (e: { code: string; field?: string }) => e.code === 'INVALID_ARGUMENT' && e.field === 'ports[0]');
+    await assert.rejects(f.rt.pods.create({ name: 'mbp2', rootfs, network: 'container:mb-other' }), { code: 'INVALID_ARGUMENT', field: 'network' });
+    assert.deepEqual((await f.rt.pods.list()).map((p) => p.name), ['mbp']);
+    assert.equal(existsSync(join(f.root, 'manager', 'mbp2.pod')), false);
+    assert.deepEqual((await f.rt.networks.attachments(NET.name)).map((x) => x.container).sort(), ['mb-other', 'mbp.pod']);
 
     await f.rt.pods.stop('mbp', { timeout: 0 });
     const released = (await f.rt.log.read(`net:${NET.name}`)).filter((e) => e.type === 'AddressReleased' && e.data.container === 'mbp.pod');
     assert.deepEqual(released.map((e) => [e.data.address, e.data.reason]), [[att.address, 'detached']], 'stop gives the pod\'s address back');
     assert.doesNotMatch((await execOut('mb-other', ['cat', '/etc/hosts'])).out, /mbp/, 'the pod left the others\' /etc/hosts');
+
+    // Started again: the holder is attached anew (its address back), members recreated in its namespaces.
+    await f.rt.pods.start('mbp');
+    const again = await execOut('mbp-cli', ['sh', '-c', REACH_POD]);
+    assert.deepEqual(again.out.trim().split('\n').map((l) => l.split(/\s+/)), [[att.address, 'mbp', 'mbp.pod', 'mbp-srv', 'mbp-cli'], ['hello-pod']]);
   } finally {
     await f.rt.pods.remove('mbp', { force: true });
     await other.remove({ force: true });
