@@ -271,3 +271,16 @@ test('bridge networking plugs in: attach after create with the init\'s pid, befo
   assert.deepEqual(calls.slice(1), ['detach m-br', 'detach m-br', 'attach m-br pid=true [{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]', 'detach m-br', 'detach m-br']);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+
+test('a pod on the host network: its members are in the host\'s network namespace, not a network of their own', async (t) => {
+  const before = snapshot();
+  await f.rt.pods.create({ name: 'ph', rootfs, network: 'host' });
+  t.after(() => f.rt.pods.remove('ph', { force: true }).catch(() => undefined));
+  const m = await f.rt.containers.create(opts('ph-m', ['sleep', '1000'], { pod: 'ph' }));
+  await f.rt.pods.start('ph');
+  const pid = (await m.inspect()).state!.pid;
+  assert.equal(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the member\'s netns is the host\'s');
+  assert.notEqual(readlinkSync(`/proc/${pid}/ns/uts`), readlinkSync('/proc/self/ns/uts'), 'its uts namespace is still the pod\'s');
+  await f.rt.pods.remove('ph', { force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
