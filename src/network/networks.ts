@@ -139,13 +139,15 @@ export function openNetworks(opts: NetworksOptions): Networks {
   /**
    * Removes what the host has of an allocation, then logs its release; the last one takes the
    * bridge and table along. Whether it was the last is read again under the lock: an attach
-   * appends its allocation before it takes the lock to set up the bridge.
+   * appends its allocation before it takes the lock to set up the bridge. A release that leaves
+   * others needs no lock: the last of those will see the network empty itself.
    */
   async function release(name: string, c: NetworkConfig, a: Allocation, reason: ReleaseReason): Promise<void> {
     const b = bridgeSpec(c);
     await host.deletePortRules(b.table, a.container);
     await host.deleteLink(a.hostVeth);
-    await decide(name, (s) => (s.allocations.get(a.container)?.address === a.address ? [addressReleased(a, reason)] : []));
+    const after = await decide(name, (s) => (s.allocations.get(a.container)?.address === a.address ? [addressReleased(a, reason)] : []));
+    if (after.allocations.size > 0) return;
     await locked(c, async () => {
       if ((await state(name)).allocations.size === 0) await host.tearDownNetwork(b);
     });

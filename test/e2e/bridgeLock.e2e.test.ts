@@ -17,7 +17,7 @@ import { assertNetworkGone, testNetwork } from '../helpers/network.js';
  * bridge or a `veth to bridge` step that found none.
  */
 const CHILD = fileURLToPath(new URL('./fixtures/netChurnChild.mjs', import.meta.url));
-const ROUNDS = 15;
+const ROUNDS = 40;
 const NET = testNetwork('lk');
 const f = runtimeFixture();
 
