@@ -12,6 +12,7 @@ import type { ContainerState } from '../machines/replay.js';
 import { validateConfig, type OciConfig, type OciNamespace } from '../machines/spec.js';
 import type { ExecOptions, Runtime } from '../runtime.js';
 import type { StoredEvent } from '../store/eventLog.js';
+import type { Attachment } from '../network/index.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
@@ -259,6 +260,12 @@ export class ContainerManager {
     if (network !== undefined) await this.writeNetworkHosts(network);
   }
 
+  /** The container's bridge attachment (a pod's is its holder's), if it has one now. */
+  async attachmentOf(name: string): Promise<Attachment | undefined> {
+    if (!(await this.everBridged(name))) return undefined;
+    return (await this.bridge?.attachments?.())?.find((a) => a.container === name);
+  }
+
   /** Whether the container was defined on a bridge: only then is the network module opened to detach it. */
   private async everBridged(name: string): Promise<boolean> {
     return bridgeOf((await this.record(name)).options?.network) !== null;
@@ -345,10 +352,8 @@ export class ContainerManager {
   private async writePodHosts(pod: string): Promise<void> {
     const r = await this.podRecord(pod);
     // A pod on a bridge: its lines are the network's, at the holder's address.
-    if (await this.everBridged(r.holder)) {
-      const network = (await this.bridge?.attachments?.())?.find((a) => a.container === r.holder)?.network;
-      if (network !== undefined) return this.writeNetworkHosts(network);
-    }
+    const network = (await this.attachmentOf(r.holder))?.network;
+    if (network !== undefined) return this.writeNetworkHosts(network);
     const text = hostsFile({ address: '127.0.1.1', names: [pod, ...r.members] });
     for (const c of [r.holder, ...r.members]) writeFileSync(join(this.dirOf(c), 'hosts'), text);
   }

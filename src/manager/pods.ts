@@ -1,5 +1,6 @@
 import { RuntimeError } from '../errors.js';
 import { validateId } from '../ids.js';
+import type { Attachment } from '../network/index.js';
 import type { StoredEvent } from '../store/eventLog.js';
 import type { ContainerManager, ManagedInfo } from './index.js';
 import type { DnsOption } from './options.js';
@@ -65,6 +66,8 @@ export interface PodInfo {
   name: string;
   holder: ManagedInfo;
   members: string[];
+  /** The pod's bridge attachment (its address and published ports), while it has one. */
+  network: Attachment | null;
 }
 
 /** `rt.pods`: create, start, stop, remove and list pods; members are created with `containers.create({ pod })`. */
@@ -125,7 +128,7 @@ export class PodManager {
 
   async inspect(name: string): Promise<PodInfo> {
     const r = await this.pod(name);
-    return { name, holder: await this.containers.inspect(r.holder), members: r.members };
+    return { name, holder: await this.containers.inspect(r.holder), members: r.members, network: (await this.containers.attachmentOf(r.holder)) ?? null };
   }
 
   async list(): Promise<PodInfo[]> {

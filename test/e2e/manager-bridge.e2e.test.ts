@@ -89,6 +89,7 @@ test('a pod on the bridge: members share its address and published port; a bridg
     const att = (await f.rt.networks.attachments(NET.name)).find((x) => x.container === 'mbp.pod');
     assert.ok(att, 'the pod\'s holder is attached');
     assert.deepEqual((await f.rt.networks.attachments(NET.name)).map((x) => x.container).sort(), ['mb-other', 'mbp.pod'], 'members have no attachment of their own');
+    assert.deepEqual((await f.rt.pods.inspect('mbp')).network, att, 'the pod shows its address and ports');
 
     const inPod = await execOut('mbp-cli', ['sh', '-c', REACH_POD]);
     assert.equal(inPod.exit, 0);
@@ -111,6 +112,7 @@ test('a pod on the bridge: members share its address and published port; a bridg
     const released = (await f.rt.log.read(`net:${NET.name}`)).filter((e) => e.type === 'AddressReleased' && e.data.container === 'mbp.pod');
     assert.deepEqual(released.map((e) => [e.data.address, e.data.reason]), [[att.address, 'detached']], 'stop gives the pod\'s address back');
     assert.doesNotMatch((await execOut('mb-other', ['cat', '/etc/hosts'])).out, /mbp/, 'the pod left the others\' /etc/hosts');
+    assert.equal((await f.rt.pods.inspect('mbp')).network, null);
 
     // Started again: the holder is attached anew (its address back), members recreated in its namespaces.
     await f.rt.pods.start('mbp');
