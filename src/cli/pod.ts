@@ -41,5 +41,5 @@ export const podCommands: Command[] = [
   byNameOf('pod', 'rm', 'remove the pod and its holder (its members too with --force)', [{ name: 'force', short: 'f', boolean: true, help: 'remove the members too, stopping running ones with SIGKILL' }], async (ctx, name) => {
     await (await ctx.runtime()).pods.remove(name, { force: bool(ctx.args, 'force') });
   }),
-  listCommand('pod', 'list pods', (rt) => rt.pods.list(), ['NAME', 'STATUS', 'ADDRESS', 'MEMBERS'], (p) => [p.name, p.holder.state?.status ?? 'stopped', p.network?.address ?? '-', p.members.join(',')]),
+  listCommand('pod', 'list pods', (rt) => rt.pods.list(), ['NAME', 'STATUS', 'ADDRESS', 'MEMBERS'], (p) => [p.name, p.holder?.state?.status ?? 'stopped', p.network?.address ?? '-', p.members.join(',')]),
 ];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ContainerOptions } from '../../src/index.js';
@@ -114,7 +115,7 @@ test('a pod on the bridge: members share its address and published port; a bridg
     assert.doesNotMatch((await execOut('mb-other', ['cat', '/etc/hosts'])).out, /mbp/, 'the pod left the others\' /etc/hosts');
     assert.equal((await f.rt.pods.inspect('mbp')).network, null);
 
-    // Started again: the holder is attached anew (its address back), members recreated in its namespaces.
+    // Started again: the holder is attached anew (the lowest free address: its old one here), members recreated in its namespaces.
     await f.rt.pods.start('mbp');
     const again = await execOut('mbp-cli', ['sh', '-c', REACH_POD]);
     assert.deepEqual(again.out.trim().split('\n').map((l) => l.split(/\s+/)), [[att.address, 'mbp', 'mbp.pod', 'mbp-srv', 'mbp-cli'], ['hello-pod']]);
@@ -124,5 +125,31 @@ test('a pod on the bridge: members share its address and published port; a bridg
   }
   await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
   await assertNetworkGone(f.rt.log, NET, ['mbp.pod', 'mb-other'].map((c) => hostVethName(NET.name, c)));
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a bridge pod whose port was taken while it was stopped: start is refused naming the port; once free, start makes the holder anew; rm leaves nothing', async () => {
+  const before = snapshot();
+  const port = await freePort();
+  await f.rt.pods.create({ name: 'mbq', rootfs, network: 'bridge', ports: [`${port}:80/tcp`] });
+  await f.rt.pods.start('mbq');
+  await f.rt.pods.stop('mbq', { timeout: 0 });
+  const squatter = createServer();
+  await new Promise<void>((r) => squatter.listen(port, '0.0.0.0', r));
+  try {
+    await assert.rejects(f.rt.pods.start('mbq'), (e: { code: string; field?: string }) => e.code === 'INVALID_ARGUMENT' && e.field === 'ports[0]');
+    assert.deepEqual((await f.rt.pods.list()).map((p) => [p.name, p.holder, p.network]), [['mbq', null, null]], 'the pod without its holder');
+    await new Promise((r) => squatter.close(r));
+    await f.rt.pods.start('mbq');
+    const pod = await f.rt.pods.inspect('mbq');
+    assert.equal(pod.holder?.state?.status, 'running');
+    assert.deepEqual(pod.network?.ports, [{ hostPort: port, containerPort: 80, protocol: 'tcp' }]);
+  } finally {
+    squatter.close();
+    await f.rt.pods.remove('mbq', { force: true });
+  }
+  assert.deepEqual(await f.rt.pods.list(), []);
+  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
+  await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'mbq.pod')]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
