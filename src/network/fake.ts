@@ -20,6 +20,8 @@ export class FakeNetHost implements NetHost {
   readonly busyPorts = new Set<string>();
   /** bridge → the end of its lock's queue: one FakeNetHost is one kernel, shared by every "process". */
   readonly #locks = new Map<string, Promise<void>>();
+  /** The bridges whose lock someone holds now. */
+  readonly held = new Set<string>();
   readonly hostNetns = 'net:[1]';
   #failures = new Map<Method, string>();
 
@@ -123,7 +125,9 @@ export class FakeNetHost implements NetHost {
     const mine = before.then(() => held);
     this.#locks.set(bridge, mine);
     await before;
+    this.held.add(bridge);
     return async () => {
+      this.held.delete(bridge);
       release();
       if (this.#locks.get(bridge) === mine) this.#locks.delete(bridge);
     };

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import type { ContainerOptions } from '../../src/index.js';
 import { hostVethName } from '../../src/network/networks.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
+import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import { assertNetworkGone, freePort, readFrom, testNetwork, until } from '../helpers/network.js';
@@ -151,5 +152,37 @@ test('a bridge pod whose port was taken while it was stopped: start is refused n
   assert.deepEqual(await f.rt.pods.list(), []);
   await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
   await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'mbq.pod')]);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('berth pod create --network bridge:<network> -p: the CLI puts a pod on the bridge; pod ls shows its address; pod rm -f leaves nothing', async () => {
+  const before = snapshot();
+  const port = await freePort();
+  const cli = async (args: string[]) => {
+    const r = await berth(f.root, args);
+    assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  // A library bridge container first: the network is then in the log, where the CLI finds it.
+  const other = await f.rt.containers.create(opts('mb-lib', ['sleep', '1000']));
+  try {
+    await other.start();
+    await cli(['pod', 'create', '--rootfs', rootfs, '--network', `bridge:${NET.name}`, '-p', `${port}:80`, 'mbc']);
+    await cli(['container', 'create', '--rootfs', rootfs, '--pod', 'mbc', 'mbc-srv', 'nc', '-ll', '-p', '80', '-e', 'echo', 'hello-cli-pod']);
+    await cli(['pod', 'start', 'mbc']);
+    const [pod] = JSON.parse(await cli(['pod', 'ls', '--format', 'json'])) as Array<{ name: string; network: { address: string } | null }>;
+    assert.equal(pod?.name, 'mbc');
+    const att = (await f.rt.networks.attachments(NET.name)).find((a) => a.container === 'mbc.pod');
+    assert.equal(pod?.network?.address, att?.address, 'pod ls shows the pod\'s address');
+    assert.match(await cli(['pod', 'ls']), new RegExp(`mbc\\s+running\\s+${att!.address.replace(/\./g, '\\.')}\\s+mbc-srv`));
+    const reply = await execOut('mb-lib', ['sh', '-c', 'for i in $(seq 50); do nc mbc 80 && break; sleep 0.1; done']);
+    assert.equal(reply.out, 'hello-cli-pod\n', 'the library container reaches the CLI\'s pod by name');
+    assert.equal(await readFrom('127.0.0.1', port), 'hello-cli-pod\n', 'the pod\'s published port');
+  } finally {
+    await berth(f.root, ['pod', 'rm', '-f', 'mbc']);
+    await other.remove({ force: true });
+  }
+  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
+  await assertNetworkGone(f.rt.log, NET, ['mbc.pod', 'mb-lib'].map((c) => hostVethName(NET.name, c)));
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
