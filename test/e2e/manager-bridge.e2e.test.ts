@@ -10,7 +10,7 @@ import { hostVethName } from '../../src/network/networks.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
-import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
+import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
 import { assertNetworkGone, freePort, readFrom, testNetwork, until } from '../helpers/network.js';
 import { collect } from '../helpers/streams.js';
 
@@ -25,6 +25,13 @@ const f = runtimeFixture({ runtime: { networks: [NET] } });
 const rootfs = mkdtempSync(join(tmpdir(), 'berth-mgrnet-rootfs-'));
 execFileSync('cp', ['-a', `${busyboxRootfs()}/.`, rootfs]);
 after(() => rmSync(rootfs, { recursive: true, force: true }));
+
+/** The network went with its last container (no bridge, veth, nft table, unreleased address), and nothing else is left. */
+async function assertLeftNothing(before: HostSnapshot, containers: string[]): Promise<void> {
+  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
+  await assertNetworkGone(f.rt.log, NET, containers.map((c) => hostVethName(NET.name, c)));
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+}
 
 /** Connects until the server (just started) listens. */
 const REACH_POD = 'grep -w mbp /etc/hosts; for i in $(seq 50); do nc 127.0.0.1 80 && break; sleep 0.1; done';
@@ -66,9 +73,7 @@ test('two bridge containers reach each other by name; each /etc/hosts names ever
     assert.doesNotMatch((await execOut('mb-a', ['cat', '/etc/hosts'])).out, /mb-b/);
     await a.remove({ force: true });
   }
-  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
-  await assertNetworkGone(f.rt.log, NET, ['mb-a', 'mb-b'].map((c) => hostVethName(NET.name, c)));
-  await assertNoLeaks(before, f.root, { openRuntime: true });
+  await assertLeftNothing(before, ['mb-a', 'mb-b']);
 });
 
 test('a pod on the bridge: members share its address and published port; a bridge container reaches it by name; stop releases the address; rm leaves nothing', async () => {
@@ -124,9 +129,7 @@ test('a pod on the bridge: members share its address and published port; a bridg
     await f.rt.pods.remove('mbp', { force: true });
     await other.remove({ force: true });
   }
-  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
-  await assertNetworkGone(f.rt.log, NET, ['mbp.pod', 'mb-other'].map((c) => hostVethName(NET.name, c)));
-  await assertNoLeaks(before, f.root, { openRuntime: true });
+  await assertLeftNothing(before, ['mbp.pod', 'mb-other']);
 });
 
 test('a bridge pod whose port was taken while it was stopped: start is refused naming the port; once free, start makes the holder anew; rm leaves nothing', async () => {
@@ -150,9 +153,7 @@ test('a bridge pod whose port was taken while it was stopped: start is refused n
     await f.rt.pods.remove('mbq', { force: true });
   }
   assert.deepEqual(await f.rt.pods.list(), []);
-  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
-  await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'mbq.pod')]);
-  await assertNoLeaks(before, f.root, { openRuntime: true });
+  await assertLeftNothing(before, ['mbq.pod']);
 });
 
 test('berth pod create --network bridge:<network> -p: the CLI puts a pod on the bridge; pod ls shows its address; pod rm -f leaves nothing', async () => {
@@ -182,7 +183,5 @@ test('berth pod create --network bridge:<network> -p: the CLI puts a pod on the 
     await berth(f.root, ['pod', 'rm', '-f', 'mbc']);
     await other.remove({ force: true });
   }
-  await until(() => !existsSync(`/sys/class/net/${NET.bridge}`), 'bridge removed');
-  await assertNetworkGone(f.rt.log, NET, ['mbc.pod', 'mb-lib'].map((c) => hostVethName(NET.name, c)));
-  await assertNoLeaks(before, f.root, { openRuntime: true });
+  await assertLeftNothing(before, ['mbc.pod', 'mb-lib']);
 });
