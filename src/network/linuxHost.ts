@@ -4,7 +4,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { errnoOf, RuntimeError } from '../errors.js';
-import { networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
+import { bridgeMac, networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
 import { describePort } from './ports.js';
 import type { PortMapping } from './types.js';
 
@@ -128,7 +128,7 @@ export function linuxNetHost(stateDir: string): NetHost {
     },
     async setUpNetwork(b: BridgeSpec) {
       if (!existsSync(`/sys/class/net/${b.bridge}`)) {
-        await run('create bridge', 'ip', ['link', 'add', b.bridge, 'type', 'bridge']).catch((e: RuntimeError) => {
+        await run('create bridge', 'ip', ['link', 'add', b.bridge, 'address', bridgeMac(b.bridge), 'type', 'bridge']).catch((e: RuntimeError) => {
           if (!/File exists/.test(e.message)) throw e; // another process made it meanwhile
         });
       }
