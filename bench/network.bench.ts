@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const root = mkdtempSync(join(tmpdir(), 'berth-bench-net-'));
   const rt = await openRuntime({ root });
-  const nets = openNetworks({ log: rt.log, networks: [NET] });
+  const nets = openNetworks({ log: rt.log, networks: [NET], stateDir: join(root, 'networks') });
   const anchor = netnsHolder();
   const subject = netnsHolder();
   const samples: Record<string, number[]> = { 'berth attach': [], 'berth detach': [], 'commands attach': [], 'commands detach': [] };

@@ -237,7 +237,7 @@ export class Runtime {
 
   /** Bridge networks (src/network/, docs/network.md): addresses are events in `net:<name>` streams. */
   get networks(): Networks {
-    return (this.bridges ??= openNetworks({ log: this.log, logger: this.logger, ...(this.networkDefinitions ? { networks: this.networkDefinitions } : {}) }));
+    return (this.bridges ??= openNetworks({ log: this.log, logger: this.logger, stateDir: `${this.root}/networks`, ...(this.networkDefinitions ? { networks: this.networkDefinitions } : {}) }));
   }
 
   /** Pods: containers sharing a holder's network, ipc and uts namespaces (docs/manager.md). */

@@ -23,7 +23,7 @@ const createFlags: FlagSpec[] = [
   { name: 'systemd', help: 'true or false: systemd mode (default: true when the command is systemd or init)' },
   { name: 'stop-signal', help: 'signal stop sends first (default SIGTERM; SIGRTMIN+3 in systemd mode)' },
   { name: 'stop-timeout', help: 'seconds stop waits before SIGKILL (default 10)' },
-  { name: 'network', help: 'none (loopback only, default), host, container:<name> or bridge' },
+  { name: 'network', help: 'none (loopback only, default), host, container:<name>, bridge or bridge:<network>' },
   { name: 'share', multiple: true, help: 'KIND=NAME: join the net, ipc, pid or uts namespace of container NAME (repeatable)' },
   { name: 'publish', short: 'p', multiple: true, help: 'publish HOSTPORT:PORT[/tcp|udp] (bridge network only)' },
   { name: 'pod', help: 'join this pod: its network, ipc and uts namespaces (berth pod create)' },

@@ -9,9 +9,11 @@ export const podCommands: Command[] = [
   {
     name: 'create',
     summary: 'define a pod and create its holder container, whose network, ipc and uts namespaces members join',
-    usage: 'berth pod create --rootfs DIR [--dns IP]... <name> [holder command...]',
+    usage: 'berth pod create --rootfs DIR [--network MODE] [-p HOSTPORT:PORT]... [--dns IP]... <name> [holder command...]',
     flags: [
       { name: 'rootfs', help: 'the holder\'s root filesystem (required)' },
+      { name: 'network', help: 'the pod\'s network: none (loopback only, default), host, bridge or bridge:<network>' },
+      { name: 'publish', short: 'p', multiple: true, help: 'publish HOSTPORT:PORT[/tcp|udp] of the pod (bridge network only; repeatable)' },
       { name: 'dns', multiple: true, help: 'nameserver for the pod\'s resolv.conf (repeatable)' },
     ],
     stopAtFirstPositional: true,
@@ -21,7 +23,12 @@ export const podCommands: Command[] = [
       if (name === undefined) throw new RuntimeError('INVALID_ARGUMENT', 'pod create: expected <name>');
       if (rootfs === undefined) throw new RuntimeError('INVALID_ARGUMENT', 'pod create: --rootfs is required', { field: 'rootfs' });
       const dns = list(ctx.args, 'dns');
-      await (await ctx.runtime()).pods.create({ name, rootfs, ...(command.length > 0 ? { command } : {}), ...(dns.length > 0 ? { dns: { nameservers: dns } } : {}) });
+      const network = str(ctx.args, 'network');
+      const ports = list(ctx.args, 'publish');
+      await (await ctx.runtime()).pods.create({
+        name, rootfs, ...(command.length > 0 ? { command } : {}), ...(dns.length > 0 ? { dns: { nameservers: dns } } : {}),
+        ...(network !== undefined ? { network } : {}), ...(ports.length > 0 ? { ports } : {}),
+      });
       return 0;
     },
   },
@@ -34,5 +41,5 @@ export const podCommands: Command[] = [
   byNameOf('pod', 'rm', 'remove the pod and its holder (its members too with --force)', [{ name: 'force', short: 'f', boolean: true, help: 'remove the members too, stopping running ones with SIGKILL' }], async (ctx, name) => {
     await (await ctx.runtime()).pods.remove(name, { force: bool(ctx.args, 'force') });
   }),
-  listCommand('pod', 'list pods', (rt) => rt.pods.list(), ['NAME', 'STATUS', 'MEMBERS'], (p) => [p.name, p.holder.state?.status ?? 'stopped', p.members.join(',')]),
+  listCommand('pod', 'list pods', (rt) => rt.pods.list(), ['NAME', 'STATUS', 'ADDRESS', 'MEMBERS'], (p) => [p.name, p.holder?.state?.status ?? 'stopped', p.network?.address ?? '-', p.members.join(',')]),
 ];

@@ -12,12 +12,13 @@ import type { ContainerState } from '../machines/replay.js';
 import { validateConfig, type OciConfig, type OciNamespace } from '../machines/spec.js';
 import type { ExecOptions, Runtime } from '../runtime.js';
 import type { StoredEvent } from '../store/eventLog.js';
-import { hostsFile, resolvConf } from './files.js';
+import type { Attachment } from '../network/index.js';
+import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
 import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
-import { bridgeNetworks, type BridgeNetworks } from './network.js';
+import { bridgeNetworks, bridgeOf, type BridgeNetworks } from './network.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
 import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
@@ -149,24 +150,25 @@ export class ContainerManager {
     const net = opts.network ?? 'none';
     const share: Record<string, string | undefined> = { ...(opts.share ?? {}) };
     if (opts.pod !== undefined) {
-      if (opts.network !== undefined || share.net !== undefined || share.ipc !== undefined || share.uts !== undefined) {
-        throw invalid('pod', 'a pod member shares the pod\'s network, ipc and uts: give no network or share for them');
-      }
+      // As podman: the network and its ports are the pod's (its holder's), never a member's.
+      if (opts.network !== undefined) throw invalid('network', 'a pod member shares the pod\'s network: give the pod its network (pod create --network)');
+      if (opts.ports !== undefined && opts.ports.length > 0) throw invalid('ports', 'a pod member publishes no ports of its own: publish them on the pod (pod create -p)');
+      for (const k of ['net', 'ipc', 'uts'] as const) if (share[k] !== undefined) throw invalid(`share.${k}`, `a pod member shares the pod's ${k} namespace already`);
       const holder = await this.podHolder(opts.pod);
       Object.assign(share, { net: holder, ipc: holder, uts: holder });
     }
-    if (typeof net !== 'string') throw invalid('network', 'expected none, host, container:<name> or bridge');
+    if (typeof net !== 'string') throw invalid('network', 'expected none, host, container:<name>, bridge or bridge:<network>');
     if (net.startsWith('container:')) {
       if (share.net !== undefined) throw invalid('network', 'container:<name> and share.net both set');
       share.net = net.slice('container:'.length);
-    } else if (net === 'bridge') {
+    } else if (bridgeOf(net) !== null) {
       const bridge = this.bridge;
       if (bridge === null) throw invalid('network', 'bridge networking is not available in this build of berth');
       if (opts.ports !== undefined) bridge.parsePorts(opts.ports);
     } else if (net !== 'none' && net !== 'host') {
-      throw invalid('network', `expected none, host, container:<name> or bridge, got ${JSON.stringify(net)}`);
+      throw invalid('network', `expected none, host, container:<name>, bridge or bridge:<network>, got ${JSON.stringify(net)}`);
     }
-    if (opts.ports !== undefined && opts.ports.length > 0 && net !== 'bridge') throw invalid('ports', 'publishing ports needs network bridge');
+    if (opts.ports !== undefined && opts.ports.length > 0 && bridgeOf(net) === null) throw invalid('ports', 'publishing ports needs network bridge');
     const own: OciNamespace[] = [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
     const out = own.filter((n) => !(n.type === 'network' && net === 'host'));
     for (const [key, target] of Object.entries(share)) {
@@ -222,8 +224,9 @@ export class ContainerManager {
       fds = await startCopier(this.rt.sys, this.logFileOf(name));
       await this.rt.create(name, { bundle: dir, stdio: ['ignore', fds.stdout, fds.stderr], detached: true });
       const net = opts.network ?? 'none';
-      if ((net === 'none' || net === 'bridge') && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
-      if (net === 'bridge') await this.attach(name, opts);
+      const bridged = bridgeOf(net) !== null;
+      if ((net === 'none' || bridged) && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
+      if (bridged) await this.attach(name, opts);
     } catch (e) {
       await this.detach(name).catch(() => undefined);
       await this.rt.delete(name, true).catch(() => undefined);
@@ -243,7 +246,7 @@ export class ContainerManager {
     const networks = this.bridge;
     if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
     const { pid } = await this.rt.state(name);
-    const a = await networks.attach({ container: name, pid, ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
+    const a = await networks.attach({ container: name, pid, ...bridgeOf(opts.network), ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
     writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
     await this.writeNetworkHosts(a.network);
   }
@@ -257,9 +260,15 @@ export class ContainerManager {
     if (network !== undefined) await this.writeNetworkHosts(network);
   }
 
+  /** The container's bridge attachment (a pod's is its holder's), if it has one now. */
+  async attachmentOf(name: string): Promise<Attachment | undefined> {
+    if (!(await this.everBridged(name))) return undefined;
+    return (await this.bridge?.attachments?.())?.find((a) => a.container === name);
+  }
+
   /** Whether the container was defined on a bridge: only then is the network module opened to detach it. */
   private async everBridged(name: string): Promise<boolean> {
-    return (await this.record(name)).options?.network === 'bridge';
+    return bridgeOf((await this.record(name)).options?.network) !== null;
   }
 
   /**
@@ -268,11 +277,26 @@ export class ContainerManager {
    */
   private async writeNetworkHosts(network: string): Promise<void> {
     const members = (await this.bridge?.attachments?.(network)) ?? [];
-    const entries = await Promise.all(members.map(async (m) => ({ address: m.address, names: [(await this.record(m.container)).options?.hostname ?? m.container, m.container] })));
-    for (const [i, m] of members.entries()) {
-      const file = join(this.dirOf(m.container), 'hosts');
-      if (existsSync(file)) writeFileSync(file, hostsFile(entries[i]!, entries.filter((_, j) => j !== i)));
+    const entries = await Promise.all(members.map((m) => this.bridgeHostsEntry(m.container, m.address)));
+    for (const [i, e] of entries.entries()) {
+      const text = hostsFile(e.self, entries.filter((_, j) => j !== i).map((o) => o.self));
+      for (const c of e.files) {
+        const file = join(this.dirOf(c), 'hosts');
+        if (existsSync(file)) writeFileSync(file, text);
+      }
     }
+  }
+
+  /**
+   * A bridge member's line in /etc/hosts, and the containers whose own line it is: a pod's
+   * holder is attached for the pod, so its line names the pod and every member, and is every
+   * member's own line too.
+   */
+  private async bridgeHostsEntry(container: string, address: string): Promise<{ self: HostsEntry; files: string[] }> {
+    const names = [(await this.record(container)).options?.hostname ?? container, container];
+    const pod = container.endsWith('.pod') ? await this.podRecord(container.slice(0, -'.pod'.length)) : null;
+    const members = pod?.exists === true && pod.holder === container ? pod.members : [];
+    return { self: { address, names: [...names, ...members] }, files: [container, ...members] };
   }
 
   /** undefined: the runtime's own networks, opened on first use; null: none (bridge refused). */
@@ -327,6 +351,9 @@ export class ContainerManager {
    */
   private async writePodHosts(pod: string): Promise<void> {
     const r = await this.podRecord(pod);
+    // A pod on a bridge: its lines are the network's, at the holder's address.
+    const network = (await this.attachmentOf(r.holder))?.network;
+    if (network !== undefined) return this.writeNetworkHosts(network);
     const text = hostsFile({ address: '127.0.1.1', names: [pod, ...r.members] });
     for (const c of [r.holder, ...r.members]) writeFileSync(join(this.dirOf(c), 'hosts'), text);
   }
@@ -362,6 +389,8 @@ export class ContainerManager {
     this.writeBundle(name, r.options, config);
     await this.append(name, r.version, why, true);
     await this.createInRuntime(name, r.options, r.version + 1);
+    // writeBundle gave a member an /etc/hosts of its own: the pod's lines again
+    if (r.options.pod !== undefined) await this.writePodHosts(r.options.pod);
   }
 
   /**

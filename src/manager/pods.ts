@@ -1,8 +1,9 @@
-import { RuntimeError } from '../errors.js';
+import { isRuntimeError, RuntimeError } from '../errors.js';
 import { validateId } from '../ids.js';
+import type { Attachment } from '../network/index.js';
 import type { StoredEvent } from '../store/eventLog.js';
 import type { ContainerManager, ManagedInfo } from './index.js';
-import type { DnsOption } from './options.js';
+import type { ContainerOptions, DnsOption } from './options.js';
 import { invalid } from './spec.js';
 
 /**
@@ -17,6 +18,13 @@ export interface PodOptions {
   command?: string[];
   /** resolv.conf overrides for the holder and, through it, the pod. */
   dns?: DnsOption;
+  /**
+   * The pod's network, the holder's (members share it): `none` (default: loopback only),
+   * `host`, `bridge` or `bridge:<network>`, as a container's.
+   */
+  network?: string;
+  /** Published ports (`8080:80/tcp`) of the pod, on a bridge: they reach whichever member listens. */
+  ports?: string[];
 }
 
 export type PodEvent =
@@ -56,8 +64,20 @@ export function foldPod(events: readonly StoredEvent[]): PodRecord {
 
 export interface PodInfo {
   name: string;
-  holder: ManagedInfo;
+  /** null while a failed start has left the pod without its holder: the next start makes it anew. */
+  holder: ManagedInfo | null;
   members: string[];
+  /** The pod's bridge attachment (its address and published ports), while it has one. */
+  network: Attachment | null;
+}
+
+/** The holder's container options: the pod's own, around a command that only stays alive. */
+function holderOptions(name: string, opts: PodOptions): ContainerOptions {
+  const { dns, network, ports } = opts;
+  return {
+    name: holderOf(name), rootfs: opts.rootfs, command: opts.command ?? ['sleep', '2147483647'], hostname: name,
+    ...(dns ? { dns } : {}), ...(network !== undefined ? { network } : {}), ...(ports ? { ports } : {}),
+  };
 }
 
 /** `rt.pods`: create, start, stop, remove and list pods; members are created with `containers.create({ pod })`. */
@@ -77,9 +97,9 @@ export class PodManager {
     const name = validateId(opts.name, 'pod name');
     const r = await this.containers.podRecord(name);
     if (r.exists) throw new RuntimeError('ID_IN_USE', `pod ${name} already exists`);
+    if (typeof opts.network === 'string' && opts.network.startsWith('container:')) throw invalid('network', 'a pod has a network of its own: none, host, bridge or bridge:<network>');
     const holder = holderOf(name);
-    const command = opts.command ?? ['sleep', '2147483647'];
-    await this.containers.create({ name: holder, rootfs: opts.rootfs, command, hostname: name, ...(opts.dns ? { dns: opts.dns } : {}) });
+    await this.containers.create(holderOptions(name, opts));
     try {
       await this.containers.appendPod(name, r.version, { type: 'PodCreated', options: opts, holder });
     } catch (e) {
@@ -88,11 +108,17 @@ export class PodManager {
     }
   }
 
-  /** Start the holder, then every member that is not running. */
+  /**
+   * Start the holder, then every member that is not running. A holder that a failed start
+   * removed (its create anew was refused: say its published port was taken meanwhile) is
+   * created again from the pod's options.
+   */
   async start(name: string): Promise<void> {
     const r = await this.pod(name);
     await this.containers.appendPod(name, r.version, { type: 'PodStarted' });
-    if ((await this.containers.inspect(r.holder)).state?.status !== 'running') await this.containers.start(r.holder);
+    const holder = await this.holder(r.holder);
+    if (holder === null) await this.containers.create(holderOptions(name, r.options!));
+    if (holder?.state?.status !== 'running') await this.containers.start(r.holder);
     for (const m of r.members) if ((await this.containers.inspect(m)).state?.status !== 'running') await this.containers.start(m);
   }
 
@@ -109,14 +135,26 @@ export class PodManager {
     const r = await this.pod(name);
     if (r.members.length > 0 && !opts.force) throw new RuntimeError('ILLEGAL_STATE', `pod ${name} has containers (${r.members.join(', ')}): remove them first or force`);
     for (const m of r.members) await this.containers.remove(m, { force: true });
-    await this.containers.remove(r.holder, { force: true });
+    // A holder whose start failed (say its port was taken meanwhile) was removed then.
+    await this.containers.remove(r.holder, { force: true }).catch((e: unknown) => {
+      if (!isRuntimeError(e, 'NOT_EXISTS')) throw e;
+    });
     const now = await this.pod(name);
     await this.containers.appendPod(name, now.version, { type: 'PodRemoved' });
   }
 
   async inspect(name: string): Promise<PodInfo> {
     const r = await this.pod(name);
-    return { name, holder: await this.containers.inspect(r.holder), members: r.members };
+    const holder = await this.holder(r.holder);
+    return { name, holder, members: r.members, network: holder === null ? null : (await this.containers.attachmentOf(r.holder)) ?? null };
+  }
+
+  /** The holder, or null while a failed start has left the pod without one. */
+  private async holder(holder: string): Promise<ManagedInfo | null> {
+    return this.containers.inspect(holder).catch((e: unknown) => {
+      if (isRuntimeError(e, 'NOT_EXISTS')) return null;
+      throw e;
+    });
   }
 
   async list(): Promise<PodInfo[]> {

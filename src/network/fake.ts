@@ -13,11 +13,15 @@ type Method = keyof NetHost;
 export class FakeNetHost implements NetHost {
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
   readonly procs = new Map<number, { netns: string; start: string }>();
-  /** name → the bridge, or the veth with the pid whose netns holds its peer. */
-  readonly links = new Map<string, { kind: 'bridge' } | { kind: 'veth'; pid: number; bridge: string; address: string }>();
+  /** name → the bridge, or the veth with the pid whose netns holds its peer and its master (null: none). */
+  readonly links = new Map<string, { kind: 'bridge' } | { kind: 'veth'; pid: number; bridge: string | null; address: string }>();
   /** table → the tags of its rules (`berth:<container>`, one per published port and chain). */
   readonly tables = new Map<string, string[]>();
   readonly busyPorts = new Set<string>();
+  /** bridge → the end of its lock's queue: one FakeNetHost is one kernel, shared by every "process". */
+  readonly #locks = new Map<string, Promise<void>>();
+  /** The bridges whose lock someone holds now. */
+  readonly held = new Set<string>();
   readonly hostNetns = 'net:[1]';
   #failures = new Map<Method, string>();
 
@@ -82,13 +86,16 @@ export class FakeNetHost implements NetHost {
   async tearDownNetwork(b: Pick<BridgeSpec, 'bridge' | 'table'>) {
     this.#call('tearDownNetwork', b);
     this.tables.delete(b.table);
-    for (const [name, l] of this.links) if (name === b.bridge || (l.kind === 'veth' && l.bridge === b.bridge)) this.links.delete(name);
+    this.links.delete(b.bridge);
+    // As the kernel does: the bridge's ports stay, without a master.
+    for (const l of this.links.values()) if (l.kind === 'veth' && l.bridge === b.bridge) l.bridge = null;
   }
 
   async addVeth(v: VethSpec) {
     this.#call('addVeth', v);
     if (this.links.has(v.hostVeth)) throw new RuntimeError('SYSCALL', `create veth: ${v.hostVeth} exists`, { step: 'create veth' });
     if (!this.procs.has(v.pid)) throw new RuntimeError('SYSCALL', `create veth: no process ${v.pid}`, { step: 'create veth' });
+    if (this.links.get(v.bridge)?.kind !== 'bridge') throw new RuntimeError('SYSCALL', `veth to bridge: no bridge ${v.bridge}`, { step: 'veth to bridge' });
     this.links.set(v.hostVeth, { kind: 'veth', pid: v.pid, bridge: v.bridge, address: v.address });
   }
 
@@ -108,6 +115,22 @@ export class FakeNetHost implements NetHost {
     this.#call('deletePortRules', table, container);
     const rules = this.tables.get(table);
     if (rules) this.tables.set(table, rules.filter((r) => r !== ruleTag(container)));
+  }
+
+  async lock(bridge: string) {
+    this.#call('lock', bridge);
+    const before = this.#locks.get(bridge) ?? Promise.resolve();
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const mine = before.then(() => held);
+    this.#locks.set(bridge, mine);
+    await before;
+    this.held.add(bridge);
+    return async () => {
+      this.held.delete(bridge);
+      release();
+      if (this.#locks.get(bridge) === mine) this.#locks.delete(bridge);
+    };
   }
 
   async portFree(p: PortMapping) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PortMapping } from './types.js';
 
 /** A network as the host sees it: the bridge (with the gateway address) and berth's nft table. */
@@ -45,6 +46,23 @@ export interface NetHost {
   deletePortRules(table: string, container: string): Promise<void>;
   /** Whether nothing on the host listens on the port (a bind probe); throws for a hostIp that is not local. */
   portFree(p: PortMapping): Promise<boolean>;
+  /**
+   * Waits for the bridge's lock, held across processes (docs/network.md, "The bridge's
+   * lifetime"), and resolves with its release. Not reentrant: a holder that asks again waits
+   * for itself.
+   */
+  lock(bridge: string): Promise<() => Promise<void>>;
+}
+
+/**
+ * The bridge's own MAC address, locally administered and stable per bridge name. A bridge
+ * whose address was never set takes the lowest of its ports' addresses, so it changes as
+ * containers come and go, and every other container's ARP entry for the gateway goes stale
+ * (its traffic is lost until the entry is probed again). An address given at creation is kept.
+ */
+export function bridgeMac(bridge: string): string {
+  const h = createHash('sha256').update(`berth-bridge\0${bridge}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** The comment that tags a container's rules (nft rules have no other name). */

@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { errnoOf, RuntimeError } from '../errors.js';
-import { networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
+import { bridgeMac, networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
 import { describePort } from './ports.js';
 import type { PortMapping } from './types.js';
 
@@ -69,8 +70,47 @@ function bindProbe(p: PortMapping): Promise<boolean> {
   });
 }
 
-/** The NetHost that changes this host: iproute2 (`ip`, JSON output where it reads), util-linux `nsenter`, nftables `nft`. */
-export function linuxNetHost(): NetHost {
+/** How long a lock is waited for: a holder only runs a few `ip`/`nft` commands. */
+const LOCK_WAIT_SECONDS = 60;
+
+/**
+ * flock(2) on `<stateDir>/<bridge>.lock`, taken by util-linux `flock` on an fd it inherits: the
+ * lock belongs to the open file description, which this process keeps after that child exits,
+ * so it lasts until the fd is closed (or this process dies). The wait happens in the child:
+ * neither the loop nor the threadpool blocks, and the addon needs no flock of its own.
+ */
+async function lockFile(stateDir: string, bridge: string): Promise<() => Promise<void>> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, `${bridge}.lock`);
+  const fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('flock', ['--exclusive', '--wait', String(LOCK_WAIT_SECONDS), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.once('error', reject);
+      child.once('close', (code) => {
+        if (code === 0) return resolve();
+        const why = code === 1 ? `still held after ${LOCK_WAIT_SECONDS} s` : stderr.trim() || `flock exited with ${String(code)}`;
+        reject(new RuntimeError('SYSCALL', `lock network: ${file}: ${why}`, { step: 'lock network' }));
+      });
+    });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  let open = true;
+  return async () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+}
+
+/**
+ * The NetHost that changes this host: iproute2 (`ip`, JSON output where it reads), util-linux
+ * `nsenter` and `flock`, nftables `nft`. Bridge locks are files in `stateDir`.
+ */
+export function linuxNetHost(stateDir: string): NetHost {
   return {
     async netns(pid) {
       return readOr<string | undefined>(() => readlinkSync(`/proc/${pid}/ns/net`), undefined);
@@ -88,7 +128,7 @@ export function linuxNetHost(): NetHost {
     },
     async setUpNetwork(b: BridgeSpec) {
       if (!existsSync(`/sys/class/net/${b.bridge}`)) {
-        await run('create bridge', 'ip', ['link', 'add', b.bridge, 'type', 'bridge']).catch((e: RuntimeError) => {
+        await run('create bridge', 'ip', ['link', 'add', b.bridge, 'address', bridgeMac(b.bridge), 'type', 'bridge']).catch((e: RuntimeError) => {
           if (!/File exists/.test(e.message)) throw e; // another process made it meanwhile
         });
       }
@@ -130,5 +170,6 @@ export function linuxNetHost(): NetHost {
       if (mine.length > 0) await nft('nft delete rules', mine.map((r) => `delete rule ip ${table} ${r.chain} handle ${r.handle}\n`).join(''));
     },
     portFree: bindProbe,
+    lock: (bridge) => lockFile(stateDir, bridge),
   };
 }

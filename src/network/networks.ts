@@ -29,12 +29,18 @@ export interface NetworksOptions {
   networks?: NetworkDefinition[];
   /** The network of an attach that names none; default: the first of `networks`. */
   defaultNetwork?: string;
-  /** The kernel seam; default: the real host (ip, nsenter, nft). */
+  /** The kernel seam; default: the real host (ip, nsenter, nft, flock). */
   host?: NetHost;
+  /**
+   * Where the real host keeps the bridges' lock files (default `/run/berth/networks`, the
+   * default root's); the runtime passes `<root>/networks`.
+   */
+  stateDir?: string;
 }
 
 /** Not podman's 10.88.0.0/16: a host with both would have two bridges claiming one subnet. */
 export const DEFAULT_NETWORK: NetworkDefinition = { name: 'berth0', subnet: '10.89.0.0/16' };
+const DEFAULT_STATE_DIR = '/run/berth/networks';
 const STREAM_PREFIX = 'net:';
 /** Appends lost to another writer are decided again; more losses than this in a row is a livelock. */
 const MAX_RACES = 32;
@@ -74,7 +80,7 @@ export function openNetworks(opts: NetworksOptions): Networks {
   }));
   const defaultNetwork = opts.defaultNetwork ?? [...defs.keys()][0] ?? DEFAULT_NETWORK.name;
   const { log, logger } = opts;
-  const host = opts.host ?? linuxNetHost();
+  const host = opts.host ?? linuxNetHost(opts.stateDir ?? DEFAULT_STATE_DIR);
   const mutex = new Mutex();
   let ready: Promise<void> | undefined;
 
@@ -116,13 +122,35 @@ export function openNetworks(opts: NetworksOptions): Networks {
     return c;
   }
 
-  /** Removes what the host has of an allocation, then logs its release; the last one takes the bridge and table along. */
+  /**
+   * Host changes that need the bridge, and its removal, happen under the bridge's lock, held
+   * across processes: an attach in another process between "the log says the network is empty"
+   * and "remove the bridge" would otherwise put its veth on a bridge being deleted.
+   */
+  async function locked<T>(c: NetworkConfig, fn: () => Promise<T>): Promise<T> {
+    const unlock = await host.lock(c.bridge);
+    try {
+      return await fn();
+    } finally {
+      await unlock();
+    }
+  }
+
+  /**
+   * Removes what the host has of an allocation, then logs its release; the last one takes the
+   * bridge and table along. Whether it was the last is read again under the lock: an attach
+   * appends its allocation before it takes the lock to set up the bridge. A release that leaves
+   * others needs no lock: the last of those will see the network empty itself.
+   */
   async function release(name: string, c: NetworkConfig, a: Allocation, reason: ReleaseReason): Promise<void> {
     const b = bridgeSpec(c);
     await host.deletePortRules(b.table, a.container);
     await host.deleteLink(a.hostVeth);
-    const s = await decide(name, (s) => (s.allocations.get(a.container)?.address === a.address ? [addressReleased(a, reason)] : []));
-    if (s.allocations.size === 0) await host.tearDownNetwork(b);
+    const after = await decide(name, (s) => (s.allocations.get(a.container)?.address === a.address ? [addressReleased(a, reason)] : []));
+    if (after.allocations.size > 0) return;
+    await locked(c, async () => {
+      if ((await state(name)).allocations.size === 0) await host.tearDownNetwork(b);
+    });
   }
 
   async function findAllocation(container: string): Promise<{ name: string; config: NetworkConfig; allocation: Allocation } | undefined> {
@@ -203,10 +231,13 @@ export function openNetworks(opts: NetworksOptions): Networks {
 
     const b = bridgeSpec(c);
     try {
-      await host.setUpNetwork(b);
-      await host.addVeth({ hostVeth: allocation.hostVeth, bridge: c.bridge, pid: proc.pid, address: allocation.address, prefixLength: b.prefixLength, gateway: c.gateway });
-      await host.addPortRules(b.table, container, allocation.address, ports);
+      await locked(c, async () => {
+        await host.setUpNetwork(b);
+        await host.addVeth({ hostVeth: allocation.hostVeth, bridge: c.bridge, pid: proc.pid, address: allocation.address, prefixLength: b.prefixLength, gateway: c.gateway });
+        await host.addPortRules(b.table, container, allocation.address, ports);
+      });
     } catch (e) {
+      // The lock is given back by now: release takes it again for the bridge's last-one check.
       await release(name, c, allocation, 'failed').catch((undo) => logger?.error({ err: undo, container, network: name }, 'network: undoing a failed attach failed'));
       throw e;
     }

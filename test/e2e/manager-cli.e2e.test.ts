@@ -89,6 +89,20 @@ test('berth pod create|start|stop|rm|ls with members joined by container create 
   const pods = JSON.parse(await ok(['pod', 'ls', '--format', 'json'])) as { name: string; members: string[]; holder: { state: { status: string } } }[];
   assert.deepEqual(pods.map((p) => [p.name, p.members, p.holder.state.status]), [['cp', ['cp-a', 'cp-b'], 'running']]);
   assert.equal(await ok(['container', 'exec', 'cp-b', 'hostname']), 'cp\n');
+  // A member's network and ports are the pod's; a pod has a network of its own.
+  const refusals: Array<[string[], string]> = [
+    [['container', 'create', '--rootfs', rootfs, '--pod', 'cp', '-p', '8080:80', 'cp-x', 'true'], 'ports'],
+    [['container', 'create', '--rootfs', rootfs, '--pod', 'cp', '--network', 'bridge', 'cp-x', 'true'], 'network'],
+    [['pod', 'create', '--rootfs', rootfs, '--network', 'container:cp-a', 'cp2'], 'network'],
+    [['pod', 'create', '--rootfs', rootfs, '--network', 'bridge:no/such', 'cp2'], 'network'],
+  ];
+  for (const [args, field] of refusals) {
+    const r = await berth(root, args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`: ${field}: .*\\[INVALID_ARGUMENT\\]`));
+  }
+  assert.equal(existsSync(join(root, 'manager', 'cp-x')), false);
+  assert.equal(existsSync(join(root, 'manager', 'cp2.pod')), false);
   assert.equal((await berth(root, ['pod', 'rm', 'cp'])).status, 6, 'a pod with members is removed only with --force');
   await ok(['pod', 'stop', '-t', '0', 'cp']);
   assert.equal(JSON.parse(await ok(['container', 'inspect', 'cp-a'])).state.status, 'stopped');

@@ -218,7 +218,7 @@ test('a pod: two members reach each other over the pod\'s loopback, share its ho
   const srv = await f.rt.containers.create(opts('p1-srv', ['sh', '-c', 'until nc -l -p 8080 > /tmp/p1-got; grep -q hello /tmp/p1-got; do :; done; cat /tmp/p1-got'], { pod: 'p1' }));
   const cli = await f.rt.containers.create(opts('p1-cli', ['sh', '-c', 'hostname; grep 127.0.1.1 /etc/hosts; while :; do echo hello | nc 127.0.0.1 8080 2>/dev/null; sleep 0.1; done'], { pod: 'p1', stopTimeout: 0 }));
   await assert.rejects(f.rt.containers.create(opts('p1-cli', ['true'], { pod: 'p1' })), { code: 'ID_IN_USE' }, 'a member added twice');
-  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'p1', network: 'host' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
+  await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'p1', network: 'host' })), { code: 'INVALID_ARGUMENT', field: 'network' });
   await assert.rejects(f.rt.containers.create(opts('p1-x', ['true'], { pod: 'nopod' })), { code: 'INVALID_ARGUMENT', field: 'pod' });
   await f.rt.pods.start('p1');
   const got = await lastValueFrom(srv.logs$.pipe(toArray()));
@@ -269,5 +269,18 @@ test('bridge networking plugs in: attach after create with the init\'s pid, befo
   await c.restart({ timeout: 0 });
   await c.remove({ force: true });
   assert.deepEqual(calls.slice(1), ['detach m-br', 'detach m-br', 'attach m-br pid=true [{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]', 'detach m-br', 'detach m-br']);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('a pod on the host network: its members are in the host\'s network namespace, not a network of their own', async (t) => {
+  const before = snapshot();
+  await f.rt.pods.create({ name: 'ph', rootfs, network: 'host' });
+  t.after(() => f.rt.pods.remove('ph', { force: true }).catch(() => undefined));
+  const m = await f.rt.containers.create(opts('ph-m', ['sleep', '1000'], { pod: 'ph' }));
+  await f.rt.pods.start('ph');
+  const pid = (await m.inspect()).state!.pid;
+  assert.equal(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'), 'the member\'s netns is the host\'s');
+  assert.notEqual(readlinkSync(`/proc/${pid}/ns/uts`), readlinkSync('/proc/self/ns/uts'), 'its uts namespace is still the pod\'s');
+  await f.rt.pods.remove('ph', { force: true });
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });

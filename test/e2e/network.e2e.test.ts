@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Container } from '../../src/index.js';
 import { openNetworks, type Networks, type PortMapping } from '../../src/network/index.js';
+import { bridgeMac } from '../../src/network/host.js';
 import { hostVethName } from '../../src/network/networks.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
@@ -25,9 +28,9 @@ const NET = testNetwork('n');
 const TINY = testNetwork('x', 1, 30);
 // Opened on first use: the fixture's runtime (and so its log) exists once its before hook ran.
 let opened: Networks | undefined;
-const nets = (): Networks => (opened ??= openNetworks({ log: f.rt.log, networks: [NET] }));
+const nets = (): Networks => (opened ??= openNetworks({ log: f.rt.log, networks: [NET], stateDir: join(f.root, 'networks') }));
 let openedTiny: Networks | undefined;
-const tinyNets = (): Networks => (openedTiny ??= openNetworks({ log: f.rt.log, networks: [TINY] }));
+const tinyNets = (): Networks => (openedTiny ??= openNetworks({ log: f.rt.log, networks: [TINY], stateDir: join(f.root, 'networks') }));
 
 const SERVE = (reply: string) => ['nc', '-ll', '-p', '80', '-e', 'echo', reply];
 
@@ -76,8 +79,14 @@ test('two containers on a bridge reach each other by address; eth0, lo and the d
   assert.ok(JSON.stringify(outbound.expr).includes('"masquerade"'));
   assert.ok(JSON.stringify(outbound.expr).includes(JSON.stringify(NET.subnet.split('/')[0])), 'it masquerades the subnet');
 
+  // b knows the gateway's MAC (ping from the host's side of b's netns: the container has no
+  // CAP_NET_RAW); it is the bridge's own, not its lowest port's, so it stays good as a leaves.
+  const pingGateway = async () => execFileSync('nsenter', [`--net=/proc/${(await b.c.state()).pid}/ns/net`, '/bin/busybox', 'ping', '-c', '1', '-W', '1', b.att.gateway], { stdio: 'ignore' });
+  await pingGateway();
   await remove(a.c);
   assert.equal(linkExists(NET.bridge), true, 'the bridge stays while b is attached');
+  assert.equal(readFileSync(`/sys/class/net/${NET.bridge}/address`, 'utf8').trim(), bridgeMac(NET.bridge));
+  await pingGateway();
   await remove(b.c);
   await assertNetworkGone(f.rt.log, NET, [hostVethName(NET.name, 'net-a'), hostVethName(NET.name, 'net-b')]);
   await assertNoLeaks(before, f.root, { openRuntime: true });
@@ -161,7 +170,7 @@ test('a process that died without detaching: the next one releases the address, 
   await until(() => !linkExists(veth), 'the veth dies with the netns');
   assert.equal(nftTable(`berth-${NET.bridge}`)!.filter((r) => r.comment === 'berth:net-crash').length, 2, 'its rules are still there');
 
-  const next = openNetworks({ log: f.rt.log, networks: [NET] });
+  const next = openNetworks({ log: f.rt.log, networks: [NET], stateDir: join(f.root, 'networks') });
   assert.deepEqual(await next.attachments(NET.name), [], 'reconciled on first use');
   const last = (await f.rt.log.read(`net:${NET.name}`)).at(-1)!;
   assert.deepEqual([last.type, last.data], ['AddressReleased', { container: 'net-crash', address: a.att.address, reason: 'reconciled' }]);

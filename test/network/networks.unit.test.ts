@@ -206,3 +206,28 @@ test('a network name that cannot name a stream is INVALID_ID', async () => {
   await assert.rejects(nets.attach({ container: 'a', pid: 100, network: 'net:x' }), { code: 'INVALID_ID', message: /network name/ });
   await assert.rejects(nets.attach({ container: 'a', pid: 100, network: '' }), { code: 'INVALID_ID' });
 });
+
+test('the bridge\'s lock is held while the bridge is set up, the veth and rules added, and the bridge removed; a release that leaves others takes none', async () => {
+  const { host, nets } = world();
+  host.addProcess(100).addProcess(101);
+  const seen: string[] = [];
+  for (const m of ['setUpNetwork', 'addVeth', 'addPortRules', 'tearDownNetwork'] as const) {
+    const real = host[m].bind(host) as (...a: unknown[]) => Promise<void>;
+    Object.assign(host, { [m]: (...a: unknown[]) => { seen.push(`${m} ${host.held.has('bt0') ? 'locked' : 'UNLOCKED'}`); return real(...a); } });
+  }
+  const locks = () => host.calls.filter((c) => c.method === 'lock').length;
+  await nets.attach({ container: 'web', pid: 100, ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+  await nets.attach({ container: 'db', pid: 101 });
+  assert.equal(locks(), 2);
+  await nets.detach('web');
+  assert.equal(locks(), 2, 'db is still attached: no lock, no teardown');
+  await nets.detach('db');
+  assert.equal(locks(), 3);
+  assert.deepEqual(seen, [
+    'setUpNetwork locked', 'addVeth locked', 'addPortRules locked',
+    'setUpNetwork locked', 'addVeth locked', 'addPortRules locked',
+    'tearDownNetwork locked',
+  ]);
+  assert.equal(host.held.size, 0, 'every lock given back');
+  assertHostClean(host);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { networkRuleset, portRuleset } from '../../src/network/host.js';
+import { bridgeMac, networkRuleset, portRuleset } from '../../src/network/host.js';
 import { parsePorts, validatePorts } from '../../src/network/index.js';
 import { parseSubnet, pickAddress } from '../../src/network/subnet.js';
 
@@ -77,4 +77,11 @@ test('nft rules: the network\'s base rules and a container\'s DNAT rules, tagged
     'add rule ip berth-bt0 output ip daddr 127.0.0.1 udp dport 53 dnat to 10.9.0.2:5353 comment "berth:web"',
   ]);
   assert.equal(portRuleset('berth-bt0', 'web', '10.9.0.2', []), '', 'no ports, no rules');
+});
+
+test('a bridge\'s own MAC: locally administered unicast, stable per bridge name, different between bridges', () => {
+  const mac = bridgeMac('berth0');
+  assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
+  assert.equal(bridgeMac('berth0'), mac);
+  assert.notEqual(bridgeMac('berth1'), mac);
 });
