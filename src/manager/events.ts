@@ -17,6 +17,10 @@ export type ManagerEvent =
   | { type: 'StopEscalated'; signal: number }
   /** The restart policy restarts the container after `exit`: the `attempt`-th restart in a row. */
   | { type: 'RestartedByPolicy'; attempt: number; exit: { code: number | null; signal: number | null } }
+  /** criu dumped the container into the manager directory's `checkpoint/`; `export`: the archive written (docs/manager.md). */
+  | { type: 'ContainerCheckpointed'; export: string | null; leaveRunning: boolean }
+  /** Restored from the checkpoint images: in place (`archive` null) or imported from an archive of another root. */
+  | { type: 'ContainerRestored'; archive: string | null; sourceRoot: string | null; sourceVersions: { manager: number; runtime: number } | null }
   /** Removed by `rm`, or by a create that failed (`reason` says which). */
   | { type: 'ContainerRemoved'; reason: string };
 
@@ -26,6 +30,8 @@ export const MANAGER_SCHEMAS: Record<ManagerEvent['type'], number> = {
   StopRequested: 1,
   StopEscalated: 1,
   RestartedByPolicy: 1,
+  ContainerCheckpointed: 1,
+  ContainerRestored: 1,
   ContainerRemoved: 1,
 };
 
