@@ -102,7 +102,11 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     // Our child, so at worst a zombie: its stat is there until we reap it.
     const stat = readProcStat(proc.pid);
     if (stat === null) throw new RuntimeError('INTERNAL', `${what}: process ${proc.pid} vanished before it was reaped`);
-    d.execs.set(execKey(c.id, req.execId), { pid: proc.pid, pidfd: proc.pidfd, startTime: stat.startTime, child: true });
+    // A detached exec (the CLI's `exec -d`, as conmon and containerd's shim run it) is left to
+    // the subreaper that will own it once this process exits: reaping it here, should it end
+    // before we do, would take its exit status from them (podman then reports -1). Treated as
+    // not ours, it is logged as gone by whoever sees it gone, as after any CLI command.
+    d.execs.set(execKey(c.id, req.execId), { pid: proc.pid, pidfd: proc.pidfd, startTime: stat.startTime, child: !d.consoleFor(c.id).detached });
     if (req.pidFile) writePidFile(req.pidFile, proc.pid);
     deliverConsole(what, req.process, ctl, term);
     // The exec'd process's pid, and the container's state (runc's ContainerProcessState).

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxRootfs } from '../helpers/bundle.js';
+import { busyboxRootfs, ROOTFS_DIRS } from '../helpers/bundle.js';
 
 /**
  * Client images made offline from the busybox test rootfs: a plain rootfs tar (for
@@ -23,8 +23,8 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 export function clientImages(): ClientImages {
   const dir = mkdtempSync(join(tmpdir(), 'berth-image-'));
   const rootfsTar = join(dir, 'rootfs.tar');
-  // The marker file of the shared rootfs is not part of the image.
-  execFileSync('tar', ['-C', busyboxRootfs(), '--exclude=./.complete', '-cf', rootfsTar, '.']);
+  // Only what the shared rootfs is made of: not its marker file, nor mount points other tests' containers made in it.
+  execFileSync('tar', ['-C', busyboxRootfs(), '-cf', rootfsTar, ...ROOTFS_DIRS]);
 
   const layout = join(dir, 'layout');
   const blobs = join(layout, 'blobs', 'sha256');

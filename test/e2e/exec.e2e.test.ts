@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Container } from '../../src/index.js';
+import { linuxSyscalls } from '../../src/effects/linux.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, containerProcesses, reapOrphans, snapshot } from '../helpers/leaks.js';
@@ -196,6 +197,33 @@ test('cli: exec --detach --pid-file returns at once; the exit of the detached pr
   const exited = (await c.history()).filter((e) => e.type === 'ExecExited');
   assert.deepEqual(exited.map((e) => [e.data.code, e.data.signal]), [[null, null]], 'not its parent: status unknown');
   await c.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('cli: exec --detach of a process that ends at once leaves its exit status to the subreaper (podman\'s conmon reads it there)', async (t) => {
+  const before = snapshot();
+  await running(t, 'ex-quick');
+  const sys = linuxSyscalls();
+  for (let i = 0; i < 5; i++) {
+    const pidFile = join(f.root, `quick-${i}.pid`);
+    const r = await berth(f.root, ['exec', '--detach', '--pid-file', pidFile, 'ex-quick', 'sh', '-c', 'exit 7']);
+    assert.equal(r.status, 0, r.stderr);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    // berth has exited: the process (a zombie by now, or about to be) is this process's, the
+    // shim's. Had berth reaped it, it would be gone and its status with it.
+    const pidfd = sys.pidfdOpen(pid);
+    try {
+      let st = sys.waitid(pidfd);
+      for (let j = 0; j < 200 && st === null; j++) {
+        await new Promise((res) => setTimeout(res, 10));
+        st = sys.waitid(pidfd);
+      }
+      assert.deepEqual(st && [st.code, st.signal], [7, null], `run ${i}: the shim reaps the exec'd process with its status`);
+    } finally {
+      sys.close(pidfd);
+    }
+  }
+  await f.rt.delete('ex-quick', true);
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 

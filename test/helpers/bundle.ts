@@ -10,13 +10,19 @@ import { defaultConfig, type OciConfig } from '../../src/machines/spec.js';
  */
 const BUSYBOX = '/bin/busybox';
 export const ROOTFS = '/var/tmp/berth-test-rootfs';
+/**
+ * What the rootfs is made of. Containers on it get their mount points made in it (as under
+ * runc), so it gathers others over a run; what is copied out of it (a client's image) takes
+ * these only.
+ */
+export const ROOTFS_DIRS = ['bin', 'dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'var', 'run'];
 
 export function busyboxRootfs(): string {
   if (existsSync(join(ROOTFS, '.complete'))) return ROOTFS;
   if (!existsSync(BUSYBOX)) throw new Error('busybox-static is not installed: run scripts/setup.sh');
   const tmp = `${ROOTFS}.${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'var', 'run']) mkdirSync(join(tmp, d), { recursive: true });
+  for (const d of ROOTFS_DIRS) mkdirSync(join(tmp, d), { recursive: true });
   copyFileSync(BUSYBOX, join(tmp, 'bin/busybox'));
   const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(tmp, 'bin', a));
