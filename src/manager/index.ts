@@ -15,13 +15,14 @@ import type { StoredEvent } from '../store/eventLog.js';
 import { hostsFile, resolvConf } from './files.js';
 import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
-import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
+import { ANNOTATIONS, cgroupPath, generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
 import { bridgeNetworks, type BridgeNetworks } from './network.js';
+import type { Attachment } from '../network/index.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
 import { ARCHIVE_FORMAT, IMAGES, MANIFEST, readArchive, writeArchive, type ArchiveManifest } from './archive.js';
-import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
+import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent, type RestoredNetwork } from './events.js';
 
 export type { ContainerOptions, LogLine, LogsOptions };
 
@@ -240,13 +241,22 @@ export class ContainerManager {
    * Bridge networking: the container's network namespace gets its veth and address while the
    * init waits to be started; /etc/hosts then names the container at that address.
    */
-  private async attach(name: string, opts: ContainerOptions, address: string | null = null): Promise<void> {
+  private async attach(name: string, opts: ContainerOptions, address: string | null = null): Promise<Attachment> {
     const networks = this.bridge;
     if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
     const { pid } = await this.rt.state(name);
-    const a = await networks.attach({ container: name, pid, ...(address !== null ? { address } : {}), ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
+    const req = { container: name, pid, ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) };
+    let a: Attachment;
+    try {
+      a = await networks.attach({ ...req, ...(address !== null ? { address } : {}) });
+    } catch (e) {
+      // An address outside this root's network (an archive from another subnet): a new one.
+      if (address === null || !isRuntimeError(e, 'INVALID_ARGUMENT') || e.field !== 'address') throw e;
+      a = await networks.attach(req);
+    }
     writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
     await this.writeNetworkHosts(a.network);
+    return a;
   }
 
   /** Give back a bridge attachment (a no-op for other networks and when there is none). */
@@ -517,17 +527,33 @@ export class ContainerManager {
    * Dump a running container with criu into its directory's `checkpoint/`; with `export`, then
    * write the archive there (src/manager/archive.ts). It ends checkpointed, or running with
    * `leaveRunning`.
+   *
+   * A bridge container's attachment is given back before the dump: criu would dump the veth's
+   * inner end as a plain veth and restore it with a new host end off the bridge, where the
+   * manager's attach makes its own pair. The container is attached again, asking for the same
+   * address, when it keeps running (`leaveRunning`, or a dump that failed) and when restored.
    */
   async checkpoint(name: string, opts: { export?: string; leaveRunning?: boolean } = {}): Promise<void> {
     const r = await this.defined(name);
     if (opts.export !== undefined && (typeof opts.export !== 'string' || !opts.export.startsWith('/'))) throw invalid('export', `expected an absolute path, got ${JSON.stringify(opts.export)}`);
     const dir = this.dirOf(name);
     const images = join(dir, IMAGES);
-    const network = (await this.bridge?.attachments?.())?.find((a) => a.container === name) ?? null;
+    const leaveRunning = opts.leaveRunning === true;
+    const s = await this.runtimeState(name);
+    if (s === null || s.status !== 'running') throw new RuntimeError('ILLEGAL_STATE', `cannot checkpoint container ${name} in status ${s?.status ?? 'removed'}`);
+    const network = r.options.network === 'bridge' ? (await this.bridge?.attachments?.())?.find((a) => a.container === name) ?? null : null;
     rmSync(images, { recursive: true, force: true });
     mkdirSync(images, { mode: 0o700 });
-    await this.rt.checkpoint(name, { imagePath: images, leaveRunning: opts.leaveRunning === true });
-    await this.append(name, r.version, { type: 'ContainerCheckpointed', export: opts.export ?? null, leaveRunning: opts.leaveRunning === true }, true);
+    if (network !== null) await this.detach(name);
+    try {
+      await this.rt.checkpoint(name, { imagePath: images, leaveRunning });
+    } catch (e) {
+      if (network !== null && (await this.runtimeState(name))?.status === 'running') await this.attach(name, r.options, network.address);
+      throw e;
+    }
+    if (network !== null && leaveRunning) await this.attach(name, r.options, network.address);
+    const attached = network && { network: network.network, address: network.address };
+    await this.append(name, r.version, { type: 'ContainerCheckpointed', export: opts.export ?? null, leaveRunning, network: attached }, true);
     if (opts.export === undefined) return;
     const manifest: ArchiveManifest = {
       format: ARCHIVE_FORMAT, name, root: this.rt.root, dir, options: r.options, created: r.created ?? '',
@@ -553,7 +579,9 @@ export class ContainerManager {
   async restore(target: string | { import: string; name?: string }): Promise<ManagedContainer> {
     if (typeof target === 'string') {
       const r = await this.defined(target);
-      await this.restoreInRuntime(target, r.version, { archive: null, sourceRoot: null, sourceVersions: null }, r.options, null);
+      const dumped = (await this.history(target)).findLast((e) => e.type === 'ContainerCheckpointed');
+      const address = (dumped?.data.network as { address: string } | null | undefined)?.address ?? null;
+      await this.restoreInRuntime(target, r.version, { archive: null, sourceRoot: null, sourceVersions: null }, r.options, address);
       return new ManagedContainer(this, target);
     }
     if (typeof target !== 'object' || target === null) throw invalid('import', 'expected a container name or { import }');
@@ -564,10 +592,13 @@ export class ContainerManager {
       name = validateId(target.name ?? m.name, 'container name');
       const r = await this.record(name);
       if (r.defined || (await this.runtimeState(name)) !== null) throw new RuntimeError('ID_IN_USE', `container with id ${name} already exists`);
-      const config = JSON.parse(readFileSync(join(staging, 'config.json'), 'utf8')) as OciConfig;
+      // config.json names the provided files in the source root's directory, and its cgroup and
+      // annotation by the source's name: now this root's directory and this name
+      const config = JSON.parse(readFileSync(join(staging, 'config.json'), 'utf8').replaceAll(m.dir, this.dirOf(name))) as OciConfig;
       if (!existsSync(config.root.path) || !statSync(config.root.path).isDirectory()) throw invalid('rootfs', `${config.root.path} is not an existing directory on this host`);
-      // config.json names the provided files in the source root's directory: now this one's
-      writeFileSync(join(staging, 'config.json'), readFileSync(join(staging, 'config.json'), 'utf8').replaceAll(m.dir, this.dirOf(name)));
+      if (config.linux !== undefined) config.linux.cgroupsPath = cgroupPath(m.options.cgroupParent, name);
+      config.annotations = { ...config.annotations, [ANNOTATIONS.name]: name };
+      writeFileSync(join(staging, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       rmSync(join(staging, MANIFEST));
       renameSync(staging, this.dirOf(name));
     } catch (e) {
@@ -589,14 +620,18 @@ export class ContainerManager {
   }
 
   /** criu restore with stdout and stderr going to a new log copier; an import that fails is undone. */
-  private async restoreInRuntime(name: string, version: number, why: Omit<Extract<ManagerEvent, { type: 'ContainerRestored' }>, 'type'>, opts: ContainerOptions, address: string | null, imported = false): Promise<void> {
+  private async restoreInRuntime(name: string, version: number, why: Omit<Extract<ManagerEvent, { type: 'ContainerRestored' }>, 'type' | 'network'>, opts: ContainerOptions, address: string | null, imported = false): Promise<void> {
     const dir = this.dirOf(name);
     let fds: { stdout: number; stderr: number } | null = null;
     try {
       fds = await startCopier(this.rt.sys, this.logFileOf(name));
       await this.rt.restore(name, { ...(imported ? { bundle: dir } : {}), imagePath: join(dir, IMAGES), stdio: ['ignore', fds.stdout, fds.stderr] });
-      if ((opts.network ?? 'none') === 'bridge') await this.attach(name, opts, address);
-      await this.append(name, version, { type: 'ContainerRestored', ...why }, true);
+      let network: RestoredNetwork | null = null;
+      if ((opts.network ?? 'none') === 'bridge') {
+        const a = await this.attach(name, opts, address);
+        network = { network: a.network, address: a.address, requested: address };
+      }
+      await this.append(name, version, { type: 'ContainerRestored', ...why, network }, true);
     } catch (e) {
       if (!imported) throw e;
       await this.detach(name).catch(() => undefined);
