@@ -150,7 +150,7 @@ test('in place: checkpoint then restore on the same root goes on counting', { sk
 /**
  * Whether the container's network namespace answers an echo request from the host (through the
  * bridge). Its kernel answers, not a process: criu 4.1 cannot dump an inet socket on this
- * kernel (6.16+ refuses SO_PASSCRED on one; criu reads it), so the container holds none.
+ * kernel (6.18 refuses SO_PASSCRED on one, which criu reads), so the container holds none.
  */
 function answersPing(address: string): boolean {
   try {
