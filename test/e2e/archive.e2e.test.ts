@@ -203,6 +203,12 @@ test('a bridge container keeps its address on the second root and still answers 
     assert.equal(got.requested, address);
     assert.notEqual(got.address, address);
     assert.ok(answersPing(got.address));
+    // in place on root B: the address it had is asked for again, and it is free
+    await r.checkpoint();
+    assert.deepEqual((await rtB.networks.attachments(netB.name)).map((x) => x.container), ['arch-net2']);
+    await rtB.containers.restore('arch-net');
+    assert.deepEqual((await rtB.containers.history('arch-net')).at(-1)!.data.network, { network: netB.name, address, requested: address });
+    assert.ok(answersPing(address));
     await twin.remove({ force: true });
     await r.remove({ force: true });
     await assertNetworkGone(rtB.log, netB, ['arch-net', 'arch-net2'].map((n) => hostVethName(netB.name, n)));
