@@ -227,14 +227,19 @@ export class ContainerManager {
       if ((net === 'none' || net === 'bridge') && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
       if (net === 'bridge') await this.attach(name, opts);
     } catch (e) {
-      await this.detach(name).catch(() => undefined);
-      await this.rt.delete(name, true).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-      await this.append(name, version, { type: 'ContainerRemoved', reason: `create failed: ${(e as Error).message}` });
+      await this.undo(name, version, `create failed: ${(e as Error).message}`);
       throw e;
     } finally {
       if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
     }
+  }
+
+  /** Undo a create or an import the runtime refused: no attachment, runtime container or directory; the record says removed. */
+  private async undo(name: string, version: number, reason: string): Promise<void> {
+    await this.detach(name).catch(() => undefined);
+    await this.rt.delete(name, true).catch(() => undefined);
+    rmSync(this.dirOf(name), { recursive: true, force: true });
+    await this.append(name, version, { type: 'ContainerRemoved', reason });
   }
 
   /**
@@ -634,10 +639,7 @@ export class ContainerManager {
       await this.append(name, version, { type: 'ContainerRestored', ...why, network }, true);
     } catch (e) {
       if (!imported) throw e;
-      await this.detach(name).catch(() => undefined);
-      await this.rt.delete(name, true).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-      await this.append(name, version, { type: 'ContainerRemoved', reason: `import failed: ${(e as Error).message}` });
+      await this.undo(name, version, `import failed: ${(e as Error).message}`);
       throw e;
     } finally {
       if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
