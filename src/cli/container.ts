@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import { RuntimeError } from '../errors.js';
 import type { ContainerOptions, LogLine } from '../manager/index.js';
@@ -173,6 +174,30 @@ export const containerCommands: Command[] = [
     };
     await lastValueFrom(rt.containers.logs$(id, opts).pipe(tap(printLine)), { defaultValue: null });
   }),
+  byName('checkpoint', 'dump a running container with criu; --export writes a checkpoint archive (tar)', [
+    { name: 'export', help: 'write the archive to this file (restore it on another root with restore --import)' },
+    { name: 'leave-running', boolean: true, help: 'keep the container running after the dump' },
+  ], async (ctx, id) => {
+    const file = str(ctx.args, 'export');
+    await (await ctx.runtime()).containers.checkpoint(id, { ...(file === undefined ? {} : { export: resolve(file) }), leaveRunning: bool(ctx.args, 'leave-running') });
+  }),
+  {
+    name: 'restore',
+    summary: 'restore a checkpointed container in place, or with --import one from a checkpoint archive',
+    usage: 'berth container restore [--import FILE] [--name NAME] [NAME]',
+    flags: [
+      { name: 'import', help: 'the checkpoint archive (container checkpoint --export)' },
+      { name: 'name', help: 'the imported container\'s name (default: its name in the archive)' },
+    ],
+    async run(ctx) {
+      const file = str(ctx.args, 'import');
+      const [name] = positionals(ctx.args, 'container restore', file === undefined ? ['name'] : []);
+      const rt = await ctx.runtime();
+      if (file === undefined) await rt.containers.restore(name!);
+      else await rt.containers.restore({ import: resolve(file), ...(str(ctx.args, 'name') === undefined ? {} : { name: str(ctx.args, 'name')! }) });
+      return 0;
+    },
+  },
   listCommand('container', 'list managed containers', (rt) => rt.containers.list(), ['NAME', 'STATUS', 'PID', 'CREATED', 'COMMAND'],
     (i) => [i.name, i.state?.status ?? 'stopped', String(i.state?.pid ?? 0), i.created, i.options.command.join(' ')]),
   {
@@ -231,5 +256,5 @@ function sinceOf(v: string): Date {
 
 /** The `container` command of the table: its subcommands parse their own flags. */
 export function containerCommand(): Command {
-  return withSubcommands('container', 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec, supervise', containerCommands);
+  return withSubcommands('container', 'containers from a rootfs and options: create, run, start, stop, restart, rm, ls, inspect, logs, exec, checkpoint, restore, supervise', containerCommands);
 }

@@ -17,8 +17,22 @@ export type ManagerEvent =
   | { type: 'StopEscalated'; signal: number }
   /** The restart policy restarts the container after `exit`: the `attempt`-th restart in a row. */
   | { type: 'RestartedByPolicy'; attempt: number; exit: { code: number | null; signal: number | null } }
+  /** criu dumped the container into the manager directory's `checkpoint/`; `export`: the archive written; `network`: the bridge attachment it had (docs/manager.md). */
+  | { type: 'ContainerCheckpointed'; export: string | null; leaveRunning: boolean; network: { network: string; address: string } | null }
+  /**
+   * Restored from the checkpoint images: in place (`archive` null) or imported from an archive
+   * of another root; `network`: the bridge attachment it got, and the address it asked for.
+   */
+  | { type: 'ContainerRestored'; archive: string | null; sourceRoot: string | null; sourceVersions: { manager: number; runtime: number } | null; network: RestoredNetwork | null }
   /** Removed by `rm`, or by a create that failed (`reason` says which). */
   | { type: 'ContainerRemoved'; reason: string };
+
+/** A restored bridge container asks for its old address (`requested`); `address` differs when that one was taken or outside this network. */
+export interface RestoredNetwork {
+  network: string;
+  address: string;
+  requested: string | null;
+}
 
 export const MANAGER_SCHEMAS: Record<ManagerEvent['type'], number> = {
   ContainerDefined: 1,
@@ -26,6 +40,8 @@ export const MANAGER_SCHEMAS: Record<ManagerEvent['type'], number> = {
   StopRequested: 1,
   StopEscalated: 1,
   RestartedByPolicy: 1,
+  ContainerCheckpointed: 1,
+  ContainerRestored: 1,
   ContainerRemoved: 1,
 };
 

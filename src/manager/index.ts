@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { concatMap, EMPTY, exhaustMap, from, interval, merge, type Observable, type Subscription } from 'rxjs';
@@ -16,12 +16,13 @@ import type { Attachment } from '../network/index.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
-import { generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
+import { ANNOTATIONS, cgroupPath, generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
 import { bridgeNetworks, bridgeOf, type BridgeNetworks } from './network.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
 import { foldPod, podStream, POD_SCHEMAS, type PodEvent, type PodRecord } from './pods.js';
-import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent } from './events.js';
+import { ARCHIVE_FORMAT, IMAGES, MANIFEST, readArchive, writeArchive, type ArchiveManifest } from './archive.js';
+import { MANAGER_SCHEMAS, managerStream, foldRecord, type ManagedRecord, type ManagerEvent, type RestoredNetwork } from './events.js';
 
 export type { ContainerOptions, LogLine, LogsOptions };
 
@@ -228,27 +229,41 @@ export class ContainerManager {
       if ((net === 'none' || bridged) && opts.share?.net === undefined && opts.pod === undefined) await this.loopbackUp(name);
       if (bridged) await this.attach(name, opts);
     } catch (e) {
-      await this.detach(name).catch(() => undefined);
-      await this.rt.delete(name, true).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-      await this.append(name, version, { type: 'ContainerRemoved', reason: `create failed: ${(e as Error).message}` });
+      await this.undo(name, version, `create failed: ${(e as Error).message}`);
       throw e;
     } finally {
       if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
     }
   }
 
+  /** Undo a create or an import the runtime refused: no attachment, runtime container or directory; the record says removed. */
+  private async undo(name: string, version: number, reason: string): Promise<void> {
+    await this.detach(name).catch(() => undefined);
+    await this.rt.delete(name, true).catch(() => undefined);
+    rmSync(this.dirOf(name), { recursive: true, force: true });
+    await this.append(name, version, { type: 'ContainerRemoved', reason });
+  }
+
   /**
    * Bridge networking: the container's network namespace gets its veth and address while the
    * init waits to be started; /etc/hosts then names the container at that address.
    */
-  private async attach(name: string, opts: ContainerOptions): Promise<void> {
+  private async attach(name: string, opts: ContainerOptions, address: string | null = null): Promise<Attachment> {
     const networks = this.bridge;
     if (networks === null) throw invalid('network', 'bridge networking is not available in this build of berth');
     const { pid } = await this.rt.state(name);
-    const a = await networks.attach({ container: name, pid, ...bridgeOf(opts.network), ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) });
+    const req = { container: name, pid, ...bridgeOf(opts.network), ...(opts.ports ? { ports: networks.parsePorts(opts.ports) } : {}) };
+    let a: Attachment;
+    try {
+      a = await networks.attach({ ...req, ...(address !== null ? { address } : {}) });
+    } catch (e) {
+      // An address outside this root's network (an archive from another subnet): a new one.
+      if (address === null || !isRuntimeError(e, 'INVALID_ARGUMENT') || e.field !== 'address') throw e;
+      a = await networks.attach(req);
+    }
     writeFileSync(join(this.dirOf(name), 'hosts'), hostsFile({ address: a.address, names: [opts.hostname ?? name, name] }));
     await this.writeNetworkHosts(a.network);
+    return a;
   }
 
   /** Give back a bridge attachment (a no-op for other networks and when there is none). */
@@ -360,9 +375,8 @@ export class ContainerManager {
 
   /** The names of the streams with this prefix (`mgr:`, `pod:`). */
   async streamNames(prefix: string): Promise<string[]> {
-    const names = new Set<string>();
-    for (const e of await this.rt.log.readAll()) if (e.stream.startsWith(prefix)) names.add(e.stream.slice(prefix.length));
-    return [...names];
+    // The log keeps every stream's version in memory: no event is read to name them.
+    return (await this.rt.log.streams()).filter((s) => s.startsWith(prefix)).map((s) => s.slice(prefix.length));
   }
 
   async get(name: string): Promise<ManagedContainer> {
@@ -541,6 +555,124 @@ export class ContainerManager {
     await this.rt.start(name);
   }
 
+  /**
+   * Dump a running container with criu into its directory's `checkpoint/`; with `export`, then
+   * write the archive there (src/manager/archive.ts). It ends checkpointed, or running with
+   * `leaveRunning`.
+   *
+   * A bridge container's attachment is given back before the dump: criu would dump the veth's
+   * inner end as a plain veth and restore it with a new host end off the bridge, where the
+   * manager's attach makes its own pair. The container is attached again, asking for the same
+   * address, when it keeps running (`leaveRunning`, or a dump that failed) and when restored.
+   */
+  async checkpoint(name: string, opts: { export?: string; leaveRunning?: boolean } = {}): Promise<void> {
+    const r = await this.defined(name);
+    if (opts.export !== undefined && (typeof opts.export !== 'string' || !opts.export.startsWith('/'))) throw invalid('export', `expected an absolute path, got ${JSON.stringify(opts.export)}`);
+    const dir = this.dirOf(name);
+    const images = join(dir, IMAGES);
+    const leaveRunning = opts.leaveRunning === true;
+    const s = await this.runtimeState(name);
+    if (s === null || s.status !== 'running') throw new RuntimeError('ILLEGAL_STATE', `cannot checkpoint container ${name} in status ${s?.status ?? 'removed'}`);
+    const network = r.options.network === 'bridge' ? (await this.bridge?.attachments?.())?.find((a) => a.container === name) ?? null : null;
+    rmSync(images, { recursive: true, force: true });
+    mkdirSync(images, { mode: 0o700 });
+    if (network !== null) await this.detach(name);
+    try {
+      await this.rt.checkpoint(name, { imagePath: images, leaveRunning });
+    } catch (e) {
+      if (network !== null && (await this.runtimeState(name))?.status === 'running') await this.attach(name, r.options, network.address);
+      throw e;
+    }
+    if (network !== null && leaveRunning) await this.attach(name, r.options, network.address);
+    const attached = network && { network: network.network, address: network.address };
+    await this.append(name, r.version, { type: 'ContainerCheckpointed', export: opts.export ?? null, leaveRunning, network: attached }, true);
+    if (opts.export === undefined) return;
+    const manifest: ArchiveManifest = {
+      format: ARCHIVE_FORMAT, name, root: this.rt.root, dir, options: r.options, created: r.created ?? '',
+      network: network && { network: network.network, address: network.address, ports: network.ports },
+      events: { manager: await this.rt.log.read(managerStream(name)), runtime: await this.rt.log.read(name) },
+    };
+    writeFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest)}\n`);
+    try {
+      await writeArchive(dir, opts.export);
+    } finally {
+      rmSync(join(dir, MANIFEST), { force: true });
+    }
+  }
+
+  /**
+   * Restore a checkpointed container in place (`name`), or a container from an archive of
+   * another root (`{ import, name? }`): the manager directory comes back from the archive with
+   * config.json pointing at it, the container is defined here with the archive's options, the
+   * event ContainerRestored names the archive and the source root's last versions (the foreign
+   * events stay in the archive: this root's log holds only what happened here), and criu
+   * restores it. A bridge container asks for its old address, kept when it is free here.
+   */
+  async restore(target: string | { import: string; name?: string }): Promise<ManagedContainer> {
+    if (typeof target === 'string') {
+      const r = await this.defined(target);
+      const dumped = (await this.history(target)).findLast((e) => e.type === 'ContainerCheckpointed');
+      const address = (dumped?.data.network as { address: string } | null | undefined)?.address ?? null;
+      await this.restoreInRuntime(target, r.version, { archive: null, sourceRoot: null, sourceVersions: null }, r.options, address);
+      return new ManagedContainer(this, target);
+    }
+    if (typeof target !== 'object' || target === null) throw invalid('import', 'expected a container name or { import }');
+    const staging = join(this.rt.root, 'manager', `.import-${process.pid}-${Date.now()}`);
+    const m = await readArchive(target.import, staging);
+    let name: string;
+    try {
+      name = validateId(target.name ?? m.name, 'container name');
+      const r = await this.record(name);
+      if (r.defined || (await this.runtimeState(name)) !== null) throw new RuntimeError('ID_IN_USE', `container with id ${name} already exists`);
+      // config.json names the provided files in the source root's directory, and its cgroup and
+      // annotation by the source's name: now this root's directory and this name
+      const config = JSON.parse(readFileSync(join(staging, 'config.json'), 'utf8').replaceAll(m.dir, this.dirOf(name))) as OciConfig;
+      if (!existsSync(config.root.path) || !statSync(config.root.path).isDirectory()) throw invalid('rootfs', `${config.root.path} is not an existing directory on this host`);
+      if (config.linux !== undefined) config.linux.cgroupsPath = cgroupPath(m.options.cgroupParent, name);
+      config.annotations = { ...config.annotations, [ANNOTATIONS.name]: name };
+      writeFileSync(join(staging, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      rmSync(join(staging, MANIFEST));
+      renameSync(staging, this.dirOf(name));
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
+    const options = { ...m.options, name };
+    const r = await this.record(name);
+    try {
+      await this.append(name, r.version, { type: 'ContainerDefined', options, created: m.created, bundle: this.dirOf(name) }, true);
+    } catch (e) {
+      rmSync(this.dirOf(name), { recursive: true, force: true });
+      throw e;
+    }
+    const last = (events: StoredEvent[]) => events.at(-1)?.version ?? 0;
+    const why = { archive: target.import, sourceRoot: m.root, sourceVersions: { manager: last(m.events.manager), runtime: last(m.events.runtime) } };
+    await this.restoreInRuntime(name, r.version + 1, why, options, m.network?.address ?? null, true);
+    return new ManagedContainer(this, name);
+  }
+
+  /** criu restore with stdout and stderr going to a new log copier; an import that fails is undone. */
+  private async restoreInRuntime(name: string, version: number, why: Omit<Extract<ManagerEvent, { type: 'ContainerRestored' }>, 'type' | 'network'>, opts: ContainerOptions, address: string | null, imported = false): Promise<void> {
+    const dir = this.dirOf(name);
+    let fds: { stdout: number; stderr: number } | null = null;
+    try {
+      fds = await startCopier(this.rt.sys, this.logFileOf(name));
+      await this.rt.restore(name, { ...(imported ? { bundle: dir } : {}), imagePath: join(dir, IMAGES), stdio: ['ignore', fds.stdout, fds.stderr] });
+      let network: RestoredNetwork | null = null;
+      if ((opts.network ?? 'none') === 'bridge') {
+        const a = await this.attach(name, opts, address);
+        network = { network: a.network, address: a.address, requested: address };
+      }
+      await this.append(name, version, { type: 'ContainerRestored', ...why, network }, true);
+    } catch (e) {
+      if (!imported) throw e;
+      await this.undo(name, version, `import failed: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      if (fds) for (const fd of [fds.stdout, fds.stderr]) this.rt.sys.close(fd);
+    }
+  }
+
   /** The manager's events of a container. */
   history(name: string): Promise<StoredEvent[]> {
     validateId(name, 'container name');
@@ -557,6 +689,7 @@ export class ManagedContainer {
   remove(opts: { force?: boolean } = {}): Promise<void> { return this.m.remove(this.name, opts); }
   inspect(): Promise<ManagedInfo> { return this.m.inspect(this.name); }
   exec(command: string[], opts: ExecOptions = {}): Promise<ExecProcess> { return this.m.exec(this.name, command, opts); }
+  checkpoint(opts: { export?: string; leaveRunning?: boolean } = {}): Promise<void> { return this.m.checkpoint(this.name, opts); }
   get logs$(): Observable<LogLine> { return this.m.logs$(this.name, { follow: true }); }
   logs(opts: LogsOptions = {}): Observable<LogLine> { return this.m.logs$(this.name, opts); }
 }

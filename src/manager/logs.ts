@@ -80,11 +80,21 @@ export function logs$(file: string, opts: LogsOptions = {}, pollMs = 100): Obser
       rest = rest.slice(cut);
       return lines.filter((l) => Date.parse(l.time) >= since);
     };
+    // A subscriber may unsubscribe from inside next() (take(n)): the teardown then runs before
+    // the emitting loop ends, so the loop checks `closed` rather than scheduling a poll that
+    // nothing would clear (it kept the process alive, polling a file that may never close).
+    const emit = (lines: LogLine[]) => {
+      for (const l of lines) {
+        if (sub.closed) return;
+        sub.next(l);
+      }
+    };
     const first = read();
-    for (const l of opts.tail === undefined ? first : first.slice(Math.max(0, first.length - opts.tail))) sub.next(l);
+    emit(opts.tail === undefined ? first : first.slice(Math.max(0, first.length - opts.tail)));
     const poll = () => {
       const done = existsSync(`${file}.closed`);
-      for (const l of read()) sub.next(l);
+      emit(read());
+      if (sub.closed) return;
       if (done || !opts.follow) sub.complete();
       else timer = setTimeout(poll, pollMs);
     };

@@ -8,7 +8,7 @@ import { invalid } from './spec.js';
 
 export interface BridgeNetworks {
   /** After the runtime's create (the init waits at the exec fifo, its netns exists), before start. */
-  attach(req: { container: string; pid: number; network?: string; ports?: PortMapping[] }): Promise<Attachment>;
+  attach(req: { container: string; pid: number; network?: string; address?: string; ports?: PortMapping[] }): Promise<Attachment>;
   /** After the container stopped or was deleted; idempotent. */
   detach(container: string): Promise<void>;
   /** Who else is on a network: every member's /etc/hosts names them all. */

@@ -182,7 +182,7 @@ export function generateSpec(inp: SpecInputs): OciConfig {
   return config;
 }
 
-function cgroupPath(parent: string = DEFAULT_CGROUP_PARENT, name: string): string {
+export function cgroupPath(parent: string = DEFAULT_CGROUP_PARENT, name: string): string {
   if (typeof parent !== 'string' || parent === '' || parent.split('/').includes('..')) {
     throw invalid('cgroupParent', `expected a cgroup path without .., got ${JSON.stringify(parent)}`);
   }

@@ -31,6 +31,8 @@ async function runToEnd(o: ContainerOptions) {
   const c = await f.rt.containers.create(o);
   await c.start();
   const lines = await lastValueFrom(c.logs$.pipe(toArray()));
+  // The output ends (the copier sees the pipes close) a moment before the init's exit is a fact.
+  await (await f.rt.get(o.name)).wait();
   return { c, lines, out: lines.filter((l) => l.stream === 'stdout').map((l) => l.line) };
 }
 
