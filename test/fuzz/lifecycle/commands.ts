@@ -26,7 +26,7 @@ import { Real, resourcesOf, type Outcome, type Via } from './real.js';
 /** Longest any single operation may take before the run fails as hung. */
 export const COMMAND_MS = 30_000;
 
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} hung: no answer in ${ms} ms`)), ms);

@@ -128,7 +128,9 @@ export class Real {
    */
   async dispose(): Promise<void> {
     const rt = this.rt;
-    if (rt) await this.reaping(async () => { for (const s of await rt.list().catch(() => [])) await rt.delete(s.id, true).catch(() => undefined); });
+    // Bounded: after a failure the runtime may be stuck; what it leaves is killed below.
+    const settled = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((res) => setTimeout(res, 30_000).unref())]);
+    if (rt) await this.reaping(async () => { for (const s of await rt.list().catch(() => [])) await settled(rt.delete(s.id, true)); });
     await this.close().catch(() => undefined);
     for (const dir of rootCgroups(this.layout, this.root).reverse()) {
       try {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assertRunLeftNothing } from '../leaks.js';
 import { checkAll } from './check.js';
+import { COMMAND_MS, within } from './commands.js';
 import { commandsArbitrary, CRIU_UNUSABLE } from './registry.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, noExecs, type RunStats } from './model.js';
@@ -55,7 +56,7 @@ async function finish(model: ReturnType<typeof newModel>, real: Real, failed: bo
       await real.reaping(async () => {
         for (const c of model.containers.values()) {
           if (c.status === 'absent') continue;
-          await rt.delete(c.id, true);
+          await within(COMMAND_MS, `delete --force of ${c.id} at the end of the run`, rt.delete(c.id, true));
           c.status = 'absent';
           c.init = null;
           Object.assign(c, noExecs(c));
