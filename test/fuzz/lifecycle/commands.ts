@@ -446,9 +446,22 @@ export class UpdateCommand extends ContainerCommand {
     return { type: 'UpdateRequested', resources: resourcesOf(this.limits) };
   }
 
-  /** Reconciliation completes an interrupted update (its writes are idempotent). */
+  /**
+   * Reconciliation completes an interrupted update group by group (memory, cpu, pids): a group
+   * is in force when the cgroup shows its values, so one the cgroup already showed counts as
+   * done though nothing was written (memory -1 on a container without a limit). Any subset of
+   * the groups may have been written.
+   */
   override interrupted(c: ContainerModel): ContainerModel[] {
-    return [this.next(c)];
+    const keys = (Object.keys(this.limits) as (keyof Limits)[]).filter((k) => this.limits[k] !== undefined);
+    const before = kernelLimits(c.limits);
+    const shown = (k: keyof Limits) => kernelLimits({ [k]: this.limits[k] })[k] === before[k];
+    const out: ContainerModel[] = [];
+    for (let written = 0; written < 1 << keys.length; written++) {
+      const applied = keys.filter((k, i) => (written & (1 << i)) !== 0 || shown(k));
+      out.push({ ...clone(c), limits: { ...c.limits, ...Object.fromEntries(applied.map((k) => [k, this.limits[k]])) } });
+    }
+    return out;
   }
 
   /** The limit files written, the outcome not logged. */

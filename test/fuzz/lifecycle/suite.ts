@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assertRunLeftNothing } from '../leaks.js';
 import { checkAll } from './check.js';
-import { COMMAND_MS, within } from './commands.js';
+import { COMMAND_MS, within, type LifecycleCommand } from './commands.js';
 import { commandsArbitrary, CRIU_UNUSABLE } from './registry.js';
 import { rootCgroups } from './kernel.js';
 import { newModel, noExecs, type RunStats } from './model.js';
@@ -43,6 +43,19 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
     stats: { ...totals, ...kinds },
     notes: CRIU_UNUSABLE === false ? [] : [`no checkpoint/restore commands: ${CRIU_UNUSABLE}`],
   };
+}
+
+/** One fixed command list, run and checked as a campaign's run is (regressions.ts). */
+export async function lifecycleCase(cmds: LifecycleCommand[]): Promise<void> {
+  const model = newModel();
+  const real = await Real.open();
+  let failed = true;
+  try {
+    await fc.asyncModelRun(() => ({ model, real }), cmds);
+    failed = false;
+  } finally {
+    await finish(model, real, failed);
+  }
 }
 
 /**
