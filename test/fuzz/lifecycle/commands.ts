@@ -19,7 +19,7 @@ import { container, exists, IDS, kernelLimits, noExecs, type ContainerModel, typ
 import type { Intent } from '../../../src/machines/events.js';
 import { releaseFifo, type InitHandle } from './byhand.js';
 import {
-  killsExec, newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGKILL, type Program,
+  killsExec, newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGCONT, SIGKILL, STOP_SIGNALS, type Program,
 } from './program.js';
 import { Real, resourcesOf, type Outcome, type Via } from './real.js';
 
@@ -241,7 +241,7 @@ export class CreateCommand extends ContainerCommand {
     return {
       ...clone(c), status: 'created', pausedFrom: 'running', init: newInit(this.program), limits: { ...this.limits },
       exit: null, exitMayBeUnknown: this.via === 'cli', parent: this.via, halfDeleted: false,
-      execs: [], doomed: [], execSeq: 0, strayExec: false, image: null,
+      execs: [], doomed: [], execsStopped: false, execSeq: 0, strayExec: false, image: null,
     };
   }
 
@@ -349,6 +349,7 @@ export class KillCommand extends ContainerCommand {
    */
   next(c: ContainerModel): ContainerModel {
     const n = withInit(c, (init) => signalInit(init, this.signal, c.status === 'paused'));
+    if (this.all && n.execs.length > 0 && (STOP_SIGNALS.has(this.signal) || this.signal === SIGCONT)) n.execsStopped = this.signal !== SIGCONT;
     if (!this.all || !killsExec(this.signal) || n.execs.length === 0) return n;
     return c.status === 'paused' && this.signal !== SIGKILL ? { ...n, doomed: [...n.execs] } : { ...n, execs: [], doomed: [] };
   }

@@ -75,6 +75,8 @@ export interface ContainerModel {
    */
   execs: number[];
   doomed: number[];
+  /** A stop signal reached them (`kill --all`), and no SIGCONT since. */
+  execsStopped: boolean;
   /** The last tag given to an exec'd process. */
   execSeq: number;
   /** A CLI killed in the middle of `exec --detach` may have left one more exec'd process, not in the log. */
@@ -110,7 +112,7 @@ export function emptyContainer(id: string): ContainerModel {
   return {
     id, status: 'absent', logged: false, pausedFrom: 'running', init: null, limits: {},
     exit: null, exitMayBeUnknown: false, parent: 'lib', halfDeleted: false,
-    execs: [], doomed: [], execSeq: 0, strayExec: false, image: null,
+    execs: [], doomed: [], execsStopped: false, execSeq: 0, strayExec: false, image: null,
   };
 }
 
@@ -135,5 +137,5 @@ export function exists(c: ContainerModel): boolean {
 
 /** Its processes are gone: no exec'd process outlives the container's pid namespace. */
 export function noExecs(c: ContainerModel): ContainerModel {
-  return { ...c, execs: [], doomed: [], strayExec: false };
+  return { ...c, execs: [], doomed: [], execsStopped: false, strayExec: false };
 }

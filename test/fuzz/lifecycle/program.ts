@@ -108,7 +108,7 @@ export function startInit(init: InitModel): InitModel {
 }
 
 /** Default actions (signal(7)) for a process that is not a pid namespace's init: these stop it, these do nothing. */
-const STOPS: ReadonlySet<number> = new Set([SIGSTOP, 20, 21, 22]);
+export const STOP_SIGNALS: ReadonlySet<number> = new Set([SIGSTOP, 20, 21, 22]);
 const IGNORED: ReadonlySet<number> = new Set([SIGCHLD, SIGCONT, 23, 28]);
 
 /**
@@ -116,5 +116,5 @@ const IGNORED: ReadonlySet<number> = new Set([SIGCHLD, SIGCONT, 23, 28]);
  * signal kills a stopped process at once; a frozen one (v1 freezer) only once thawed.
  */
 export function killsExec(sig: number): boolean {
-  return !STOPS.has(sig) && !IGNORED.has(sig);
+  return !STOP_SIGNALS.has(sig) && !IGNORED.has(sig);
 }
