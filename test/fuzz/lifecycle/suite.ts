@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { assertRunLeftNothing } from '../leaks.js';
 import { checkAll } from './check.js';
-import { COMMAND_MS, within, type LifecycleCommand } from './commands.js';
+import { COMMAND_MS, within } from './commands.js';
 import { commandsArbitrary, CRIU_UNUSABLE } from './registry.js';
 import { rootCgroups } from './kernel.js';
-import { newModel, noExecs, type RunStats } from './model.js';
+import { newModel, noExecs, type Model, type RunStats } from './model.js';
 import { Real } from './real.js';
 import { DEFAULT_MAX_COMMANDS, checkOptions, details, stopAtDeadline, type Campaign, type CampaignResult } from '../report.js';
 
@@ -19,21 +19,10 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
   const property = fc.asyncProperty(commandsArbitrary(c.maxCommands ?? DEFAULT_MAX_COMMANDS, c.replayPath), async (cmds) => {
     stopAtDeadline(c);
     totals.runs++;
-    const model = newModel();
-    const real = await Real.open();
-    let failed = true;
-    try {
-      await fc.asyncModelRun(() => ({ model, real }), cmds);
-      failed = false;
-    } catch (e) {
-      // Commands pick their container when they run: the transcript says which they took.
-      if (e instanceof Error) e.message += `\ncommands as they ran:\n${model.transcript.map((t) => `  ${t}`).join('\n')}`;
-      throw e;
-    } finally {
+    await lifecycleCase(cmds, (model) => {
       for (const k of ['commands', 'refused', 'cliCrashes', 'crashes', 'reopens'] as const) totals[k] += model.stats[k];
       for (const [k, n] of Object.entries(model.stats.ops)) ops[k] = (ops[k] ?? 0) + n;
-      await finish(model, real, failed);
-    }
+    });
   });
   const d = await fc.check(property, checkOptions(c));
   // Per operation, in a fixed order (wrappers count the operation they interrupted too).
@@ -45,15 +34,24 @@ export async function lifecycleCampaign(c: Campaign): Promise<CampaignResult> {
   };
 }
 
-/** One fixed command list, run and checked as a campaign's run is (regressions.ts). */
-export async function lifecycleCase(cmds: LifecycleCommand[]): Promise<void> {
+/**
+ * One run on a fresh root: the commands with the checks after each, then the end of the run
+ * (finish). `done` gets the model whatever happened. A campaign's runs and the fixed command
+ * lists of regressions.ts both run here.
+ */
+export async function lifecycleCase(cmds: Iterable<fc.AsyncCommand<Model, Real>>, done: (m: Model) => void = () => undefined): Promise<void> {
   const model = newModel();
   const real = await Real.open();
   let failed = true;
   try {
     await fc.asyncModelRun(() => ({ model, real }), cmds);
     failed = false;
+  } catch (e) {
+    // Commands pick their container when they run: the transcript says which they took.
+    if (e instanceof Error) e.message += `\ncommands as they ran:\n${model.transcript.map((t) => `  ${t}`).join('\n')}`;
+    throw e;
   } finally {
+    done(model);
     await finish(model, real, failed);
   }
 }
