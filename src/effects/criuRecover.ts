@@ -27,9 +27,13 @@ export async function undoNetworkLock(pid: number): Promise<void> {
 }
 
 /** Run a command in the network namespace of `pid` (nsenter, util-linux); true when it exits 0. */
-function inNetns(pid: number, argv: string[], input?: string): Promise<boolean> {
+export function inNetns(pid: number, argv: string[], input?: string): Promise<boolean> {
   return new Promise((resolve) => {
     const child = execFile('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv], { timeout: 10_000 }, (err) => resolve(!err));
+    // nsenter exits at once when the init (and its namespace) is gone meanwhile: writing its
+    // input then fails with EPIPE, an 'error' event that would otherwise crash the process.
+    // The exit status says all there is to say.
+    child.stdin?.on('error', () => undefined);
     if (input !== undefined) child.stdin?.end(input);
   });
 }

@@ -86,7 +86,10 @@ function openIfRunning(d: EffectDeps, key: string, e: RunningExec): TrackedProce
     d.sys.close(pidfd);
     return null;
   }
-  const proc = { pid: e.pid, pidfd, startTime: e.startTime, child: false };
+  // Ours to reap when this process is its parent: one a runtime closed since then started here,
+  // or a detached one left to this process as the subreaper. Nobody else will, and its pid
+  // namespace's init cannot finish exiting until it is reaped.
+  const proc = { pid: e.pid, pidfd, startTime: e.startTime, child: st.ppid === process.pid };
   d.execs.set(key, proc);
   return proc;
 }

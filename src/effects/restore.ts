@@ -23,6 +23,17 @@ import { reap } from './reap.js';
 const MNT_DETACH = 2;
 
 /**
+ * In place, the container comes back with the limits in force when it was dumped (its updates
+ * included), not those its bundle was created with: it is the same container, as after a
+ * resume. (runc cannot tell: its checkpoint destroys the container, and its restore starts
+ * from config.json, as berth's restore of a new container does.)
+ */
+function withLimitsInForce(c: EffectInput, config: OciConfig): OciConfig {
+  if (c.restoreFrom !== 'checkpointed' || c.resources === null) return config;
+  return { ...config, linux: { ...config.linux, resources: { ...config.linux?.resources, ...c.resources } } };
+}
+
+/**
  * restore: criu rebuilds a checkpointed process tree as a new container (from a bundle) or as
  * the checkpointed container itself. berth makes what criu cannot: the container's cgroup
  * (criu restores into it with --cgroup-root), a bind of the rootfs for --root (read-only when
@@ -50,7 +61,9 @@ export async function restoreContainer(d: EffectDeps, c: EffectInput): Promise<R
   if (o.lazyPages && !(await criuFeature(bin, 'uffd-noncoop'))) {
     throw new RuntimeError('CRIU_UNSUPPORTED', `${what}: --lazy-pages needs userfaultfd, which criu check --feature uffd-noncoop says this kernel lacks`, { field: 'lazyPages' });
   }
-  const { config, rootfs } = loadBundle(c.bundle);
+  const loaded = loadBundle(c.bundle);
+  const { rootfs } = loaded;
+  const config = withLimitsInForce(c, loaded.config);
   const cgroup = cgroupPathFor(d, id, config.linux?.cgroupsPath);
   const binds = externalBinds(config, { rootfs, bundle: c.bundle, cgroups: d.cgroups(), cgroup });
   const mounts = new Map<string, string>();

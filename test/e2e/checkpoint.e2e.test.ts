@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { openRuntime } from '../../src/index.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
+import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
 import type { OciConfig } from '../../src/machines/spec.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import {
@@ -18,6 +19,7 @@ import {
  */
 const skip = criuSkip();
 const f = runtimeFixture();
+const MB = 1024 * 1024;
 const dirs: { cleanup(): void }[] = [];
 const temp = (prefix: string) => {
   const t = tempDir(prefix);
@@ -219,6 +221,29 @@ test('a runtime opened after the checkpoint restores from the log alone', { skip
   assert.ok(consecutive(await untilCount(data, last + 3)));
   await r.delete({ force: true });
   await assertNoLeaks(reopened, f.root, { openRuntime: true });
+});
+
+// Found by the lifecycle fuzz: an in-place restore brought back the bundle's limits, not the updated ones.
+test('an in-place restore keeps the limits in force when it was dumped (its updates), in the state and in the cgroup', { skip }, async () => {
+  const before = snapshot();
+  const b = f.bundle(['sleep', '1000'], (c) => { c.linux!.resources = { ...c.linux!.resources, memory: { limit: 64 * MB } }; });
+  const images = temp('berth-img-');
+  const c = await f.rt.create('cr-limits', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await f.rt.update('cr-limits', { memory: { limit: 128 * MB }, pids: { limit: 50 } });
+  await c.checkpoint({ imagePath: images });
+  const r = await f.rt.restore('cr-limits', { imagePath: images, stdio: 'ignore' });
+  const s = await r.state();
+  assert.equal(s.resources?.memory?.limit, 128 * MB);
+  assert.equal(s.resources?.pids?.limit, 50);
+  const cgroup = (await r.history()).findLast((e) => e.type === 'Restored')!.data.cgroup as string;
+  const layout = readCgroupLayout();
+  // v1 controllers where the host has them, else the unified hierarchy's files.
+  const limit = (ctrl: string, v1: string, v2: string) => readFileSync(join(layout.v1[ctrl] ?? layout.unified!, cgroup, layout.v1[ctrl] ? v1 : v2), 'utf8').trim();
+  assert.equal(limit('memory', 'memory.limit_in_bytes', 'memory.max'), String(128 * MB));
+  assert.equal(limit('pids', 'pids.max', 'pids.max'), '50');
+  await r.delete({ force: true });
+  await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
 test('checkpoint and restore refuse what they cannot do, and leave everything as it was', { skip }, async () => {

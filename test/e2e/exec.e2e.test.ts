@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Container } from '../../src/index.js';
+import { openRuntime, type Container } from '../../src/index.js';
 import { linuxSyscalls } from '../../src/effects/linux.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
@@ -152,6 +152,22 @@ test('when the init exits, an exec\'d process in its pid namespace dies with it,
   await c.delete();
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
+// Found by the lifecycle fuzz: the reopened runtime took the exec for another process's and
+// never reaped it; the init, waiting in its pid namespace's teardown, never exited, and the
+// delete hung.
+test('a runtime reopened in the same process reaps the exec\'d processes the closed one started', async (t) => {
+  const before = snapshot();
+  const c = await running(t, 'ex-reopened');
+  const e = await c.exec(proc(['sleep', '1000']), { stdio: 'ignore' });
+  await f.rt.close();
+  f.rt = await openRuntime({ root: f.root });
+  const reopened = { ...before, fds: snapshot().fds };
+  await f.rt.delete('ex-reopened', true);
+  const h = await f.rt.history('ex-reopened');
+  assert.deepEqual(h.find((x) => x.type === 'ExecExited')?.data, { execId: e.execId, code: null, signal: 9 }, 'reaped here: the exact status');
+  await assertNoLeaks(reopened, f.root, { openRuntime: true });
+});
+
 
 test('cli: berth exec passes the status through; flags build the process from the container\'s', async (t) => {
   const before = snapshot();

@@ -22,7 +22,7 @@ export interface CiPlan {
  * The lifecycle model reads the limits and the freezer from cgroup v1 files (this project's
  * machines are v1 hybrids); on a pure v2 host it has nothing to compare them with.
  */
-const skipWithoutV1 = readCgroupLayout().v1.memory === undefined ? 'requires cgroup v1 controllers (the lifecycle model reads v1 limit and freezer files)' : false;
+export const skipWithoutV1 = readCgroupLayout().v1.memory === undefined ? 'requires cgroup v1 controllers (the lifecycle model reads v1 limit and freezer files)' : false;
 
 export function ciFuzz(suite: SuiteName, plan: CiPlan): void {
   const random = process.env.BERTH_FUZZ_SEED !== undefined ? Number(process.env.BERTH_FUZZ_SEED) : randomSeed();

@@ -60,6 +60,8 @@ export interface CampaignResult {
   details: Details;
   /** Counters for the report: runs, commands, inputs that reached the kernel, ... */
   stats: Record<string, number>;
+  /** What the campaign could not cover here, and why (printed with its summary). */
+  notes?: string[];
 }
 
 function counterexampleText(suite: SuiteName, value: unknown): { text: string; replayPath?: string } {
@@ -97,7 +99,8 @@ export function failureReport(suite: SuiteName, res: CampaignResult, campaign: C
 
 export function summary(suite: SuiteName, seed: number, res: CampaignResult): string {
   const stats = Object.entries(res.stats).map(([k, v]) => `${k}=${v}`).join(' ');
-  return `fuzz ${suite}: seed ${seed} ${res.details.failed ? 'FAILED' : 'ok'} ${stats}`;
+  const notes = (res.notes ?? []).map((n) => ` (${n})`).join('');
+  return `fuzz ${suite}: seed ${seed} ${res.details.failed ? 'FAILED' : 'ok'} ${stats}${notes}`;
 }
 
 export function randomSeed(): number {

@@ -5,8 +5,9 @@
  *   live state == replay(log)           the state rebuilt from the log alone, no event rejected
  *   == what the kernel shows            the init (alive with the right program, stopped or not,
  *                                       the right pending signals; or gone, never a zombie),
- *                                       the cgroup (present, frozen or not, the limit files),
- *                                       the exec fifo and container directory
+ *                                       the cgroup (present, frozen or not, the limit files, the
+ *                                       exec'd processes in it), the exec fifo and container
+ *                                       directory; all gone once checkpointed
  *
  * and for the root: `list` shows exactly the model's containers, no cgroup under the root's
  * parent belongs to no container, no container process runs outside a live container.
@@ -17,7 +18,7 @@ import type { ContainerState } from '../../../src/machines/replay.js';
 import { replay } from '../../../src/machines/replay.js';
 import type { StoredEvent } from '../../../src/store/eventLog.js';
 import { observeContainer, rootCgroups, strayProcesses, type ContainerView } from './kernel.js';
-import { exists, IDS, kernelLimits, type ContainerModel, type Model } from './model.js';
+import { EXEC_TAG_BASE, exists, IDS, kernelLimits, ociStatus, type ContainerModel, type Model } from './model.js';
 import { SIGCHLD, type InitModel } from './program.js';
 import type { Real } from './real.js';
 
@@ -77,10 +78,13 @@ export function mismatches(c: ContainerModel, o: Observation): string[] {
     bad('state', c.status, 'NOT_EXISTS');
   } else {
     const live = o.live;
-    if (live.status !== c.status) bad('status', c.status, live.status);
+    if (live.status !== ociStatus(c.status)) bad('status', ociStatus(c.status), live.status);
     if (live.state !== c.status) bad('machine state', c.status, live.state);
     if (JSON.stringify(o.replayed) !== JSON.stringify(live)) bad('replay(log) vs live state', live, o.replayed);
-    if ((live.pid !== 0) !== (c.status !== 'stopped')) bad('pid shown', c.status === 'stopped' ? 0 : 'the init pid', live.pid);
+    const gone = c.status === 'stopped' || c.status === 'checkpointed';
+    if ((live.pid !== 0) === gone) bad('pid shown', gone ? 0 : 'the init pid', live.pid);
+    const execs = live.execs.map((e) => (e.args[0] === 'sleep' && Number(e.args[1]) >= EXEC_TAG_BASE ? Number(e.args[1]) : e.args.join(' '))).sort();
+    if (JSON.stringify(execs) !== JSON.stringify([...c.execs].sort())) bad('exec\'d processes listed', c.execs, execs);
     if (c.status === 'stopped') {
       const unknown = live.exit === null || (live.exit.code === null && live.exit.signal === null);
       if (!(unknown && c.exitMayBeUnknown) && JSON.stringify(live.exit) !== JSON.stringify(c.exit)) bad('exit', c.exit, live.exit);
@@ -97,12 +101,16 @@ function kernelMismatches(c: ContainerModel, v: ContainerView): string[] {
   const out: string[] = [];
   const bad = (what: string, want: unknown, got: unknown) => out.push(`kernel ${what}: model ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
   const cg = v.cgroup;
-  if (c.status === 'absent') {
+  if (c.status === 'absent' || c.status === 'checkpointed') {
     if (v.init.kind !== 'gone') bad('init', 'gone', v.init.kind);
     if (cg.present.length > 0) bad('cgroup', 'removed', cg.present);
     if (v.dir) bad('container directory', 'removed', 'present');
     return out;
   }
+  // Exec'd processes die with the init (its pid namespace); a stray one may be there too.
+  const tags = c.status === 'stopped' ? [] : c.execs;
+  const extra = cg.execTags.filter((t) => !tags.includes(t));
+  if (tags.some((t) => !cg.execTags.includes(t)) || (extra.length > 0 && !(c.strayExec && c.status !== 'stopped'))) bad('exec\'d processes in the cgroup', tags, cg.execTags);
   if (c.status === 'stopped') {
     if (v.init.kind !== 'gone') bad('init', 'gone (exited and reaped)', v.init.kind);
     if (!c.halfDeleted && cg.absent.length > 0) bad('cgroup', 'present', { missing: cg.absent });
@@ -183,7 +191,7 @@ export function describe(m: Model, obs: Observation[]): string {
   const lines: string[] = [];
   for (const o of obs) {
     const c = m.containers.get(o.id)!;
-    lines.push(`  ${o.id}: model ${JSON.stringify({ status: c.status, init: c.init, limits: c.limits, exit: c.exit, pausedFrom: c.pausedFrom })}`);
+    lines.push(`  ${o.id}: model ${JSON.stringify({ status: c.status, init: c.init, limits: c.limits, exit: c.exit, pausedFrom: c.pausedFrom, execs: c.execs, doomed: c.doomed, strayExec: c.strayExec })}`);
     lines.push(`       log ${o.events.map((e) => `${e.version}:${e.type}${e.type === 'Observed' ? `(${String(e.data.status)})` : ''}`).join(' ')}`);
     lines.push(`       kernel ${JSON.stringify(o.view, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`);
   }

@@ -15,18 +15,18 @@ import type { ErrorCode } from '../../../src/errors.js';
 import { signalName } from '../../../src/signals.js';
 import { checkAll, fingerprint, mismatches, observe } from './check.js';
 import { lastCreated } from './kernel.js';
-import { container, exists, IDS, kernelLimits, type ContainerModel, type Limits, type Model } from './model.js';
+import { container, exists, IDS, kernelLimits, noExecs, type ContainerModel, type Limits, type Model } from './model.js';
 import type { Intent } from '../../../src/machines/events.js';
 import { releaseFifo, type InitHandle } from './byhand.js';
 import {
-  newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGKILL, type Program,
+  killsExec, newInit, signalInit, startInit, thawInit, SHELL_READY_MASK, SIGCONT, SIGKILL, STOP_SIGNALS, type Program,
 } from './program.js';
 import { Real, resourcesOf, type Outcome, type Via } from './real.js';
 
 /** Longest any single operation may take before the run fails as hung. */
 export const COMMAND_MS = 30_000;
 
-function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} hung: no answer in ${ms} ms`)), ms);
@@ -41,6 +41,10 @@ const note = (text: string) => {
 
 const clone = (c: ContainerModel): ContainerModel => structuredClone(c);
 
+export function countOp(m: Model, kind: string): void {
+  m.stats.ops[kind] = (m.stats.ops[kind] ?? 0) + 1;
+}
+
 export abstract class LifecycleCommand implements fc.AsyncCommand<Model, Real> {
   check(_m: Readonly<Model>): boolean {
     return true;
@@ -48,14 +52,25 @@ export abstract class LifecycleCommand implements fc.AsyncCommand<Model, Real> {
 
   async run(m: Model, r: Real): Promise<void> {
     m.stats.commands++;
+    countOp(m, this.kind());
     m.transcript.push(String(this));
     if (VERBOSE) console.log(`  ${this}`);
-    await within(COMMAND_MS, String(this), this.apply(m, r));
+    await within(COMMAND_MS, String(this), this.reapsMeanwhile() ? r.reaping(() => this.apply(m, r)) : this.apply(m, r));
     await checkAll(m, r, String(this));
   }
 
   protected abstract apply(m: Model, r: Real): Promise<void>;
   abstract toString(): string;
+
+  /** Whether the test reaps as a shim while the command runs (see Real.reaping). */
+  reapsMeanwhile(): boolean {
+    return true;
+  }
+
+  /** The operation's name in the run's counters (a wrapper counts the operation it interrupts). */
+  kind(): string {
+    return this.constructor.name.replace(/Command$/, '').replace(/^./, (ch) => ch.toLowerCase());
+  }
 }
 
 /**
@@ -104,7 +119,7 @@ export abstract class ContainerCommand extends LifecycleCommand {
   async settle(_r: Real, _c: ContainerModel): Promise<void> {}
 
   /** The intent the runtime logs before the operation's effect (crash.ts logs it by hand). */
-  abstract intent(): Intent;
+  abstract intent(r: Real): Intent;
 
   /**
    * The operation's effect done straight on the kernel, without berth, as a runtime killed
@@ -115,7 +130,7 @@ export abstract class ContainerCommand extends LifecycleCommand {
   }
 
   protected label(args: string): string {
-    return `${this.constructor.name.replace(/Command$/, '').toLowerCase()}(${this.id}${args}${this.via === 'cli' ? ', cli' : ''})`;
+    return `${this.kind()}(${this.id}${args}${this.via === 'cli' ? ', cli' : ''})`;
   }
 
   toString(): string {
@@ -127,8 +142,13 @@ export abstract class ContainerCommand extends LifecycleCommand {
     return false;
   }
 
+  /** What a `berth` process's outcome means for this operation (see ExecCommand). */
+  cliOutcome(out: Outcome): Outcome {
+    return out;
+  }
+
   async perform(r: Real): Promise<Outcome> {
-    if (this.via === 'cli') return (await r.cli(this.cliArgs(r))).outcome;
+    if (this.via === 'cli') return this.cliOutcome((await r.cli(this.cliArgs(r))).outcome);
     try {
       await this.lib(r);
       return { ok: true };
@@ -171,13 +191,16 @@ export abstract class ContainerCommand extends LifecycleCommand {
   }
 }
 
-function refuseUnless(c: ContainerModel, ...allowed: ContainerModel['status'][]): ErrorCode | null {
+export function refuseUnless(c: ContainerModel, ...allowed: ContainerModel['status'][]): ErrorCode | null {
   if (!exists(c)) return 'NOT_EXISTS';
   return allowed.includes(c.status) ? null : 'ILLEGAL_STATE';
 }
 
-/** Apply a change to the init; an init that exited makes the container stopped. */
-function withInit(c: ContainerModel, change: (init: NonNullable<ContainerModel['init']>) => NonNullable<ContainerModel['init']>): ContainerModel {
+/**
+ * Apply a change to the init; an init that exited makes the container stopped, and takes every
+ * exec'd process with it (its pid namespace is torn down).
+ */
+export function withInit(c: ContainerModel, change: (init: NonNullable<ContainerModel['init']>) => NonNullable<ContainerModel['init']>): ContainerModel {
   const n = clone(c);
   const init = change(n.init!);
   n.init = init;
@@ -185,7 +208,7 @@ function withInit(c: ContainerModel, change: (init: NonNullable<ContainerModel['
     n.status = 'stopped';
     n.exit = init.exit;
   }
-  return n;
+  return init.exit ? noExecs(n) : n;
 }
 
 export class CreateCommand extends ContainerCommand {
@@ -218,6 +241,7 @@ export class CreateCommand extends ContainerCommand {
     return {
       ...clone(c), status: 'created', pausedFrom: 'running', init: newInit(this.program), limits: { ...this.limits },
       exit: null, exitMayBeUnknown: this.via === 'cli', parent: this.via, halfDeleted: false,
+      execs: [], doomed: [], execsStopped: false, execSeq: 0, strayExec: false, image: null,
     };
   }
 
@@ -319,9 +343,15 @@ export class KillCommand extends ContainerCommand {
     if (c.status === 'paused' && this.signal === SIGKILL) init.freezer('THAWED');
   }
 
-  /** A paused container stays frozen, except that SIGKILL thaws it so the init can die (runc). */
+  /**
+   * A paused container stays frozen, except that SIGKILL thaws it so the init can die (runc).
+   * `--all` reaches the exec'd processes too: a fatal signal kills them, once thawed.
+   */
   next(c: ContainerModel): ContainerModel {
-    return withInit(c, (init) => signalInit(init, this.signal, c.status === 'paused'));
+    const n = withInit(c, (init) => signalInit(init, this.signal, c.status === 'paused'));
+    if (this.all && n.execs.length > 0 && (STOP_SIGNALS.has(this.signal) || this.signal === SIGCONT)) n.execsStopped = this.signal !== SIGCONT;
+    if (!this.all || !killsExec(this.signal) || n.execs.length === 0) return n;
+    return c.status === 'paused' && this.signal !== SIGKILL ? { ...n, doomed: [...n.execs] } : { ...n, execs: [], doomed: [] };
   }
 }
 
@@ -374,7 +404,8 @@ export class ResumeCommand extends ContainerCommand {
   }
 
   next(c: ContainerModel): ContainerModel {
-    return withInit({ ...clone(c), status: c.pausedFrom }, thawInit);
+    const thawed = { ...clone(c), status: c.pausedFrom, execs: c.execs.filter((t) => !c.doomed.includes(t)), doomed: [] };
+    return withInit(thawed, thawInit);
   }
 }
 
@@ -416,9 +447,22 @@ export class UpdateCommand extends ContainerCommand {
     return { type: 'UpdateRequested', resources: resourcesOf(this.limits) };
   }
 
-  /** Reconciliation completes an interrupted update (its writes are idempotent). */
+  /**
+   * Reconciliation completes an interrupted update group by group (memory, cpu, pids): a group
+   * is in force when the cgroup shows its values, so one the cgroup already showed counts as
+   * done though nothing was written (memory -1 on a container without a limit). Any subset of
+   * the groups may have been written.
+   */
   override interrupted(c: ContainerModel): ContainerModel[] {
-    return [this.next(c)];
+    const keys = (Object.keys(this.limits) as (keyof Limits)[]).filter((k) => this.limits[k] !== undefined);
+    const before = kernelLimits(c.limits);
+    const shown = (k: keyof Limits) => kernelLimits({ [k]: this.limits[k] })[k] === before[k];
+    const out: ContainerModel[] = [];
+    for (let written = 0; written < 1 << keys.length; written++) {
+      const applied = keys.filter((k, i) => (written & (1 << i)) !== 0 || shown(k));
+      out.push({ ...clone(c), limits: { ...c.limits, ...Object.fromEntries(applied.map((k) => [k, this.limits[k]])) } });
+    }
+    return out;
   }
 
   /** The limit files written, the outcome not logged. */
@@ -446,7 +490,7 @@ export class DeleteCommand extends ContainerCommand {
 
   /** runtime-spec: delete of a container that is not stopped fails; berth's --force kills it first. */
   refusal(c: ContainerModel): ErrorCode | null {
-    return this.force ? refuseUnless(c, 'created', 'running', 'paused', 'stopped') : refuseUnless(c, 'stopped');
+    return this.force ? refuseUnless(c, 'created', 'running', 'paused', 'stopped', 'checkpointed') : refuseUnless(c, 'stopped', 'checkpointed');
   }
 
   lib(r: Real): Promise<void> {
@@ -463,7 +507,7 @@ export class DeleteCommand extends ContainerCommand {
 
   /** Everything delete does to the host (kill, cgroup, directory), the outcome not logged. */
   override async byHand(r: Real, c: ContainerModel, init: InitHandle): Promise<void> {
-    if (this.force && c.status !== 'stopped') {
+    if (this.force && c.status !== 'stopped' && c.status !== 'checkpointed') {
       for (const pid of init.procs()) {
         try {
           process.kill(pid, SIGKILL);
@@ -479,13 +523,14 @@ export class DeleteCommand extends ContainerCommand {
   }
 
   next(c: ContainerModel): ContainerModel {
-    return { ...clone(c), status: 'absent', init: null, exit: null, exitMayBeUnknown: false, halfDeleted: false, limits: {} };
+    return { ...noExecs(clone(c)), status: 'absent', init: null, exit: null, exitMayBeUnknown: false, halfDeleted: false, limits: {}, image: null };
   }
 
   /** Killed half way: the init may be dead and the cgroup or directory gone, the container still stopped. */
   override interrupted(c: ContainerModel): ContainerModel[] {
     if (c.status === 'stopped') return [{ ...clone(c), halfDeleted: true }];
-    if (!this.force) return [];
+    // A checkpointed container has nothing left to remove but its log.
+    if (!this.force || c.status === 'checkpointed') return [];
     const killed = withInit(c, (init) => signalInit(init, SIGKILL, false));
     return [{ ...killed, halfDeleted: true, exitMayBeUnknown: true }];
   }
@@ -526,6 +571,7 @@ export class CliCrashCommand extends LifecycleCommand {
 
   protected async apply(m: Model, r: Real): Promise<void> {
     m.stats.cliCrashes++;
+    countOp(m, this.inner.kind());
     const c = container(m, this.inner.id);
     const refusal = this.inner.refusal(c);
     const args = this.inner.cliArgs(r);
@@ -541,7 +587,7 @@ export class CliCrashCommand extends LifecycleCommand {
       if (this.mode === 'direct') await r.reopen();
     }
     if (!res.killed) {
-      const out = res.outcome;
+      const out = this.inner.cliOutcome(res.outcome);
       note(`finished before the kill at ${delay} ms: ${out.ok ? 'ok' : out.code}`);
       if (refusal === 'NOT_EXISTS' && this.inner.succeedsWhenMissing()) {
         assert.ok(out.ok, `${this.inner} on a missing container should succeed: ${out.ok ? '' : out.message}`);

@@ -9,7 +9,7 @@
  */
 import { toLogEvent } from '../../../src/machines/events.js';
 import { mismatches, observe } from './check.js';
-import { LifecycleCommand, type ContainerCommand } from './commands.js';
+import { countOp, LifecycleCommand, type ContainerCommand } from './commands.js';
 import { initHandle } from './byhand.js';
 import { lastCreated } from './kernel.js';
 import { container, type Model } from './model.js';
@@ -34,10 +34,11 @@ export class CrashCommand extends LifecycleCommand {
 
   protected async apply(m: Model, r: Real): Promise<void> {
     m.stats.crashes++;
+    countOp(m, this.inner.kind());
     const c = container(m, this.inner.id);
     const log = r.runtime().log;
     const created = lastCreated(await log.read(c.id));
-    await log.append(c.id, [toLogEvent(this.inner.intent())], { expectedVersion: await log.version(c.id), sync: true });
+    await log.append(c.id, [toLogEvent(this.inner.intent(r))], { expectedVersion: await log.version(c.id), sync: true });
     await r.close();
     try {
       if (this.stage === 'effect' && created) await this.inner.byHand(r, c, initHandle(r.layout, created));

@@ -11,6 +11,7 @@ import { defaultCgroupPath } from '../../../src/effects/cgroup.js';
 import { rootPaths } from '../../../src/effects/paths.js';
 import type { StoredEvent } from '../../../src/store/eventLog.js';
 import { containerProcesses } from '../../helpers/leaks.js';
+import { EXEC_TAG_BASE } from './model.js';
 
 export type InitView =
   | { kind: 'alive'; state: string; name: string; pending: bigint; caught: bigint; pidNs: string }
@@ -22,6 +23,8 @@ export interface CgroupView {
   present: string[];
   absent: string[];
   freezer: string | null;
+  /** The tags of the exec'd `sleep <tag>` processes in it (see execCommand.ts), ascending. */
+  execTags: number[];
   memory: string | null;
   pids: string | null;
   shares: string | null;
@@ -85,16 +88,33 @@ export function observeCgroup(layout: CgroupLayout, cgroup: string): CgroupView 
     present: dirs.filter((d) => existsSync(d)),
     absent: dirs.filter((d) => !existsSync(d)),
     freezer: at('freezer', 'freezer.state'),
+    execTags: execTags((at('pids', 'cgroup.procs') ?? '').split('\n').filter(Boolean).map(Number)),
     memory: at('memory', 'memory.limit_in_bytes'),
     pids: at('pids', 'pids.max'),
     shares: at('cpu', 'cpu.shares'),
   };
 }
 
-/** The Created fact of the stream's last incarnation (events after its last CreateRequested). */
+function execTags(pids: number[]): number[] {
+  const tags: number[] = [];
+  for (const pid of pids) {
+    try {
+      const m = /^sleep\0(\d+)\0$/.exec(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+      if (m && Number(m[1]) >= EXEC_TAG_BASE) tags.push(Number(m[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return tags.sort((a, b) => a - b);
+}
+
+/**
+ * The init of the stream's last incarnation (events after its last CreateRequested): the one
+ * its Created fact names, or its last restore's.
+ */
 export function lastCreated(events: readonly StoredEvent[]): ContainerView['created'] {
   const from = events.map((e) => e.type).lastIndexOf('CreateRequested');
-  const created = from < 0 ? undefined : events.slice(from).find((e) => e.type === 'Created');
+  const created = from < 0 ? undefined : events.slice(from).findLast((e) => e.type === 'Created' || e.type === 'Restored');
   if (!created) return null;
   const d = created.data as { pid: number; startTime: string; cgroup: string };
   return { pid: d.pid, startTime: d.startTime, cgroup: d.cgroup };

@@ -5,14 +5,19 @@
  * say the real system changes; the checks (check.ts) compare it with the runtime, the log and
  * the kernel after every command.
  *
- * Adding an operation (exec, checkpoint/restore): add what it creates to ContainerModel (exec'd
- * processes; a `checkpointed` status and where its images are), a command class, its entry in
- * COMMANDS, and what the kernel must then show to `expectKernel` (check.ts).
+ * Adding an operation: add what it creates to ContainerModel, a command class (commands.ts or
+ * criuCommands.ts), its entry in COMMANDS (registry.ts), and what the kernel must then show to
+ * `mismatches` (check.ts).
  */
 import type { ExitInfo } from '../../../src/machines/events.js';
 import type { InitModel } from './program.js';
 
-export type ModelStatus = 'absent' | 'created' | 'running' | 'paused' | 'stopped';
+export type ModelStatus = 'absent' | 'created' | 'running' | 'paused' | 'stopped' | 'checkpointed';
+
+/** The OCI status the runtime reports for a model status (a checkpointed container is stopped: its processes are gone). */
+export function ociStatus(s: ModelStatus): string {
+  return s === 'checkpointed' ? 'stopped' : s;
+}
 
 /** The limits as given (what the logged resources say). */
 export interface Limits {
@@ -64,6 +69,20 @@ export interface ContainerModel {
   parent: 'lib' | 'cli';
   /** A delete was interrupted (CLI killed): the cgroup may already be gone while stopped. */
   halfDeleted: boolean;
+  /**
+   * The detached exec'd processes that run (`sleep <tag>`, tags unique in the container), and
+   * those a fatal signal already reached while frozen (they die at resume).
+   */
+  execs: number[];
+  doomed: number[];
+  /** A stop signal reached them (`kill --all`), and no SIGCONT since. */
+  execsStopped: boolean;
+  /** The last tag given to an exec'd process. */
+  execSeq: number;
+  /** A CLI killed in the middle of `exec --detach` may have left one more exec'd process, not in the log. */
+  strayExec: boolean;
+  /** The images of the last checkpoint (what an in-place restore restores). */
+  image: string | null;
 }
 
 export interface Model {
@@ -80,21 +99,27 @@ export interface RunStats {
   cliCrashes: number;
   crashes: number;
   reopens: number;
+  /** How many times each operation ran (refused, done or interrupted), by kind: `exec`, `checkpoint`… */
+  ops: Record<string, number>;
 }
 
 export const IDS = ['fz-a', 'fz-b', 'fz-c'] as const;
+
+/** An exec'd process is `sleep <tag>`, tags above the service's own `sleep 1000`. */
+export const EXEC_TAG_BASE = 2000;
 
 export function emptyContainer(id: string): ContainerModel {
   return {
     id, status: 'absent', logged: false, pausedFrom: 'running', init: null, limits: {},
     exit: null, exitMayBeUnknown: false, parent: 'lib', halfDeleted: false,
+    execs: [], doomed: [], execsStopped: false, execSeq: 0, strayExec: false, image: null,
   };
 }
 
 export function newModel(): Model {
   return {
     containers: new Map(IDS.map((id) => [id, emptyContainer(id)])),
-    stats: { commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0 },
+    stats: { commands: 0, refused: 0, cliCrashes: 0, crashes: 0, reopens: 0, ops: {} },
     transcript: [],
   };
 }
@@ -110,11 +135,7 @@ export function exists(c: ContainerModel): boolean {
   return c.status !== 'absent';
 }
 
-/** After the init changed: a container whose init exited is stopped, with that exit. */
-export function settleInit(c: ContainerModel, init: InitModel): void {
-  c.init = init;
-  if (init.exit && c.status !== 'absent' && c.status !== 'stopped') {
-    c.status = 'stopped';
-    c.exit = init.exit;
-  }
+/** Its processes are gone: no exec'd process outlives the container's pid namespace. */
+export function noExecs(c: ContainerModel): ContainerModel {
+  return { ...c, execs: [], doomed: [], execsStopped: false, strayExec: false };
 }

@@ -106,3 +106,15 @@ export function startInit(init: InitModel): InitModel {
   if (init.program === 'exits') return { ...init, phase: 'shell', exit: { code: 7, signal: null } };
   return { ...init, phase: 'shell' };
 }
+
+/** Default actions (signal(7)) for a process that is not a pid namespace's init: these stop it, these do nothing. */
+export const STOP_SIGNALS: ReadonlySet<number> = new Set([SIGSTOP, 20, 21, 22]);
+const IGNORED: ReadonlySet<number> = new Set([SIGCHLD, SIGCONT, 23, 28]);
+
+/**
+ * Whether `sig` kills an exec'd `sleep` (no handlers: every default action applies). A fatal
+ * signal kills a stopped process at once; a frozen one (v1 freezer) only once thawed.
+ */
+export function killsExec(sig: number): boolean {
+  return !STOP_SIGNALS.has(sig) && !IGNORED.has(sig);
+}

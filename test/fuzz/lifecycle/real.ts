@@ -4,7 +4,7 @@
  * (`openRuntime`) and the CLI (`dist/cli.js`, a separate process, possibly killed mid-command).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { defaultCgroupPath } from '../../../src/effects/cgroup.js';
@@ -30,7 +30,10 @@ export class Real {
   rt: Runtime | null = null;
   readonly layout: CgroupLayout = readCgroupLayout();
   readonly before: HostSnapshot;
-  /** Pids of the inits the library runtime created (their parent is this process's runtime). */
+  /**
+   * Pids of the inits and detached exec'd processes the library runtime started (their parent is
+   * this process's runtime, which must reap them itself).
+   */
   readonly libInits = new Set<number>();
   private readonly bundles = new Map<string, Bundle>();
   private readonly dir = tempRoot();
@@ -124,9 +127,10 @@ export class Real {
    * a failure) is killed through the root's cgroups, so one failed run does not spill into the next.
    */
   async dispose(): Promise<void> {
-    if (this.rt) {
-      for (const s of await this.rt.list().catch(() => [])) await this.rt.delete(s.id, true).catch(() => undefined);
-    }
+    const rt = this.rt;
+    // Bounded: after a failure the runtime may be stuck; what it leaves is killed below.
+    const settled = (p: Promise<unknown>) => Promise.race([p.catch(() => undefined), new Promise((res) => setTimeout(res, 30_000).unref())]);
+    if (rt) await this.reaping(async () => { for (const s of await rt.list().catch(() => [])) await settled(rt.delete(s.id, true)); });
     await this.close().catch(() => undefined);
     for (const dir of rootCgroups(this.layout, this.root).reverse()) {
       try {
@@ -160,7 +164,9 @@ export class Real {
   /**
    * Act as the shim: reap exited processes reparented to this process (this test is their
    * subreaper, as containerd-shim or conmon is for runc), never an init the library runtime
-   * created: reaping those is the runtime's job, and the checks see it if it does not.
+   * created: reaping those is the runtime's job, and the checks see it if it does not. Only
+   * container processes (in a pid namespace below ours): this process's own children (a `berth`
+   * command, the library's criu) are Node's to reap, which learns their exit status so.
    */
   shimReap(): void {
     for (const name of readdirSync('/proc')) {
@@ -172,7 +178,7 @@ export class Real {
         continue;
       }
       const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state !== 'Z' || Number(ppid) !== process.pid) continue;
+      if (state !== 'Z' || Number(ppid) !== process.pid || !inChildPidNs(name)) continue;
       try {
         const fd = sys.pidfdOpen(Number(name));
         try {
@@ -186,6 +192,30 @@ export class Real {
     }
   }
 
+  private images = 0;
+
+  /** A new directory for a checkpoint's images, under the run's root (removed with it). */
+  imageDir(id: string): string {
+    const dir = join(this.root, 'images', `${id}-${++this.images}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * Run `op` while reaping as a shim does, on its own and at once, not only when a check looks:
+   * an operation may wait for an init to finish exiting, and a pid namespace's init in its last
+   * moments waits until every process of its namespace has been reaped, among them exec'd
+   * processes that a `berth exec --detach` which has exited left to this process.
+   */
+  async reaping<T>(op: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => this.shimReap(), 50);
+    try {
+      return await op();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   bundleDirs(): string[] {
     return [...this.bundles.values()].map((b) => b.dir);
   }
@@ -194,6 +224,15 @@ export class Real {
   removeFiles(): void {
     for (const b of this.bundles.values()) b.cleanup();
     if (existsSync(this.root)) this.dir.cleanup();
+  }
+}
+
+/** Whether the process lives in a pid namespace below ours (NSpid still says so for a zombie). */
+function inChildPidNs(pid: string): boolean {
+  try {
+    return (/^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? '').trim().split(/\s+/).length > 1;
+  } catch {
+    return false;
   }
 }
 

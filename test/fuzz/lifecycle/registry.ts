@@ -6,6 +6,9 @@
 import fc from 'fast-check';
 import { CreateCommand, StartCommand, KillCommand, PauseCommand, ResumeCommand, UpdateCommand, DeleteCommand, ReopenCommand, CliCrashCommand, type ContainerCommand, type LifecycleCommand, type Target } from './commands.js';
 import { CrashCommand } from './crash.js';
+import { CheckpointCommand, RestoreCommand } from './criuCommands.js';
+import { ExecCommand } from './execCommand.js';
+import { criuSkip } from '../../helpers/criu.js';
 import { IDS, type Model } from './model.js';
 import { SIGCHLD, SIGCONT, SIGINT, SIGKILL, SIGSTOP, type Program } from './program.js';
 import type { Real, Via } from './real.js';
@@ -28,6 +31,14 @@ const limits = fc.record({
 }, { requiredKeys: [] });
 const someLimits = limits.filter((l) => Object.keys(l).length > 0);
 const program = fc.oneof({ weight: 5, arbitrary: fc.constant<Program>('service') }, { weight: 1, arbitrary: fc.constant<Program>('exits') });
+/** A short exec's exit status, or null: a detached long-running one. */
+const execKind = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant(null));
+
+/**
+ * Why checkpoint and restore are left out of every run (the same check as the e2e checkpoint
+ * tests: `criu check` must say "Looks good."), or false. The campaign's summary says so.
+ */
+export const CRIU_UNUSABLE: string | false = criuSkip();
 
 function containerCommands(v: fc.Arbitrary<Via>) {
   return {
@@ -38,6 +49,11 @@ function containerCommands(v: fc.Arbitrary<Via>) {
     resume: fc.tuple(id, v).map(([i, w]) => new ResumeCommand(i, w)),
     update: fc.tuple(id, v, someLimits).map(([i, w, l]) => new UpdateCommand(i, w, l)),
     delete: fc.tuple(id, v, fc.boolean()).map(([i, w, f]) => new DeleteCommand(i, w, f)),
+    exec: fc.tuple(id, v, execKind).map(([i, w, k]) => new ExecCommand(i, w, k)),
+    ...(CRIU_UNUSABLE === false ? {
+      checkpoint: fc.tuple(id, v, fc.boolean()).map(([i, w, l]) => new CheckpointCommand(i, w, l)),
+      restore: fc.tuple(id, v).map(([i, w]) => new RestoreCommand(i, w)),
+    } : {}),
   };
 }
 
@@ -53,6 +69,13 @@ export const COMMANDS: { name: string; weight: number; arbitrary: fc.Arbitrary<L
   { name: 'resume', weight: 3, arbitrary: viaLib.resume },
   { name: 'update', weight: 3, arbitrary: viaLib.update },
   { name: 'delete', weight: 4, arbitrary: viaLib.delete },
+  { name: 'exec', weight: 3, arbitrary: viaLib.exec },
+  // A dump and a restore take about 0.3 s each (more under load): rare enough to keep the CI
+  // run's time. A restore of anything but a checkpointed container is a cheap refusal.
+  ...(viaLib.checkpoint && viaLib.restore ? [
+    { name: 'checkpoint', weight: 1, arbitrary: viaLib.checkpoint },
+    { name: 'restore', weight: 2, arbitrary: viaLib.restore },
+  ] : []),
   { name: 'reopen', weight: 1, arbitrary: fc.constant(new ReopenCommand()) },
   {
     name: 'cliCrash',
