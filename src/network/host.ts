@@ -60,6 +60,15 @@ export interface NetHost {
  * containers come and go, and every other container's ARP entry for the gateway goes stale
  * (its traffic is lost until the entry is probed again). An address given at creation is kept.
  */
+/**
+ * A container's eth0 MAC from its address (02:42 and the four octets, as docker does): a
+ * container attached again with the same address (after a restore) keeps its MAC, so the host's
+ * and the other containers' neighbour entries for it stay right instead of going stale.
+ */
+export function containerMac(address: string): string {
+  return ['02', '42', ...address.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+}
+
 export function bridgeMac(bridge: string): string {
   const h = createHash('sha256').update(`berth-bridge\0${bridge}`).digest();
   return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');

@@ -4,7 +4,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { errnoOf, RuntimeError } from '../errors.js';
-import { bridgeMac, networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
+import { bridgeMac, containerMac, networkRuleset, portRuleset, ruleTag, type BridgeSpec, type NetHost, type VethSpec } from './host.js';
 import { describePort } from './ports.js';
 import type { PortMapping } from './types.js';
 
@@ -150,7 +150,7 @@ export function linuxNetHost(stateDir: string): NetHost {
     async addVeth(v: VethSpec) {
       // The peer is made straight inside the container's namespace, so its name (eth0) never
       // meets the host's interfaces.
-      await run('create veth', 'ip', ['link', 'add', v.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', String(v.pid)]);
+      await run('create veth', 'ip', ['link', 'add', v.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', containerMac(v.address), 'netns', String(v.pid)]);
       await run('veth to bridge', 'ip', ['link', 'set', v.hostVeth, 'master', v.bridge, 'up']);
       const inside = ['link set lo up', 'link set eth0 up', `addr add ${v.address}/${v.prefixLength} dev eth0`, `route add default via ${v.gateway}`];
       await run('container eth0', 'nsenter', [`--net=/proc/${v.pid}/ns/net`, 'ip', '-batch', '-'], `${inside.join('\n')}\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bridgeMac, networkRuleset, portRuleset } from '../../src/network/host.js';
+import { bridgeMac, containerMac, networkRuleset, portRuleset } from '../../src/network/host.js';
 import { parsePorts, validatePorts } from '../../src/network/index.js';
 import { parseSubnet, pickAddress } from '../../src/network/subnet.js';
 
@@ -84,4 +84,10 @@ test('a bridge\'s own MAC: locally administered unicast, stable per bridge name,
   assert.match(mac, /^02(:[0-9a-f]{2}){5}$/);
   assert.equal(bridgeMac('berth0'), mac);
   assert.notEqual(bridgeMac('berth1'), mac);
+});
+
+test('a container\'s MAC follows its address, so a restore with the same address keeps it', () => {
+  assert.equal(containerMac('10.89.0.2'), '02:42:0a:59:00:02');
+  assert.equal(containerMac('10.89.255.254'), '02:42:0a:59:ff:fe');
+  assert.notEqual(containerMac('10.89.0.3'), containerMac('10.89.0.2'));
 });
