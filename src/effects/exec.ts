@@ -11,7 +11,7 @@ import { closeQuietly, initFailure, killAndReap, writePidFile } from './create.j
 import type { EffectDeps } from './deps.js';
 import { planExec } from './execPlan.js';
 import { hostLsm } from './lsm.js';
-import { execKey } from './execWatch.js';
+import { execKey, spawnedInThisProcess } from './execWatch.js';
 import { adoptForked } from './helperReport.js';
 import { statusLines } from './statusLines.js';
 import { goAhead } from './pipes.js';
@@ -107,7 +107,9 @@ export async function execProcess(d: EffectDeps, c: EffectInput): Promise<ExecSt
     // the subreaper that will own it once this process exits: reaping it here, should it end
     // before we do, would take its exit status from them (podman then reports -1). Treated as
     // not ours, it is logged as gone by whoever sees it gone, as after any CLI command.
-    d.execs.set(execKey(c.id, req.execId), { pid: proc.pid, pidfd: proc.pidfd, startTime: stat.startTime, child: !d.consoleFor(c.id).detached });
+    const ours = !d.consoleFor(c.id).detached;
+    if (ours) spawnedInThisProcess(proc.pid, stat.startTime);
+    d.execs.set(execKey(c.id, req.execId), { pid: proc.pid, pidfd: proc.pidfd, startTime: stat.startTime, child: ours });
     if (req.pidFile) writePidFile(req.pidFile, proc.pid);
     deliverConsole(what, req.process, ctl, term);
     // The exec'd process's pid, and the container's state (runc's ContainerProcessState).

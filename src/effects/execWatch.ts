@@ -73,6 +73,17 @@ export function watchExecs(
   };
 }
 
+/**
+ * Exec'd processes a runtime of this process spawned as its own child (`pid:startTime`). A
+ * runtime reopened here reaps those; a detached exec reparented to this process as the
+ * subreaper is not among them: its status belongs to the subreaper's own reaper (a shim).
+ */
+const spawnedHere = new Set<string>();
+
+export function spawnedInThisProcess(pid: number, startTime: string | number): void {
+  spawnedHere.add(`${pid}:${startTime}`);
+}
+
 /** A pidfd on an exec'd process that is still the one the log recorded (pid and start time). */
 function openIfRunning(d: EffectDeps, key: string, e: RunningExec): TrackedProcess | null {
   let pidfd: number;
@@ -82,14 +93,15 @@ function openIfRunning(d: EffectDeps, key: string, e: RunningExec): TrackedProce
     return null;
   }
   const st = readProcStat(e.pid);
+  const mine = `${e.pid}:${e.startTime}`;
   if (st === null || st.startTime !== e.startTime) {
+    spawnedHere.delete(mine);
     d.sys.close(pidfd);
     return null;
   }
-  // Ours to reap when this process is its parent: one a runtime closed since then started here,
-  // or a detached one left to this process as the subreaper. Nobody else will, and its pid
-  // namespace's init cannot finish exiting until it is reaped.
-  const proc = { pid: e.pid, pidfd, startTime: e.startTime, child: st.ppid === process.pid };
+  // Ours to reap when a runtime closed since then spawned it here as its child: nobody else
+  // will, and its pid namespace's init cannot finish exiting until it is reaped.
+  const proc = { pid: e.pid, pidfd, startTime: e.startTime, child: st.ppid === process.pid && spawnedHere.has(mine) };
   d.execs.set(key, proc);
   return proc;
 }
