@@ -573,7 +573,7 @@ export class ContainerManager {
     const leaveRunning = opts.leaveRunning === true;
     const s = await this.runtimeState(name);
     if (s === null || s.status !== 'running') throw new RuntimeError('ILLEGAL_STATE', `cannot checkpoint container ${name} in status ${s?.status ?? 'removed'}`);
-    const network = r.options.network === 'bridge' ? (await this.bridge?.attachments?.())?.find((a) => a.container === name) ?? null : null;
+    const network = (await this.attachmentOf(name)) ?? null;
     rmSync(images, { recursive: true, force: true });
     mkdirSync(images, { mode: 0o700 });
     if (network !== null) await this.detach(name);
