@@ -808,13 +808,23 @@ export class Runtime {
       const snap = l.actor.getSnapshot();
       if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), intent.type === 'DeleteRequested' && intent.force);
       const e = { ...toLogEvent(intent), meta: { by: this.executor } };
+      let r;
       try {
-        const r = await this.log.append(id, [e], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
-        l.version = r.nextVersion;
-        return l;
+        r = await this.log.append(id, [e], { expectedVersion: l.version, sync: IRREVERSIBLE.has(intent.type) });
       } catch (err) {
         if (!isRuntimeError(err, 'CONFLICT') || attempt >= CONFLICT_RETRIES) throw err;
+        continue;
       }
+      l.version = r.nextVersion;
+      if (l.actor.getSnapshot().can(intent)) return l;
+      // A fact (the init's exit, from its watcher) reached the live copy while the intent was
+      // being appended: the log has the intent first and the fact after it, the copy the other
+      // order, and no longer takes the intent. Its effect never ran, so the intent is settled
+      // as one whose executor died: the copy is rebuilt from the log and reconciled.
+      await l.appends;
+      this.forget(l);
+      const settled = await this.load(id);
+      throw refusal(id, cmd, leafState(settled.actor.getSnapshot().value), intent.type === 'DeleteRequested' && intent.force);
     }
   }
 

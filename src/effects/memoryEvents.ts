@@ -33,7 +33,9 @@ function v1Notify(d: EffectDeps, dir: string, file: string, args: string, onEven
     writeFileSync(join(dir, 'cgroup.event_control'), `${efd} ${target}${args ? ` ${args}` : ''}`);
   } catch (e) {
     for (const fd of [efd, target]) if (fd >= 0) closeSync(fd);
-    d.log.warn({ dir, file, err: e }, 'no live memory notification for this container');
+    // ENOENT: the cgroup is gone already (another process deleted the container): nothing to watch
+    const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    d.log[gone ? 'debug' : 'warn']({ dir, file, err: e }, 'no live memory notification for this container');
     return () => undefined;
   }
   let stop = (): void => undefined;

@@ -145,3 +145,30 @@ function until(stream: NodeJS.ReadableStream | null, re: RegExp): Promise<void> 
     stream?.on('data', on);
   });
 }
+
+test('library: a kill sent again while the first one\'s SIGKILL is taking the init down is done or refused, never left without an outcome', async (t) => {
+  // The second kill is appended while the init's exit is on its way to the live machine; when the
+  // exit arrives during that append, the log has the intent first and the exit after it.
+  const before = snapshot();
+  const b = bundle(['sleep', '1000']);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 25; i++) {
+    const id = `lib-rekill-${i}`;
+    const c = await f.rt.create(id, { bundle: b.dir, stdio: 'ignore' });
+    await c.start();
+    await f.rt.kill(id, 9);
+    const second = await f.rt.kill(id, 9).then(() => 'done', (e: { code?: string }) => e.code ?? String(e));
+    seen.set(second, (seen.get(second) ?? 0) + 1);
+    assert.ok(second === 'done' || second === 'ILLEGAL_STATE', `the second kill: ${second}`);
+    // A log left in `killing` never shows the exit: a hang guard turns that into a failure.
+    const exit = await c.wait({ signal: AbortSignal.timeout(20_000) }).catch(async (e: Error) => {
+      throw new Error(`${id}: no exit in the log (${(await c.history()).map((h) => h.type).join(' ')}): ${e.message}`);
+    });
+    assert.deepEqual(exit, { code: null, signal: 9 });
+    const [report] = await f.rt.verify(id);
+    assert.deepEqual([report?.state, report?.differences, report?.busy], ['stopped', [], false], `${id}: ${(await c.history()).map((e) => e.type).join(' ')}`);
+    await c.delete();
+  }
+  t.diagnostic(`second kills: ${JSON.stringify(Object.fromEntries(seen))}`);
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});

@@ -46,3 +46,12 @@ export function berth(root: string, args: string[], opts: { cwd?: string; timeou
     rmSync(dir, { recursive: true, force: true });
   });
 }
+
+/**
+ * The code of the error a failed command printed (`berth: ... [CODE]`). It is looked for on its
+ * own line, not at the end of stderr: a background warning (a fact another process superseded,
+ * a cgroup gone under a watcher) may still be logged after it.
+ */
+export function errorCode(stderr: string): string | undefined {
+  return /^berth: .*\[([A-Z_]+)\]$/m.exec(stderr)?.[1];
+}

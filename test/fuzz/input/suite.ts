@@ -19,7 +19,7 @@ import { replay } from '../../../src/machines/replay.js';
 import { defaultConfig } from '../../../src/machines/spec.js';
 import { parseSignal, signalName } from '../../../src/signals.js';
 import { busyboxRootfs, tempRoot } from '../../helpers/bundle.js';
-import { CLI } from '../../helpers/cli.js';
+import { CLI, errorCode } from '../../helpers/cli.js';
 import { snapshot } from '../../helpers/leaks.js';
 import { cgroupDirs, lastCreated, observeInit, rootCgroups, strayProcesses } from '../lifecycle/kernel.js';
 import { PROGRAMS } from '../lifecycle/program.js';
@@ -408,9 +408,9 @@ class InputEnv {
     const what = `berth ${argv.map((a) => JSON.stringify(a)).join(' ')}`;
     if (status === -1) fail(`${what} hung (killed after 20 s)`);
     if (/\n\s+at .*\(/.test(stderr) || /\n\s+at .*\(/.test(stdout)) fail(`${what} printed a stack trace:\n${stderr}`);
-    const coded = /^berth: .*\[([A-Z_]+)\]$/m.exec(stderr);
+    const coded = errorCode(stderr);
     if (coded) {
-      const code = coded[1] as keyof typeof EXIT_STATUS;
+      const code = coded as keyof typeof EXIT_STATUS;
       if (code === 'INTERNAL') fail(`${what}: INTERNAL error: ${stderr.trim()}`);
       if (EXIT_STATUS[code] !== status) fail(`${what}: [${code}] but exit status ${status}`);
     } else if (status !== 0 && !(status === 2 && /unknown command/.test(stderr)) && !argv.includes('run')) {

@@ -13,7 +13,7 @@ import { linuxSyscalls } from '../../../src/effects/linux.js';
 import { openRuntime, type Runtime } from '../../../src/index.js';
 import type { OciResources } from '../../../src/machines/spec.js';
 import { makeBundle, tempRoot, type Bundle } from '../../helpers/bundle.js';
-import { CLI } from '../../helpers/cli.js';
+import { CLI, errorCode } from '../../helpers/cli.js';
 import { snapshot, type HostSnapshot } from '../../helpers/leaks.js';
 import { cgroupDirs, rootCgroups } from './kernel.js';
 import type { Limits } from './model.js';
@@ -113,8 +113,7 @@ export class Real {
         Real.cliTimes.set(args[0]!, ms);
         return { outcome: { ok: true }, killed: false, ms };
       }
-      const coded = /\[([A-Z_]+)\]\s*$/.exec(stderr.trim());
-      return { outcome: { ok: false, code: coded?.[1] ?? `EXIT_${code}`, message: stderr.trim() }, killed: false, ms };
+      return { outcome: { ok: false, code: errorCode(stderr) ?? `EXIT_${code}`, message: stderr.trim() }, killed: false, ms };
     } finally {
       closeSync(out);
       closeSync(err);
