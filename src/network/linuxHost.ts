@@ -156,8 +156,11 @@ export function linuxNetHost(stateDir: string): NetHost {
       await run('container eth0', 'nsenter', [`--net=/proc/${v.pid}/ns/net`, 'ip', '-batch', '-'], `${inside.join('\n')}\n`);
     },
     async deleteLink(name) {
+      // Gone already: "Cannot find device" when ip looks it up, "No such device" (ENODEV) when
+      // it vanished between the lookup and the delete (the kernel takes a veth down with its
+      // dying netns asynchronously).
       await run('delete link', 'ip', ['link', 'del', name]).catch((e: RuntimeError) => {
-        if (!/Cannot find device/.test(e.message)) throw e;
+        if (!/Cannot find device|No such device/.test(e.message)) throw e;
       });
     },
     async addPortRules(table, container, address, ports) {
