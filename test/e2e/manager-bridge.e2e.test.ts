@@ -11,7 +11,7 @@ import { busyboxRootfs } from '../helpers/bundle.js';
 import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot, type HostSnapshot } from '../helpers/leaks.js';
-import { assertNetworkGone, freePort, readFrom, testNetwork, until } from '../helpers/network.js';
+import { assertNetworkGone, freePort, listening, readFrom, testNetwork, until } from '../helpers/network.js';
 import { collect } from '../helpers/streams.js';
 
 /**
@@ -53,6 +53,8 @@ test('two bridge containers reach each other by name; each /etc/hosts names ever
   try {
     await a.start();
     await b.start();
+    const pa = (await a.inspect()).state!.pid!;
+    await until(() => listening(pa, 80), 'mb-a listens on :80');
     const [att] = (await f.rt.networks.attachments(NET.name)).filter((x) => x.container === 'mb-a');
     assert.ok(att, 'mb-a is attached');
     // mb-a was attached first: its /etc/hosts was rewritten in place when mb-b joined.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { filter, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { RuntimeError, type ContainerOptions } from '../../src/index.js';
+import { defaultCgroupPath } from '../../src/effects/cgroup.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
@@ -61,7 +62,10 @@ test('the generated spec: env, hostname, provided files, /dev/shm size, annotati
   const config = JSON.parse(readFileSync(join(info.dir, 'config.json'), 'utf8'));
   assert.equal(config.annotations['berth.stop-signal'], 'SIGTERM');
   assert.equal(config.annotations['berth.created'], info.created);
-  assert.equal(config.linux.cgroupsPath, '/berth/m-spec');
+  // No cgroup parent: the runtime's default for this root, so another root's m-spec has a cgroup of its own.
+  assert.equal(config.linux.cgroupsPath, undefined);
+  const made = (await f.rt.history('m-spec')).find((e) => e.type === 'Created');
+  assert.equal(made?.data.cgroup, defaultCgroupPath(f.root, 'm-spec'));
   await c.remove();
   assertManagerClean('m-spec');
   await assertNoLeaks(before, f.root, { openRuntime: true });
@@ -118,9 +122,11 @@ test('share net: the second container is in the first one\'s network namespace',
 
 test('stop: the stop signal, then SIGKILL after the timeout; restart runs it anew; each step is an event', async (t) => {
   const before = snapshot();
-  const c = await f.rt.containers.create(opts('m-stop', ['sh', '-c', 'trap "exit 3" TERM; while true; do sleep 0.1; done']));
+  // The trap is set before `ready` is printed: a stop before it would find pid 1 ignoring SIGTERM.
+  const c = await f.rt.containers.create(opts('m-stop', ['sh', '-c', 'trap "exit 3" TERM; echo ready; while true; do sleep 0.1; done']));
   t.after(() => c.remove({ force: true }).catch(() => undefined));
   await c.start();
+  await firstValueFrom(f.rt.containers.logs$('m-stop', { follow: true }).pipe(filter((l) => l.line === 'ready')));
   await c.stop();
   assert.deepEqual((await c.inspect()).state?.exit, { code: 3, signal: null });
   await c.restart();

@@ -10,7 +10,7 @@ import { bridgeMac } from '../../src/network/host.js';
 import { hostVethName } from '../../src/network/networks.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
-import { assertNetworkGone, freePort, linkExists, nftTable, readFrom, testNetwork, until } from '../helpers/network.js';
+import { assertNetworkGone, freePort, linkExists, listening, nftTable, readFrom, testNetwork, until } from '../helpers/network.js';
 import { collect } from '../helpers/streams.js';
 
 /**
@@ -42,6 +42,10 @@ async function attached(id: string, args: string[], ports: PortMapping[] = [], n
     throw e;
   });
   await c.start();
+  // A server is connected to once it listens (a readiness wait, not a timing check).
+  const port = args[0] === 'nc' ? Number(args[args.indexOf('-p') + 1]) : 0;
+  const pid = (await c.state()).pid!;
+  if (port > 0) await until(() => listening(pid, port), `${id} listens on :${port}`);
   return { c, att };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { EventLog } from '../../src/store/eventLog.js';
 
@@ -35,6 +35,25 @@ export function freePort(): Promise<number> {
       const { port } = s.address() as { port: number };
       s.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * Something in the network namespace of `pid` listens on tcp `port` (a LISTEN row, state 0A, in
+ * its /proc/<pid>/net/tcp or tcp6): a server a test just started is ready to be connected to.
+ */
+export function listening(pid: number, port: number): boolean {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  // busybox nc listens on the IPv6 wildcard when it can (tcp6), on IPv4 otherwise (tcp)
+  return ['tcp', 'tcp6'].some((file) => {
+    try {
+      return readFileSync(`/proc/${pid}/net/${file}`, 'utf8').split('\n').some((row) => {
+        const [, addr, , state] = row.trim().split(/\s+/);
+        return addr?.endsWith(local) === true && state === '0A';
+      });
+    } catch {
+      return false;
+    }
   });
 }
 
