@@ -29,7 +29,7 @@ const createFlags: FlagSpec[] = [
   { name: 'publish', short: 'p', multiple: true, help: 'publish HOSTPORT:PORT[/tcp|udp] (bridge network only)' },
   { name: 'pod', help: 'join this pod: its network, ipc and uts namespaces (berth pod create)' },
   { name: 'restart', help: 'no, always, on-failure or on-failure:N: enforced by a library process running rt.containers.supervise()' },
-  { name: 'cgroup-parent', help: 'cgroup parent of the container\'s cgroup (default berth)' },
+  { name: 'cgroup-parent', help: 'cgroup parent of the container\'s cgroup (default: the runtime\'s for the root)' },
   { name: 'dns', multiple: true, help: 'nameserver for resolv.conf (repeatable)' },
   { name: 'dns-search', multiple: true, help: 'search domain for resolv.conf (repeatable)' },
   { name: 'dns-option', multiple: true, help: 'option for resolv.conf (repeatable)' },

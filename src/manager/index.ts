@@ -16,7 +16,7 @@ import type { Attachment } from '../network/index.js';
 import { hostsFile, resolvConf, type HostsEntry } from './files.js';
 import { logs$, startCopier, type LogLine, type LogsOptions } from './logs.js';
 import type { ContainerOptions } from './options.js';
-import { ANNOTATIONS, cgroupPath, generateSpec, invalid, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
+import { ANNOTATIONS, generateSpec, invalid, setCgroupPath, stopSignalOf, stopTimeoutOf, type ProvidedFiles } from './spec.js';
 import { resolveUser } from './users.js';
 import { bridgeNetworks, bridgeOf, type BridgeNetworks } from './network.js';
 import { decideRestart, exitOf, parseRestartPolicy } from './restartPolicy.js';
@@ -628,7 +628,7 @@ export class ContainerManager {
       // annotation by the source's name: now this root's directory and this name
       const config = JSON.parse(readFileSync(join(staging, 'config.json'), 'utf8').replaceAll(m.dir, this.dirOf(name))) as OciConfig;
       if (!existsSync(config.root.path) || !statSync(config.root.path).isDirectory()) throw invalid('rootfs', `${config.root.path} is not an existing directory on this host`);
-      if (config.linux !== undefined) config.linux.cgroupsPath = cgroupPath(m.options.cgroupParent, name);
+      setCgroupPath(config, m.options.cgroupParent, name);
       config.annotations = { ...config.annotations, [ANNOTATIONS.name]: name };
       writeFileSync(join(staging, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       rmSync(join(staging, MANIFEST));

@@ -56,7 +56,11 @@ export interface ContainerOptions {
   share?: ShareOption;
   /** Published ports (`8080:80/tcp`), bridge networking only. */
   ports?: string[];
-  /** The cgroup parent (default `berth`): the container's cgroup is `<parent>/<name>`. */
+  /**
+   * The cgroup parent: the container's cgroup is `<parent>/<name>`. Without it the runtime's
+   * default holds (`/berth/<name>` on the default root, `/berth/<root's tag>/<name>` on another),
+   * so two roots never share a container's cgroup.
+   */
   cgroupParent?: string;
   /** resolv.conf overrides. */
   dns?: DnsOption;
@@ -68,4 +72,3 @@ export interface ContainerOptions {
 
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_STOP_TIMEOUT = 10;
-export const DEFAULT_CGROUP_PARENT = 'berth';

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { defaultConfig, type OciConfig, type OciMount, type OciNamespace } from '../machines/spec.js';
 import { parseSignal, signalName } from '../signals.js';
-import { DEFAULT_CGROUP_PARENT, DEFAULT_SHM_SIZE, DEFAULT_STOP_TIMEOUT, type ContainerOptions, type MountOption } from './options.js';
+import { DEFAULT_SHM_SIZE, DEFAULT_STOP_TIMEOUT, type ContainerOptions, type MountOption } from './options.js';
 import type { ResolvedUser } from './users.js';
 
 /** Annotations the manager writes into every spec it generates. */
@@ -177,14 +177,20 @@ export function generateSpec(inp: SpecInputs): OciConfig {
   linux.namespaces = inp.namespaces;
   // A joined uts namespace keeps its owner's hostname: setting ours would rename it for everyone in it.
   if (inp.namespaces.some((n) => n.type === 'uts' && n.path !== undefined)) delete config.hostname;
-  linux.cgroupsPath = cgroupPath(opts.cgroupParent, opts.name);
+  setCgroupPath(config, opts.cgroupParent, opts.name);
   if (opts.resources !== undefined) linux.resources = { ...linux.resources, ...opts.resources };
   return config;
 }
 
-export function cgroupPath(parent: string = DEFAULT_CGROUP_PARENT, name: string): string {
+/** `/<parent>/<name>` with a parent; without one, no path: the runtime's default for the root. */
+export function setCgroupPath(config: OciConfig, parent: string | undefined, name: string): void {
+  if (config.linux === undefined) return;
+  if (parent === undefined) {
+    delete config.linux.cgroupsPath;
+    return;
+  }
   if (typeof parent !== 'string' || parent === '' || parent.split('/').includes('..')) {
     throw invalid('cgroupParent', `expected a cgroup path without .., got ${JSON.stringify(parent)}`);
   }
-  return `/${parent.replace(/^\/+|\/+$/g, '')}/${name}`;
+  config.linux.cgroupsPath = `/${parent.replace(/^\/+|\/+$/g, '')}/${name}`;
 }

@@ -25,6 +25,8 @@ test('the spec: defaults plus user, env (HOSTNAME, container, HOME; the caller w
   assert.deepEqual(c.process.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm', 'HOME=/home/n', 'HOSTNAME=mine', 'container=berth', 'A=1']);
   assert.deepEqual(c.annotations, { [ANNOTATIONS.name]: 'web', [ANNOTATIONS.created]: '2026-01-01T00:00:00.000Z', [ANNOTATIONS.stopSignal]: 'SIGTERM', [ANNOTATIONS.stopTimeout]: '3' });
   assert.equal(c.linux?.cgroupsPath, '/pods/p1/web');
+  assert.equal(generateSpec(inputs({})).linux?.cgroupsPath, undefined, 'no parent: the runtime\'s default for the root');
+  assert.throws(() => generateSpec(inputs({ cgroupParent: 'a/../b' })), { code: 'INVALID_ARGUMENT', field: 'cgroupParent' });
   assert.equal(c.hostname, 'web');
   const byDest = new Map(c.mounts!.map((m) => [m.destination, m]));
   assert.equal(byDest.get('/etc/hosts')?.source, '/d/hosts');
