@@ -794,6 +794,7 @@ export class Runtime {
    */
   private async decide(id: string, cmd: Command, intent: Intent): Promise<Live> {
     const deadline = Date.now() + BUSY_WAIT_MS;
+    const force = intent.type === 'DeleteRequested' && intent.force;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) throw new RuntimeError('ILLEGAL_STATE', `${cmd} ${id}: runtime is closed`);
       let l: Live;
@@ -806,7 +807,7 @@ export class Runtime {
         continue;
       }
       const snap = l.actor.getSnapshot();
-      if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), intent.type === 'DeleteRequested' && intent.force);
+      if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), force);
       const e = { ...toLogEvent(intent), meta: { by: this.executor } };
       let r;
       try {
@@ -824,7 +825,7 @@ export class Runtime {
       await l.appends;
       this.forget(l);
       const settled = await this.load(id);
-      throw refusal(id, cmd, leafState(settled.actor.getSnapshot().value), intent.type === 'DeleteRequested' && intent.force);
+      throw refusal(id, cmd, leafState(settled.actor.getSnapshot().value), force);
     }
   }
 
