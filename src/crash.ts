@@ -36,6 +36,7 @@ export const CRASH_POINTS = [
   'delete:killed', // (force) SIGKILL sent and the init reaped
   'delete:cgroup', // the cgroup is removed, the container directory not yet
   'delete:outcome',
+  'checkpoint:dumped', // criu dumped and killed the tree, berth's record is in the images; init, cgroup and directory not yet released
 ] as const;
 
 export type CrashPoint = (typeof CRASH_POINTS)[number];

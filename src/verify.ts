@@ -67,7 +67,8 @@ export function compare(state: MachineState, ctx: ContainerContext, view: Kernel
   } else if (state === 'stopped') {
     // A stopped container may keep its cgroup and directory until delete; only its init must be gone.
     if (view.init === 'alive') add('init', 'exited', 'alive');
-  } else if (state === 'deleted') {
+  } else if (state === 'deleted' || state === 'checkpointed') {
+    // A checkpointed container holds nothing on the host but its images.
     if (view.init === 'alive') add('init', 'exited', 'alive');
     if (view.cgroup?.exists) add('cgroup', `${view.cgroup.path} absent`, 'present');
     if (view.containerDir) add('containerDir', 'absent', 'present');

@@ -35,6 +35,9 @@ test('created, paused, stopped, deleted and an interrupted operation', () => {
   assert.deepEqual(checks('stopped', view()), ['init']);
   assert.deepEqual(compare('deleted', ctx, view({ init: 'gone', stage: null, containerDir: false, cgroup: { path: '/berth/web', exists: false, frozen: null } })), []);
   assert.deepEqual(checks('deleted', view({ init: 'gone', stage: null })), ['cgroup', 'containerDir']);
+  // Checkpointed: only the images are left; a cgroup or directory an interrupted dump left is a difference.
+  assert.deepEqual(compare('checkpointed', ctx, view({ init: 'gone', stage: null, containerDir: false, cgroup: { path: '/berth/web', exists: false, frozen: null } })), []);
+  assert.deepEqual(checks('checkpointed', view({ init: 'zombie', stage: null })), ['cgroup', 'containerDir']);
   assert.deepEqual(checks('starting', view()), ['outcome']);
 });
 

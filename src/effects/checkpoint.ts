@@ -72,17 +72,22 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   if (!o.lazyPages) writeMeta();
   const leaveRunning = o.leaveRunning || o.preDump;
   if (!leaveRunning) {
-    // criu has killed every process of the tree; collect the init, then drop the empty cgroup.
+    d.crash('checkpoint:dumped');
+    // criu has killed every process of the tree; collect the init, then release the rest.
     await reap(d, proc);
-    untrack(d, c.id);
-    if (cg) {
-      await cg.destroy();
-      removeEmptyDefaultParent(d, c.cgroup!);
-    }
-    // A checkpointed container holds nothing on the host but its images (and its log).
-    rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
+    await releaseDumped(d, c);
   }
   return { type: 'Checkpointed', imagePath: o.imagePath, criuVersion: bin.version, options: o, leaveRunning };
+}
+
+/** A checkpointed container holds nothing on the host but its images (and its log): its emptied cgroup and its directory go. */
+async function releaseDumped(d: EffectDeps, c: EffectInput): Promise<void> {
+  untrack(d, c.id);
+  if (c.cgroup !== null) {
+    await cgroupOf(d, c).destroy();
+    removeEmptyDefaultParent(d, c.cgroup);
+  }
+  rmSync(d.paths.containerDir(c.id), { recursive: true, force: true });
 }
 
 /**
@@ -178,6 +183,10 @@ export async function probeInterruptedCheckpoint(d: EffectDeps, c: EffectInput, 
     return { type: 'Observed', status: 'running', reason: 'checkpoint was interrupted; the container runs on', exit: null };
   }
   const complete = o !== null && !o.leaveRunning && !o.preDump && existsSync(join(o.imagePath, META_FILE));
-  if (complete) return { type: 'Observed', status: 'checkpointed', reason: `checkpoint completed in ${o.imagePath}`, exit: null };
+  if (complete) {
+    // The dump's runtime may have died before it released the host's part: do it now.
+    await releaseDumped(d, c);
+    return { type: 'Observed', status: 'checkpointed', reason: `checkpoint completed in ${o.imagePath}`, exit: null };
+  }
   return { type: 'Observed', status: 'stopped', reason: 'init exited during an interrupted checkpoint', exit: null };
 }

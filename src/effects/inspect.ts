@@ -55,7 +55,7 @@ export function inspectContainer(d: EffectDeps, c: EffectInput): KernelView {
   };
 }
 
-function initState(c: Pick<EffectInput, 'pid' | 'startTime'>): KernelView['init'] {
+export function initState(c: Pick<EffectInput, 'pid' | 'startTime'>): KernelView['init'] {
   if (c.pid === null || c.startTime === null) return 'none';
   const stat = readProcStat(c.pid);
   if (stat === null || stat.startTime !== c.startTime) return 'gone';

@@ -7,7 +7,7 @@ import { loadBundle } from './bundle.js';
 import { cgroupPathFor, mergeResources, removeEmptyDefaultParent } from './cgroup.js';
 import { cgroupManager } from './cgroups/index.js';
 import { shownResources } from './cgroups/readback.js';
-import { inspectContainer, statusOf, type KernelView } from './inspect.js';
+import { initState, inspectContainer, statusOf, type KernelView } from './inspect.js';
 import { exitedYet, reapOwnZombie } from './reap.js';
 import { runsInitHelper } from './procfs.js';
 import { knownProcess, openIfSame } from './track.js';
@@ -25,9 +25,12 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   const from = c.restoredFrom ?? 'stopped';
   if (from === 'restoring') return undoInterruptedRestore(d, c);
   if (from === 'checkpointing') {
-    const proc = d.procs.get(c.id) ?? openIfSame(d, c);
-    const exit = proc?.child ? exitedYet(d, proc) : null;
-    return probeInterruptedCheckpoint(d, c, proc !== null && proc !== undefined && exit === null);
+    // At the end of a dump criu kills the tree: a zombie init is dead all the same, whoever
+    // reaps it (this process reaps its own, a child or one reparented to it as the subreaper).
+    const known = knownProcess(d, c);
+    if (known?.child) exitedYet(d, known);
+    else reapOwnZombie(d, c);
+    return probeInterruptedCheckpoint(d, c, initState(c) === 'alive');
   }
   if (from === 'creating' || c.pid === null) {
     await undoInterruptedCreate(d, c);

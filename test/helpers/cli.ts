@@ -17,7 +17,7 @@ export interface CliResult {
  * Run `berth --root <root> ...args`. Its stdout and stderr are files, not pipes: a container
  * created by the command inherits them (as with runc) and may outlive the command.
  */
-export function berth(root: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function berth(root: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build`);
   const dir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
   const out = openSync(join(dir, 'out'), 'w+');
@@ -25,6 +25,7 @@ export function berth(root: string, args: string[], opts: { cwd?: string; timeou
   return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, '--root', root, ...args], {
       cwd: opts.cwd ?? process.cwd(),
+      env: opts.env === undefined ? process.env : { ...process.env, ...opts.env },
       stdio: ['ignore', out, err],
     });
     const timer = setTimeout(() => {
