@@ -19,7 +19,8 @@ import { isContainerStream, validateId } from './ids.js';
 import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
-import { collect, reap, reapOwnZombie } from './effects/reap.js';
+import { collect, exitedYet, reap, reapOwnZombie } from './effects/reap.js';
+import { untrack } from './effects/track.js';
 import { whenReadable } from './effects/pipes.js';
 import { UPCASTERS } from './machines/upcasters.js';
 import { crashSeam, outcomePoint, type CrashSeam } from './crash.js';
@@ -914,8 +915,15 @@ export class Runtime {
     for (const e of events) {
       const { pid, startTime } = e.data;
       if (e.type !== 'Created' || typeof pid !== 'number' || typeof startTime !== 'string') continue;
-      if (this.deps.procs.get(l.id)?.pid === pid) continue; // tracked: its watcher or probe reaps it
-      const exit = reapOwnZombie(this.deps, { pid, startTime });
+      const tracked = this.deps.procs.get(l.id);
+      const mine = tracked?.pid === pid && tracked.startTime === startTime ? tracked : null;
+      const state = leafState(l.actor.getSnapshot().value);
+      const gone = state === 'checkpointed' || state === 'deleted';
+      // Tracked and alive here: its watcher or the probe reaps it. A container another process
+      // checkpointed or deleted has no watcher left here, only its zombie.
+      if (mine && !gone && state !== 'stopped') continue;
+      const exit = mine ? exitedYet(this.deps, mine) : reapOwnZombie(this.deps, { pid, startTime });
+      if (mine && gone) untrack(this.deps, l.id);
       if (!exit) continue;
       const snap = l.actor.getSnapshot();
       const completes: ContainerEvent = { type: 'Exited', ...exit };

@@ -9,6 +9,7 @@ import { berth } from '../helpers/cli.js';
 import { runtimeFixture } from '../helpers/fixture.js';
 import { busyboxRootfs } from '../helpers/bundle.js';
 import { readCgroupLayout } from '../../src/effects/cgroupLayout.js';
+import { readProcStat } from '../../src/effects/procfs.js';
 import type { OciConfig } from '../../src/machines/spec.js';
 import { assertNoLeaks, snapshot } from '../helpers/leaks.js';
 import {
@@ -230,6 +231,37 @@ test('a CLI checkpoint that died after the dump: the runtime watching the init f
   await f.rt.delete('cr-dumped', true);
   await noCriuLeft();
   await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
+test('an init a closed runtime of this process spawned, dumped by the CLI while a reopened runtime watches it, is reaped here', { skip }, async () => {
+  const before = snapshot();
+  const data = temp('berth-count-');
+  const b = f.bundle(QUIET_COUNTER, (c) => {
+    c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
+  });
+  const images = temp('berth-img-');
+  const c = await f.rt.create('cr-reopened', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await untilCount(data, 3);
+  const pid = (await f.rt.state('cr-reopened')).pid!;
+  // The init stays this process's child; only this process can reap it.
+  await f.rt.close();
+  f.rt = await openRuntime({ root: f.root });
+  const reopened = { ...before, fds: snapshot().fds };
+  assert.equal((await f.rt.state('cr-reopened')).status, 'running');
+  const r = await berth(f.root, ['checkpoint', '--image-path', images, 'cr-reopened']);
+  assert.equal(r.status, 0, r.stderr);
+  for (let i = 0; i < 100 && readProcStat(pid) !== null; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(readProcStat(pid)?.state ?? 'reaped', 'reaped', 'the runtime watching its own child reaps the init criu killed');
+  assert.equal((await f.rt.state('cr-reopened')).state, 'checkpointed');
+  const [report] = await f.rt.verify('cr-reopened');
+  assert.deepEqual(report?.differences, []);
+  const atDump = counts(data).at(-1)!;
+  const restored = await f.rt.restore('cr-reopened', { imagePath: images, stdio: 'ignore' });
+  assert.ok(consecutive(await untilCount(data, atDump + 3)));
+  await restored.delete({ force: true });
+  await noCriuLeft();
+  await assertNoLeaks(reopened, f.root, { openRuntime: true });
 });
 
 test('a runtime opened after the checkpoint restores from the log alone', { skip }, async () => {
