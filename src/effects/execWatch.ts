@@ -81,6 +81,7 @@ export function watchExecs(
 const spawnedHere = new Set<string>();
 
 export function spawnedInThisProcess(pid: number, startTime: string | number): void {
+  // Removed when the exec is seen ended (untrackExec), so a long-lived program's set stays small.
   spawnedHere.add(`${pid}:${startTime}`);
 }
 
@@ -106,7 +107,9 @@ function openIfRunning(d: EffectDeps, key: string, e: RunningExec): TrackedProce
   return proc;
 }
 
+/** The exec has ended (reaped, or gone): forget it, here and among the ones spawned here. */
 function untrackExec(d: EffectDeps, key: string, proc: TrackedProcess): void {
+  spawnedHere.delete(`${proc.pid}:${proc.startTime}`);
   if (d.execs.get(key) === proc) d.execs.delete(key);
   try {
     d.sys.close(proc.pidfd);

@@ -31,9 +31,9 @@ const temp = (prefix: string) => {
 };
 test.after(() => { for (const d of dirs) d.cleanup(); });
 
-/** A bundle running the counter with /run bound to a fresh host directory. */
-function counter(data = temp('berth-count-')) {
-  const b = f.bundle(COUNTER, (c) => {
+/** A bundle running the counter (or another program) with /run bound to a fresh host directory. */
+function counter(data = temp('berth-count-'), program = COUNTER) {
+  const b = f.bundle(program, (c) => {
     c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
   });
   return { b, data };
@@ -208,10 +208,7 @@ test('a restore into a fresh copy of the rootfs makes the mount points create ma
 test('a CLI checkpoint that died after the dump: the runtime watching the init finds it checkpointed, with nothing left but the images', { skip }, async () => {
   const before = snapshot();
   // Quiet: a CLI container's stdout is a file of the CLI's, and criu checks its size on restore.
-  const data = temp('berth-count-');
-  const b = f.bundle(QUIET_COUNTER, (c) => {
-    c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
-  });
+  const { b, data } = counter(undefined, QUIET_COUNTER);
   const images = temp('berth-img-');
   assert.equal((await berth(f.root, ['run', '--detach', '--bundle', b.dir, 'cr-dumped'])).status, 0);
   await untilCount(data, 3);
@@ -235,10 +232,7 @@ test('a CLI checkpoint that died after the dump: the runtime watching the init f
 
 test('an init a closed runtime of this process spawned, dumped by the CLI while a reopened runtime watches it, is reaped here', { skip }, async () => {
   const before = snapshot();
-  const data = temp('berth-count-');
-  const b = f.bundle(QUIET_COUNTER, (c) => {
-    c.mounts!.push({ destination: '/run', type: 'bind', source: data, options: ['rbind', 'rw'] });
-  });
+  const { b, data } = counter(undefined, QUIET_COUNTER);
   const images = temp('berth-img-');
   const c = await f.rt.create('cr-reopened', { bundle: b.dir, stdio: 'ignore' });
   await c.start();
