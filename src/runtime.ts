@@ -21,6 +21,7 @@ import { containerMachine, type ContainerContext } from './machines/container.ma
 import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
 import { collect, exitedYet, reap, reapOwnZombie } from './effects/reap.js';
 import { untrack } from './effects/track.js';
+import { refuseStopped } from './effects/checkpoint.js';
 import { whenReadable } from './effects/pipes.js';
 import { UPCASTERS } from './machines/upcasters.js';
 import { crashSeam, outcomePoint, type CrashSeam } from './crash.js';
@@ -809,6 +810,8 @@ export class Runtime {
       }
       const snap = l.actor.getSnapshot();
       if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), force);
+      // What the kernel shows can refuse it too, before anything is logged.
+      if (intent.type === 'CheckpointRequested') refuseStopped(this.deps, { ...snap.context, id }, `checkpoint ${id}`);
       const e = { ...toLogEvent(intent), meta: { by: this.executor } };
       let r;
       try {

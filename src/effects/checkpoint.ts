@@ -10,6 +10,7 @@ import { closeQuietly } from './create.js';
 import { readLine } from './statusLines.js';
 import { dumpArgs, EXTERNAL_NAMESPACES, externalBinds, joinedExternalNamespaces, META_FILE, DUMP_LOG, type ImageMeta } from './criuArgs.js';
 import { removeCgroupYards, undoNetworkLock } from './criuRecover.js';
+import { readProcStat } from './procfs.js';
 import { reap } from './reap.js';
 import { trackedProcess, untrack } from './track.js';
 
@@ -34,6 +35,9 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   }
   if (o.lazyPages) lazyPipeCheck(what);
   const proc = trackedProcess(d, c);
+  // Checked before the intent was logged too; a process stopped since then is refused here.
+  refuseStopped(d, c, what);
+  const cg = c.cgroup === null ? null : cgroupOf(d, c);
   const workDir = o.workPath ?? o.imagePath;
   mkdirSync(o.imagePath, { recursive: true });
   mkdirSync(workDir, { recursive: true });
@@ -42,7 +46,6 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
   // The namespace the init is in, by inode: what criu sees, whatever the path names by now.
   const externalNamespaces = joinedExternalNamespaces(c.config)
     .map(({ type }) => ({ type, inode: statSync(`/proc/${proc.pid}/ns/${EXTERNAL_NAMESPACES.get(type)!.criu}`).ino }));
-  const cg = c.cgroup === null ? null : cgroupOf(d, c);
   const layout = d.cgroups();
   const freezer = c.cgroup === null ? null
     : layout.v1.freezer ? join(layout.v1.freezer, c.cgroup) : layout.unified ? join(layout.unified, c.cgroup) : null;
@@ -78,6 +81,21 @@ export async function checkpointContainer(d: EffectDeps, c: EffectInput): Promis
     await releaseDumped(d, c);
   }
   return { type: 'Checkpointed', imagePath: o.imagePath, criuVersion: bin.version, options: o, leaveRunning };
+}
+
+/**
+ * criu (4.1.1) freezes the cgroup, then seizes each task; one stopped by a signal (SIGSTOP,
+ * SIGTSTP …) or by a tracer never traps once it is also frozen, and criu waits in the kernel's
+ * ptrace_attach for ever. Refused before anything is logged or made: SIGCONT first.
+ */
+export function refuseStopped(d: EffectDeps, c: Pick<EffectInput, 'id' | 'cgroup' | 'pid'>, what: string): void {
+  const pids = c.cgroup !== null ? cgroupOf(d, c).pids() : c.pid !== null ? [c.pid] : [];
+  for (const pid of pids) {
+    const st = readProcStat(pid);
+    if (st?.state === 'T' || st?.state === 't') {
+      throw new RuntimeError('ILLEGAL_STATE', `${what}: process ${pid} is stopped (by a signal or a tracer) and criu cannot dump it: send it SIGCONT first`);
+    }
+  }
 }
 
 /** A checkpointed container holds nothing on the host but its images (and its log): its emptied cgroup and its directory go. */

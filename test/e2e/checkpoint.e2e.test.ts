@@ -302,6 +302,32 @@ test('an in-place restore keeps the limits in force when it was dumped (its upda
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
 
+test('a container with a stopped process is not dumped (criu would wait for it for ever): refused unlogged, nothing made; after SIGCONT it dumps', { skip }, async () => {
+  const before = snapshot();
+  const { b, data } = counter();
+  const images = join(temp('berth-img-'), 'dump');
+  const c = await f.rt.create('cr-stopped', { bundle: b.dir, stdio: 'ignore' });
+  await c.start();
+  await untilCount(data, 3);
+  const pid = (await c.state()).pid;
+  await c.kill('SIGSTOP');
+  for (let i = 0; i < 100 && readProcStat(pid)?.state !== 'T'; i++) await new Promise((res) => setTimeout(res, 10));
+  const version = (await c.history()).length;
+  await assert.rejects(c.checkpoint({ imagePath: images }), { code: 'ILLEGAL_STATE', message: new RegExp(`checkpoint cr-stopped: process ${pid} is stopped .*SIGCONT`) });
+  const cli = await berth(f.root, ['checkpoint', '--image-path', images, 'cr-stopped']);
+  assert.match(cli.stderr, /process \d+ is stopped.*\[ILLEGAL_STATE\]/);
+  assert.equal((await c.history()).length, version, 'refusals are not logged');
+  assert.equal(existsSync(images), false, 'no image directory made');
+  assert.equal((await c.state()).status, 'running');
+  await c.kill('SIGCONT');
+  const n = counts(data).at(-1)!;
+  await untilCount(data, n + 2);
+  assert.equal((await c.checkpoint({ imagePath: images })).state, 'checkpointed');
+  await c.delete();
+  await noCriuLeft();
+  await assertNoLeaks(before, f.root, { openRuntime: true });
+});
+
 test('checkpoint and restore refuse what they cannot do, and leave everything as it was', { skip }, async () => {
   const before = snapshot();
   const images = temp('berth-img-');

@@ -32,17 +32,13 @@ export class CheckpointCommand extends ContainerCommand {
     return this.label(this.leaveRunning ? ', leave running' : '');
   }
 
-  refusal(c: ContainerModel): ErrorCode | null {
-    return refuseUnless(c, 'running');
-  }
-
   /**
-   * Not with a stopped process in the container: criu (4.1.1, v1 freezer) seizes a task that
-   * is both SIGSTOPped and frozen and waits in ptrace_attach for ever (found by this fuzz, not
-   * fixed: berth's checkpoint then never returns).
+   * Refused with a stopped process in the container: criu (4.1.1) seizes a task that is both
+   * SIGSTOPped and frozen and waits in ptrace_attach for ever (found by this fuzz: berth's
+   * checkpoint never returned; now refused before anything is logged).
    */
-  override runnable(c: ContainerModel): boolean {
-    return !(c.status === 'running' && (c.init?.stopped || c.execsStopped));
+  refusal(c: ContainerModel): ErrorCode | null {
+    return refuseUnless(c, 'running') ?? (c.init?.stopped || c.execsStopped ? 'ILLEGAL_STATE' : null);
   }
 
   private images(r: Real): string {
