@@ -25,10 +25,14 @@ const METHODS = [
   'mount', 'umount2',
 ] as const satisfies readonly (keyof Syscalls)[];
 
-/** native/build/Release, from src/effects/ (tsx) or dist/effects/ (compiled): both sit two levels below the package root. */
+/**
+ * native/build/Release of the package this module is in: from src/effects/ (tsx), dist/effects/
+ * (compiled) or dist/ (the bundled CLI), the nearest directory up with a package.json.
+ */
 function releaseDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '..', '..', 'native', 'build', 'Release');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return resolve(dir, 'native', 'build', 'Release');
 }
 
 export function linuxSyscalls(): Syscalls {
