@@ -7,7 +7,7 @@
  * Everything is detached, removed and closed at the end.
  */
 import assert from 'node:assert/strict';
-import { closeSync, constants as fsc, existsSync, openSync, readdirSync, rmdirSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
@@ -17,6 +17,7 @@ import { v2Manager } from '../../src/effects/cgroups/v2.js';
 import { linuxSyscalls } from '../../src/effects/linux.js';
 import type { Syscalls, WaitStatus } from '../../src/effects/syscalls.js';
 import { drain, exited } from '../helpers/spawn.js';
+import { fds, newFds } from '../helpers/leaks.js';
 import { layout, rootSkip } from './helpers.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -84,7 +85,7 @@ describe('cgroup v2 devices: a BPF program on the real cgroup2', { skip }, () =>
   });
 
   test('deny all + allow c 1:3 rw: /dev/null writes, /dev/zero is refused; an update allowing both replaces the program', async () => {
-    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const fdsBefore = fds();
     const m = v2Manager(layout.unified!, `/${NAME}`, { sys });
     m.create({ devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 3, access: 'rw' }] });
     const cg = m.openForSpawn()!;
@@ -123,6 +124,6 @@ describe('cgroup v2 devices: a BPF program on the real cgroup2', { skip }, () =>
     }
     await m.destroy();
     assert.equal(existsSync(dir), false);
-    assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, 'no fd leaked');
+    assert.deepEqual(newFds(fdsBefore), [], 'no fd leaked');
   });
 });

@@ -25,7 +25,8 @@ function mounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ').slice(3, 5).join(' ')).filter(Boolean).sort();
 }
 
-function fds(): string[] {
+/** This process's open fds, as `n->target`. */
+export function fds(): string[] {
   return readdirSync('/proc/self/fd').map((fd) => {
     try {
       return `${fd}->${readlinkSync(`/proc/self/fd/${fd}`)}`;
@@ -33,6 +34,14 @@ function fds(): string[] {
       return fd; // the fd readdir itself used
     }
   });
+}
+
+/**
+ * Fds open now that were not before (by number and target). An fd open before and closed since
+ * is not a leak: the test runner and the loader open and close their own meanwhile.
+ */
+export function newFds(before: string[]): string[] {
+  return fds().filter((f) => !before.includes(f) && !/^\d+$/.test(f));
 }
 
 function pids(): Set<number> {
@@ -137,7 +146,7 @@ export async function assertNoLeaks(before: HostSnapshot, root?: string, opts: {
   }), [], 'container processes left behind');
   assert.deepEqual(mounts(), before.mounts, 'mount table changed');
   const runtimeFd = (f: string) => opts.openRuntime === true && /memfd:berth-init|\/log\//.test(f);
-  const leakedFds = fds().filter((f) => !before.fds.includes(f) && !/^\d+$/.test(f) && !runtimeFd(f));
+  const leakedFds = newFds(before.fds).filter((f) => !runtimeFd(f));
   assert.deepEqual(leakedFds, [], 'fds left open');
   // An open runtime holds its control socket and a pending read of it; anything else new is a
   // leak. A child that just exited holds its handles until the next turn of the loop: settle.
