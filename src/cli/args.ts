@@ -1,4 +1,5 @@
-import { RuntimeError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { RuntimeError, errnoOf } from '../errors.js';
 
 /**
  * runc-style arguments (urfave/cli): `--name value`, `--name=value`, `-n value`, and the
@@ -89,4 +90,13 @@ export function positionals(p: Parsed, command: string, names: string[], optiona
     throw new RuntimeError('INVALID_ARGUMENT', `${command}: expected ${usage}, got ${n} argument${n === 1 ? '' : 's'}`);
   }
   return p.positionals;
+}
+
+/** The text of a file a flag names; one it cannot read (missing, a directory, …) is INVALID_ARGUMENT naming the flag. */
+export function readFlagFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new RuntimeError('INVALID_ARGUMENT', `--${flag}: ${path}: ${errnoOf(e) ?? String(e)}`, { field: flag });
+  }
 }

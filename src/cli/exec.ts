@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { RuntimeError, errnoOf } from '../errors.js';
+import { RuntimeError } from '../errors.js';
 import type { CapabilityName, OciProcess } from '../machines/spec.js';
-import { bool, list, str, type FlagSpec, type Parsed } from './args.js';
+import { bool, list, readFlagFile, str, type FlagSpec, type Parsed } from './args.js';
 
 /** runc exec's flags (those berth implements), for the command table. */
 export const execFlags: FlagSpec[] = [
@@ -27,12 +26,7 @@ function invalidFlag(flag: string, reason: string): RuntimeError {
 /** A --process file: JSON, validated later with the field named (INVALID_CONFIG). */
 export function readProcessFile(cwd: string, file: string): unknown {
   const path = resolve(cwd, file);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw invalidFlag('process', `${path}: ${errnoOf(e) ?? String(e)}`);
-  }
+  const text = readFlagFile('process', path);
   try {
     return JSON.parse(text);
   } catch (e) {

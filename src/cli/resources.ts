@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { RuntimeError } from '../errors.js';
 import type { OciResources } from '../machines/spec.js';
-import { str, type FlagSpec, type Parsed } from './args.js';
+import { readFlagFile, str, type FlagSpec, type Parsed } from './args.js';
 
 /** `berth update` flags, as runc spells them. */
 export const updateFlags: FlagSpec[] = [
@@ -42,7 +41,7 @@ export function resourcesFromFlags(p: Parsed, readStdin: () => string): OciResou
   const file = str(p, 'resources');
   let r: OciResources = {};
   if (file !== undefined) {
-    const text = file === '-' ? readStdin() : readFileSync(file, 'utf8');
+    const text = file === '-' ? readStdin() : readFlagFile('resources', file);
     try {
       r = JSON.parse(text) as OciResources;
     } catch (e) {

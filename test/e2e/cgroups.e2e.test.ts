@@ -189,6 +189,13 @@ test('update changes the live files and the log; replay shows the limits in forc
   const bad = await berth(f.root, ['update', '--memory', 'lots', 'cg-update']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--memory lots: not a size/);
+  // A -r that is not a readable file names the flag (a directory was INTERNAL: EISDIR; input fuzz).
+  for (const file of [b.dir, join(b.dir, 'missing.json')]) {
+    const unreadable = await berth(f.root, ['update', '-r', file, 'cg-update']);
+    assert.equal(unreadable.status, 2, unreadable.stderr);
+    assert.match(unreadable.stderr, new RegExp(`--resources: ${file}: (EISDIR|ENOENT).*\\[INVALID_ARGUMENT\\]`));
+  }
+  assert.equal((await c.history()).filter((e) => e.type === 'UpdateRequested').length, 1, 'nothing logged for them');
   await c.delete({ force: true });
   await assertNoLeaks(before, f.root, { openRuntime: true });
 });
