@@ -19,7 +19,7 @@ import { isContainerStream, validateId } from './ids.js';
 import { parseSignal } from './signals.js';
 import { containerMachine, type ContainerContext } from './machines/container.machine.js';
 import { fromLogEvent, SCHEMAS, toLogEvent, type ContainerEvent, type ExecStarted, type ExitInfo, type Fact, type Intent, type Observed } from './machines/events.js';
-import { collect, exitedYet, reap, reapOwnZombie } from './effects/reap.js';
+import { collect, reap, reapIfOurs } from './effects/reap.js';
 import { untrack } from './effects/track.js';
 import { refuseStopped } from './effects/checkpoint.js';
 import { whenReadable } from './effects/pipes.js';
@@ -811,7 +811,7 @@ export class Runtime {
       const snap = l.actor.getSnapshot();
       if (!snap.can(intent)) throw refusal(id, cmd, leafState(snap.value), force);
       // What the kernel shows can refuse it too, before anything is logged.
-      if (intent.type === 'CheckpointRequested') refuseStopped(this.deps, { ...snap.context, id }, `checkpoint ${id}`);
+      if (intent.type === 'CheckpointRequested') refuseStopped(this.deps, snap.context, `checkpoint ${id}`);
       const e = { ...toLogEvent(intent), meta: { by: this.executor } };
       let r;
       try {
@@ -925,7 +925,7 @@ export class Runtime {
       // Tracked and alive here: its watcher or the probe reaps it. A container another process
       // checkpointed or deleted has no watcher left here, only its zombie.
       if (mine && !gone && state !== 'stopped') continue;
-      const exit = mine ? exitedYet(this.deps, mine) : reapOwnZombie(this.deps, { pid, startTime });
+      const exit = reapIfOurs(this.deps, mine, { pid, startTime });
       if (mine && gone) untrack(this.deps, l.id);
       if (!exit) continue;
       const snap = l.actor.getSnapshot();

@@ -8,7 +8,7 @@ import { cgroupPathFor, mergeResources, removeEmptyDefaultParent } from './cgrou
 import { cgroupManager } from './cgroups/index.js';
 import { shownResources } from './cgroups/readback.js';
 import { initState, inspectContainer, statusOf, type KernelView } from './inspect.js';
-import { exitedYet, reapOwnZombie } from './reap.js';
+import { exitedYet, reapIfOurs, reapOwnZombie } from './reap.js';
 import { runsInitHelper } from './procfs.js';
 import { knownProcess, openIfSame } from './track.js';
 import { probeInterruptedCheckpoint } from './checkpoint.js';
@@ -27,9 +27,7 @@ export async function probeContainer(d: EffectDeps, c: EffectInput): Promise<Obs
   if (from === 'checkpointing') {
     // At the end of a dump criu kills the tree: a zombie init is dead all the same, whoever
     // reaps it (this process reaps its own, a child or one reparented to it as the subreaper).
-    const known = knownProcess(d, c);
-    if (known?.child) exitedYet(d, known);
-    else reapOwnZombie(d, c);
+    reapIfOurs(d, knownProcess(d, c), c);
     return probeInterruptedCheckpoint(d, c, initState(c) === 'alive');
   }
   if (from === 'creating' || c.pid === null) {

@@ -48,6 +48,14 @@ export function exitedYet(d: EffectDeps, p: Reapable): ExitInfo | null {
 }
 
 /**
+ * Reap the init if it is this process's own zombie: through the pidfd this process tracks for
+ * it (`exit` is then kept on it), else by pid. Null when it is not such a zombie.
+ */
+export function reapIfOurs(d: EffectDeps, tracked: Reapable | undefined | null, init: { pid: number | null; startTime: string | null }): ExitInfo | null {
+  return tracked ? exitedYet(d, tracked) : reapOwnZombie(d, init);
+}
+
+/**
  * Reap a container init that is this process's own child and has exited while no runtime here
  * watched it (the runtime was closed, or another process killed it): its status is known only
  * to us, and nobody else can reap it. Null when it is not such a zombie.
